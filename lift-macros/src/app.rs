@@ -1,0 +1,200 @@
+//! `#[ws_app]`: scans an inline module, expands its handlers and generates `router()`, whose
+//! routing table is a compile-time `match` on the route key.
+
+use std::collections::HashMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{Item, ItemMod};
+
+use crate::args::Args;
+use crate::errors::Errors;
+use crate::exports::Exports;
+use crate::handler::{Handler, HandlerKind};
+
+/// Arguments of `#[ws_app]`: only `crate = "path"`.
+fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<syn::Path> {
+    match syn::parse2::<Args>(args) {
+        Ok(args) => {
+            if let Some(key) = &args.key {
+                errors.push(syn::Error::new(
+                    key.span(),
+                    "`#[ws_app]` takes no route key; put `#[ws_route(\"...\")]` on the handlers inside",
+                ));
+            }
+            if let Some(span) = args.reply {
+                errors.push(syn::Error::new(
+                    span,
+                    "`reply` belongs on a route: `#[ws_route(\"key\", reply)]`",
+                ));
+            }
+            args.krate
+        }
+        Err(err) => {
+            errors.push(err);
+            None
+        }
+    }
+}
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut module: ItemMod = match syn::parse2(item.clone()) {
+        Ok(module) => module,
+        Err(_) => {
+            let err = syn::Error::new(
+                Span::call_site(),
+                "`#[ws_app]` goes on an inline module: `#[ws_app] mod chat { ... }`",
+            )
+            .to_compile_error();
+            return quote!(#err #item);
+        }
+    };
+    let mut errors = Errors::default();
+    let krate = parse_args(args, &mut errors);
+    let exports = Exports::new(krate.as_ref());
+
+    let Some((_, items)) = &mut module.content else {
+        errors.push(syn::Error::new(
+            module.semi.span(),
+            "`#[ws_app]` needs the module's body to see its routes: write `mod name { ... }` inline",
+        ));
+        let err = errors.finish().unwrap_err().to_compile_error();
+        return quote!(#module #err);
+    };
+
+    let mut handlers: Vec<Handler> = Vec::new();
+    let mut expanded: Vec<Item> = Vec::with_capacity(items.len());
+    for mut item in std::mem::take(items) {
+        let Item::Fn(func) = &mut item else {
+            expanded.push(item);
+            continue;
+        };
+        let Some(position) = func
+            .attrs
+            .iter()
+            .position(|attr| HandlerKind::of_attr(attr).is_some())
+        else {
+            expanded.push(item);
+            continue;
+        };
+        let attr = func.attrs.remove(position);
+        let kind = HandlerKind::of_attr(&attr).expect("found above");
+        if let Some(second) = func
+            .attrs
+            .iter()
+            .find(|a| HandlerKind::of_attr(a).is_some())
+        {
+            errors.push(syn::Error::new(
+                second.span(),
+                "a function can handle only one route: remove this second route attribute",
+            ));
+        }
+        let args = match &attr.meta {
+            syn::Meta::Path(_) => TokenStream::new(),
+            syn::Meta::List(list) => list.tokens.clone(),
+            syn::Meta::NameValue(nv) => {
+                errors.push(syn::Error::new(
+                    nv.span(),
+                    "write the arguments in parentheses, e.g. `#[ws_route(\"sendMessage\")]`",
+                ));
+                TokenStream::new()
+            }
+        };
+        let attr_span = attr
+            .path()
+            .segments
+            .last()
+            .map_or_else(|| attr.span(), |seg| seg.ident.span());
+        match Handler::parse(kind, args, attr_span, func) {
+            Ok(mut handler) => {
+                handler.krate = krate.clone().or(handler.krate);
+                let companion = handler.companion(&exports);
+                expanded.push(item);
+                expanded.push(Item::Verbatim(companion));
+                handlers.push(handler);
+            }
+            Err(err) => {
+                errors.push(err);
+                expanded.push(item);
+            }
+        }
+    }
+
+    check_duplicates(&handlers, &mut errors);
+    if handlers.is_empty() {
+        errors.push(syn::Error::new(
+            module.ident.span(),
+            "this app has no handlers: add an `async fn` with `#[ws_route(\"key\")]`, `#[ws_connect]`, `#[ws_disconnect]` or `#[ws_default]`",
+        ));
+    }
+    *items = expanded;
+
+    match errors.finish() {
+        Ok(()) => {
+            let router = router_fn(&handlers, &exports);
+            items.push(Item::Verbatim(router));
+            quote!(#module)
+        }
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#module #err)
+        }
+    }
+}
+
+fn check_duplicates(handlers: &[Handler], errors: &mut Errors) {
+    let mut seen: HashMap<&str, &Handler> = HashMap::new();
+    for handler in handlers {
+        if let Some(first) = seen.get(handler.key.as_str()) {
+            let message = match handler.kind {
+                HandlerKind::Route => format!(
+                    "route key `{}` is already handled by `{}`; each route key has one handler",
+                    handler.key, first.ident
+                ),
+                kind => format!(
+                    "a second `#[{}]` handler: `{}` already handles `{}`",
+                    kind.attr_name(),
+                    first.ident,
+                    handler.key
+                ),
+            };
+            let mut err = syn::Error::new(handler.key_span, message);
+            err.combine(syn::Error::new(
+                first.key_span,
+                format!("`{}` first defined here", handler.key),
+            ));
+            errors.push(err);
+        } else {
+            seen.insert(&handler.key, handler);
+        }
+    }
+}
+
+fn router_fn(handlers: &[Handler], exports: &Exports) -> TokenStream {
+    let router = exports.item("Router");
+    let route = exports.item("Route");
+    let route_info = exports.item("RouteInfo");
+    let ws_context = exports.item("WsContext");
+    let box_future = exports.item("BoxFuture");
+    let handler_result = exports.item("HandlerResult");
+    let keys = handlers.iter().map(|h| &h.key);
+    let idents: Vec<_> = handlers.iter().map(|h| &h.ident).collect();
+    quote! {
+        /// The routing table of this app, generated by `#[ws_app]` from the handlers in this
+        /// module. Pass it to `lift_runtime::App::new`.
+        pub fn router() -> #router {
+            fn __lift_dispatch<'__lift>(
+                __lift_key: &str,
+                __lift_ctx: &'__lift mut #ws_context,
+            ) -> ::std::option::Option<#box_future<'__lift, #handler_result>> {
+                match __lift_key {
+                    #( #keys => ::std::option::Option::Some(<#idents as #route>::call(__lift_ctx)), )*
+                    _ => ::std::option::Option::None,
+                }
+            }
+            const __LIFT_ROUTES: &[#route_info] = &[ #( #route_info::of::<#idents>() ),* ];
+            #router::from_table(__LIFT_ROUTES, __lift_dispatch)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! [`App`]: builds the [`Service`] from a router and runs it on Lambda or on the local emulator.
+
+use std::sync::Arc;
+
+use crate::management::{Clients, ManagementApi};
+use crate::router::Router;
+use crate::service::{Endpoint, Service};
+use crate::store::{ConnectionStore, MemoryStore};
+
+/// A WebSocket app: a router plus its configuration.
+///
+/// ```no_run
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_app]
+/// mod echo {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_default]
+///     async fn echo(ctx: &WsContext, body: String) -> WsResult {
+///         ctx.reply(&body).await?;
+///         Ok(())
+///     }
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), lift_runtime::Error> {
+///     // In Lambda (AWS_LAMBDA_RUNTIME_API set): the Lambda runtime; elsewhere: the local
+///     // emulator on LIFT_LOCAL_ADDR (default 127.0.0.1:3001).
+///     lift_runtime::App::new(echo::router()).run().await
+/// }
+/// ```
+pub struct App {
+    pub(crate) router: Router,
+    pub(crate) store: Option<Arc<dyn ConnectionStore>>,
+    pub(crate) management_endpoint: Option<String>,
+    #[cfg(feature = "lambda")]
+    pub(crate) sdk_config: Option<aws_sdk_apigatewaymanagement::Config>,
+    #[cfg(feature = "local")]
+    pub(crate) local: crate::local::LocalConfig,
+}
+
+impl App {
+    /// An app serving `router` (the `router()` that `#[ws_app]` generates), with a
+    /// [`MemoryStore`] unless [`store`](Self::store) says otherwise.
+    pub fn new(router: Router) -> Self {
+        App {
+            router,
+            store: None,
+            management_endpoint: None,
+            #[cfg(feature = "lambda")]
+            sdk_config: None,
+            #[cfg(feature = "local")]
+            local: crate::local::LocalConfig::default(),
+        }
+    }
+
+    /// Keeps connections in `store`.
+    pub fn store(mut self, store: impl ConnectionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Calls the Management API at this URL instead of `https://{domainName}/{stage}` from the
+    /// event (needed behind a custom domain). In Lambda, `LIFT_MANAGEMENT_ENDPOINT` sets it too.
+    pub fn management_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.management_endpoint = Some(url.into());
+        self
+    }
+
+    /// The configuration (credentials, region, retries, HTTP client) the Management API clients
+    /// are built from. By default: the standard AWS configuration chain in Lambda; fixed local
+    /// credentials elsewhere.
+    #[cfg(feature = "lambda")]
+    pub fn management_config(mut self, config: aws_sdk_apigatewaymanagement::Config) -> Self {
+        self.sdk_config = Some(config);
+        self
+    }
+
+    /// Settings of the local emulator (address, limits, timeouts).
+    #[cfg(feature = "local")]
+    pub fn local(mut self, config: crate::local::LocalConfig) -> Self {
+        self.local = config;
+        self
+    }
+
+    /// The service, with Management API clients built by `connect` for each endpoint.
+    pub(crate) fn build(
+        self,
+        endpoint: Endpoint,
+        connect: impl Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync + 'static,
+    ) -> Service {
+        let endpoint = match self.management_endpoint {
+            Some(url) => Endpoint::Fixed(url),
+            None => endpoint,
+        };
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        Service::new(
+            self.router,
+            store,
+            Clients::new(Box::new(connect)),
+            endpoint,
+        )
+    }
+
+    /// The service this app runs, as Lambda would run it: its Management API clients call
+    /// `https://{domainName}/{stage}` from each event (or the
+    /// [`management_endpoint`](Self::management_endpoint)) with the
+    /// [`management_config`](Self::management_config), or fixed local credentials when none was
+    /// given. Use it to feed events to the app yourself, as tests do.
+    #[cfg(feature = "lambda")]
+    pub fn service(mut self) -> Service {
+        let config = self.sdk_config.take().unwrap_or_else(local_sdk_config);
+        self.build(Endpoint::FromEvent { scheme: "https" }, move |endpoint| {
+            Arc::new(crate::management::SdkManagement::new(&config, endpoint))
+        })
+    }
+
+    /// Runs the app: on the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else on the
+    /// local emulator (at `LIFT_LOCAL_ADDR`, default `127.0.0.1:3001`) until Ctrl-C.
+    #[cfg(feature = "lambda")]
+    pub async fn run(self) -> Result<(), crate::Error> {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            return crate::lambda::run(self).await;
+        }
+        #[cfg(feature = "local")]
+        {
+            crate::local::run(self).await
+        }
+        #[cfg(not(feature = "local"))]
+        {
+            Err("AWS_LAMBDA_RUNTIME_API is not set and the `local` feature is off: nothing to run on".into())
+        }
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("router", &self.router)
+            .field("management_endpoint", &self.management_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Credentials and region for talking to the local emulator (which does not check signatures).
+#[cfg(feature = "lambda")]
+pub(crate) fn local_sdk_config() -> aws_sdk_apigatewaymanagement::Config {
+    use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_apigatewaymanagement::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "lift-local"))
+        .build()
+}

@@ -1,0 +1,140 @@
+//! What handlers take ([`FromMessage`] extractors: [`Json<T>`], `String`) and what they return
+//! ([`IntoReply`]: `()`, [`Reply`], [`Json<U>`]).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::context::WsContext;
+use crate::error::WsError;
+
+/// Deserialises the message body as JSON into `T`, or serialises a reply from `T`.
+///
+/// As a parameter, a body that does not deserialise is answered with an `invalid_body` error
+/// frame (the handler is not called). As a return value, `T` is serialised and sent back.
+///
+/// ```
+/// use lift_runtime::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Deserialize)]
+/// struct Ping { seq: u32 }
+///
+/// #[derive(Serialize)]
+/// struct Pong { seq: u32 }
+///
+/// async fn ping(Json(ping): Json<Ping>) -> WsResult<Json<Pong>> {
+///     Ok(Json(Pong { seq: ping.seq }))
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+/// Something a handler can take as a parameter after the context: built from the event
+/// before the handler runs; an `Err` is sent to the client instead of calling the handler.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be taken by a handler",
+    label = "not an extractor",
+    note = "after `&WsContext` / `&mut WsContext`, a handler takes `Json<T>` (T: Deserialize) or `String` (the raw body)"
+)]
+pub trait FromMessage: Sized {
+    /// Builds the value from the event in `ctx`.
+    fn from_message(ctx: &WsContext) -> Result<Self, WsError>;
+}
+
+impl<T: DeserializeOwned> FromMessage for Json<T> {
+    fn from_message(ctx: &WsContext) -> Result<Self, WsError> {
+        let body = ctx
+            .body()
+            .ok_or_else(|| WsError::invalid_body("expected a JSON body, the message is empty"))?;
+        let mut de = serde_json::Deserializer::from_str(body);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if path == "." {
+                WsError::invalid_body(format!("invalid message body: {inner}"))
+            } else {
+                WsError::invalid_body(format!("invalid message body at `{path}`: {inner}"))
+            }
+        })?;
+        de.end()
+            .map_err(|err| WsError::invalid_body(format!("invalid message body: {err}")))?;
+        Ok(Json(value))
+    }
+}
+
+/// The raw message body (empty when the event has none).
+impl FromMessage for String {
+    fn from_message(ctx: &WsContext) -> Result<Self, WsError> {
+        Ok(ctx.body().unwrap_or_default().to_owned())
+    }
+}
+
+/// A message sent back to the caller, as a text frame.
+///
+/// On a `reply` route it is the route's response; on a one-way route it is posted to the caller
+/// through the Management API.
+///
+/// ```
+/// use lift_runtime::Reply;
+///
+/// assert_eq!(Reply::text("pong").body(), "pong");
+/// assert_eq!(Reply::json(&serde_json::json!({"ok": true})).unwrap().body(), r#"{"ok":true}"#);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    body: String,
+}
+
+impl Reply {
+    /// A text frame with exactly this content.
+    pub fn text(body: impl Into<String>) -> Self {
+        Reply { body: body.into() }
+    }
+
+    /// A text frame with `value` serialised as JSON.
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self, WsError> {
+        serde_json::to_string(value)
+            .map(Reply::text)
+            .map_err(|err| WsError::internal(format!("the reply could not be serialised: {err}")))
+    }
+
+    /// The frame's content.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// What a handler can return inside `WsResult<T>`: nothing, a [`Reply`] or a [`Json<U>`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by a handler",
+    label = "not a reply",
+    note = "a handler returns `WsResult<()>`, `WsResult<Reply>` or `WsResult<Json<U>>` where U: Serialize"
+)]
+pub trait IntoReply {
+    /// The frame to send back, if any.
+    fn into_reply(self) -> Result<Option<String>, WsError>;
+}
+
+impl IntoReply for () {
+    fn into_reply(self) -> Result<Option<String>, WsError> {
+        Ok(None)
+    }
+}
+
+impl IntoReply for Reply {
+    fn into_reply(self) -> Result<Option<String>, WsError> {
+        Ok(Some(self.body))
+    }
+}
+
+impl<T: Serialize> IntoReply for Json<T> {
+    fn into_reply(self) -> Result<Option<String>, WsError> {
+        Reply::json(&self.0).map(|reply| Some(reply.body))
+    }
+}
+
+impl<T: IntoReply> IntoReply for Option<T> {
+    fn into_reply(self) -> Result<Option<String>, WsError> {
+        self.map_or(Ok(None), IntoReply::into_reply)
+    }
+}

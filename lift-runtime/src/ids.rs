@@ -1,0 +1,72 @@
+//! Ids in API Gateway's shapes: connection ids like `L0SM9cOFvHcCIhw=` (note the `=`, which
+//! callers must URL-encode) and UUID-shaped request ids.
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A new random connection id: 11 random bytes in base64 (16 characters ending in `=`, which
+/// callers must URL-encode), with `+` and `/` replaced so the rest is alphanumeric.
+pub(crate) fn connection_id() -> String {
+    let bytes: [u8; 11] = std::array::from_fn(|_| fastrand::u8(..));
+    base64(&bytes).replace(['+', '/'], "A")
+}
+
+/// A new random request id shaped like a UUID.
+pub(crate) fn request_id() -> String {
+    let n = fastrand::u128(..);
+    let hex = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connection_ids_look_like_api_gateway_ones() {
+        let id = super::connection_id();
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.ends_with('='), "{id}");
+        assert!(id[..15].chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        assert_ne!(id, super::connection_id());
+    }
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(super::base64(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn request_ids_look_like_uuids() {
+        let id = super::request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.matches('-').count(), 4);
+    }
+}

@@ -1,0 +1,103 @@
+//! # Lift for Rust
+//!
+//! API Gateway **WebSocket** APIs on **AWS Lambda**, in Rust. Annotate async functions; the
+//! macros build the routing table at compile time; this crate runs it on `lambda_runtime`,
+//! answers through the API Gateway Management API, keeps connections in a store, and — outside
+//! Lambda — runs the very same app on a local emulator of API Gateway's WebSocket API.
+//!
+//! ```no_run
+//! use lift_runtime::prelude::*;
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Say { text: String }
+//!
+//! #[ws_app]
+//! mod app {
+//!     use super::*;
+//!
+//!     #[ws_connect]
+//!     async fn connect(ctx: &mut WsContext) -> WsResult {
+//!         let name = ctx.query("name").ok_or_else(|| WsError::unauthorized("add ?name=..."))?;
+//!         let name = name.to_owned();
+//!         ctx.set_user(name);
+//!         Ok(())
+//!     }
+//!
+//!     #[ws_route("say")]
+//!     async fn say(ctx: &WsContext, Json(say): Json<Say>) -> WsResult {
+//!         for conn in ctx.store().list().await? {
+//!             let _ = ctx.send(&conn.id, &say.text).await;
+//!         }
+//!         Ok(())
+//!     }
+//!
+//!     #[ws_route("whoami", reply)]
+//!     async fn whoami(ctx: &WsContext) -> WsResult<Reply> {
+//!         Ok(Reply::text(ctx.connection_id()))
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lift_runtime::Error> {
+//!     lift_runtime::App::new(app::router()).run().await
+//! }
+//! ```
+//!
+//! ## Features
+//! - `lambda` (default): the Management API client (`aws-sdk-apigatewaymanagement`) and the
+//!   Lambda runtime; [`App::run`].
+//! - `local` (default): the local emulator of API Gateway's WebSocket API ([`local`]).
+//!
+//! Without features the crate has the macros and the types handlers use, which is enough to
+//! compile and unit-test handlers.
+#![deny(missing_docs)]
+// Without `lambda` nothing runs the service; its parts are still compiled and documented.
+#![cfg_attr(not(feature = "lambda"), allow(dead_code))]
+
+extern crate self as lift_runtime;
+
+mod app;
+mod context;
+mod error;
+mod extract;
+mod ids;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+#[cfg(feature = "local")]
+pub mod local;
+pub mod management;
+mod router;
+mod service;
+pub mod store;
+
+pub use app::App;
+pub use context::WsContext;
+pub use error::{Error, SendError, StoreError, WsError, WsResult};
+pub use extract::{FromMessage, IntoReply, Json, Reply};
+pub use lift_macros::{ws_app, ws_connect, ws_default, ws_disconnect, ws_route};
+pub use router::{RouteInfo, RouteKind, Router};
+pub use service::{Invocation, Service};
+
+/// The names a handler module needs: `use lift_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ws_app, ws_connect, ws_default, ws_disconnect, ws_route, Json, Reply, WsContext, WsError,
+        WsResult,
+    };
+}
+
+/// What the generated code uses. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::context::WsContext;
+    pub use crate::extract::FromMessage;
+    pub use crate::router::{
+        into_outcome, BoxFuture, HandlerResult, Route, RouteInfo, RouteKind, Router,
+    };
+}
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,313 @@
+//! [`Service`]: the one code path every event takes, whether it came from Lambda or from the
+//! local emulator. Only the transport differs.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use futures_util::FutureExt;
+use tracing::Instrument;
+
+use crate::context::{ContextParts, WsContext};
+use crate::error::WsError;
+use crate::management::{Clients, MAX_MESSAGE_SIZE};
+use crate::router::{BoxFuture, HandlerResult, Router};
+use crate::store::{Connection, ConnectionStore};
+
+/// Facts about the invocation that are not in the event.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    /// The Lambda request id (the emulator makes one per event).
+    pub request_id: String,
+    /// When the invocation must have returned.
+    pub deadline: Option<Instant>,
+}
+
+impl Invocation {
+    /// An invocation with a fresh random request id and no deadline.
+    pub fn new() -> Self {
+        Invocation {
+            request_id: crate::ids::request_id(),
+            deadline: None,
+        }
+    }
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where the Management API is for an event.
+#[derive(Clone, Debug)]
+pub(crate) enum Endpoint {
+    /// `{scheme}://{domainName}/{stage}` from the event.
+    FromEvent { scheme: &'static str },
+    /// Always this URL (`LIFT_MANAGEMENT_ENDPOINT`, custom domains).
+    Fixed(String),
+}
+
+struct Inner {
+    router: Router,
+    store: Arc<dyn ConnectionStore>,
+    clients: Clients,
+    endpoint: Endpoint,
+}
+
+/// Runs the generated routing table on API Gateway WebSocket events: connection management,
+/// dispatch, replies and error frames. Cheap to clone.
+///
+/// Built by [`App::service`](crate::App::service); Lambda and the local emulator both call
+/// [`handle`](Self::handle).
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+impl Service {
+    pub(crate) fn new(
+        router: Router,
+        store: Arc<dyn ConnectionStore>,
+        clients: Clients,
+        endpoint: Endpoint,
+    ) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                router,
+                store,
+                clients,
+                endpoint,
+            }),
+        }
+    }
+
+    /// The routing table.
+    pub fn router(&self) -> &Router {
+        &self.inner.router
+    }
+
+    /// The connection store.
+    pub fn store(&self) -> &Arc<dyn ConnectionStore> {
+        &self.inner.store
+    }
+
+    /// Handles an event given as JSON, as Lambda delivers it. An event that is not an API
+    /// Gateway WebSocket event is answered with status 400 and an `invalid_event` error body.
+    pub async fn handle_json(
+        &self,
+        event: serde_json::Value,
+        invocation: Invocation,
+    ) -> ApiGatewayProxyResponse {
+        match serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event) {
+            Ok(event) => self.handle(event, invocation).await,
+            Err(err) => invalid_event(
+                &invocation,
+                format!("not an API Gateway WebSocket event: {err}"),
+            ),
+        }
+    }
+
+    /// Handles one API Gateway WebSocket event.
+    ///
+    /// - `$connect`: runs the connect handler; on success saves the connection and answers 200,
+    ///   on `Err` answers the error's status (the handshake is refused) and stores nothing.
+    /// - `$disconnect`: runs the disconnect handler, then deletes the connection.
+    /// - any other route: runs its handler (or `$default`'s; or answers `unknown_route`). A
+    ///   returned value or an error frame is the response body on a `reply` route, and is posted
+    ///   to the caller through the Management API otherwise.
+    pub async fn handle(
+        &self,
+        event: ApiGatewayWebsocketProxyRequest,
+        invocation: Invocation,
+    ) -> ApiGatewayProxyResponse {
+        let rc = &event.request_context;
+        let (Some(connection_id), Some(route_key)) =
+            (rc.connection_id.clone(), rc.route_key.clone())
+        else {
+            return invalid_event(
+                &invocation,
+                "the event has no connectionId or routeKey".into(),
+            );
+        };
+        let Some(endpoint) = self.endpoint(&event) else {
+            return invalid_event(&invocation, "the event has no domainName".into());
+        };
+        let span = tracing::info_span!(
+            "ws_event",
+            request_id = %invocation.request_id,
+            connection_id = %connection_id,
+            route_key = %route_key,
+            event_type = rc.event_type.as_deref().unwrap_or(""),
+        );
+        let ctx = WsContext::new(ContextParts {
+            event,
+            connection_id,
+            route_key,
+            request_id: invocation.request_id,
+            deadline: invocation.deadline,
+            management: self.inner.clients.get(&endpoint),
+            store: self.inner.store.clone(),
+        });
+        self.dispatch(ctx).instrument(span).await
+    }
+
+    fn endpoint(&self, event: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
+        match &self.inner.endpoint {
+            Endpoint::Fixed(url) => Some(url.clone()),
+            Endpoint::FromEvent { scheme } => {
+                let rc = &event.request_context;
+                let domain = rc.domain_name.as_deref()?;
+                Some(match rc.stage.as_deref() {
+                    Some(stage) if !stage.is_empty() => format!("{scheme}://{domain}/{stage}"),
+                    _ => format!("{scheme}://{domain}"),
+                })
+            }
+        }
+    }
+
+    async fn dispatch(&self, mut ctx: WsContext) -> ApiGatewayProxyResponse {
+        let router = &self.inner.router;
+        let route_key = ctx.route_key().to_owned();
+        match route_key.as_str() {
+            "$connect" => {
+                let result = call(router.dispatch("$connect", &mut ctx)).await;
+                self.connected(&mut ctx, result).await
+            }
+            "$disconnect" => {
+                if let Err(err) = call(router.dispatch("$disconnect", &mut ctx)).await {
+                    log_error(&err);
+                }
+                if let Err(err) = self.inner.store.delete(ctx.connection_id()).await {
+                    tracing::error!(error = %err, "could not delete the connection from the store");
+                }
+                response(200, None)
+            }
+            key => {
+                let key = if router.is_message_route(key) {
+                    key
+                } else {
+                    "$default"
+                };
+                let reply = router.route(key).is_some_and(|route| route.reply);
+                let result = match router.dispatch(key, &mut ctx) {
+                    Some(future) => call(Some(future)).await,
+                    None => Err(WsError::unknown_route(&route_key)),
+                };
+                let frame = match result {
+                    Ok(None) => return response(200, None),
+                    Ok(Some(body)) if body.len() > MAX_MESSAGE_SIZE => {
+                        let err = WsError::too_large(body.len(), MAX_MESSAGE_SIZE);
+                        log_error(&err);
+                        err.to_frame()
+                    }
+                    Ok(Some(body)) => body,
+                    Err(err) => {
+                        log_error(&err);
+                        err.to_frame()
+                    }
+                };
+                if reply {
+                    return response(200, Some(frame));
+                }
+                if let Err(err) = ctx
+                    .management()
+                    .post(ctx.connection_id(), frame.as_bytes())
+                    .await
+                {
+                    tracing::warn!(error = %err, "could not post the reply to the caller");
+                }
+                response(200, None)
+            }
+        }
+    }
+
+    async fn connected(
+        &self,
+        ctx: &mut WsContext,
+        result: HandlerResult,
+    ) -> ApiGatewayProxyResponse {
+        if let Err(err) = result {
+            tracing::info!(
+                status = err.status(),
+                code = err.code(),
+                message = err.message(),
+                "connection refused"
+            );
+            return response(err.status(), Some(err.to_frame()));
+        }
+        let (user, metadata) = ctx.take_identity();
+        let mut connection = Connection::new(ctx.connection_id(), ctx.connected_at());
+        connection.user = user;
+        connection.metadata = metadata;
+        match self.inner.store.save(&connection).await {
+            Ok(()) => response(200, None),
+            Err(err) => {
+                tracing::error!(error = %err, "could not save the connection; refusing it");
+                let err = WsError::internal("the connection could not be stored");
+                response(err.status(), Some(err.to_frame()))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("router", &self.inner.router)
+            .field("endpoint", &self.inner.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs a handler with a panic guard: a panic becomes a 500 `internal` error.
+async fn call(future: Option<BoxFuture<'_, HandlerResult>>) -> HandlerResult {
+    let Some(future) = future else {
+        return Ok(None);
+    };
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            tracing::error!(panic = %message, "the handler panicked");
+            Err(WsError::internal("the handler failed"))
+        }
+    }
+}
+
+fn log_error(err: &WsError) {
+    if err.status() >= 500 {
+        tracing::error!(
+            status = err.status(),
+            code = err.code(),
+            message = err.message(),
+            "handler error"
+        );
+    } else {
+        tracing::warn!(
+            status = err.status(),
+            code = err.code(),
+            message = err.message(),
+            "handler error"
+        );
+    }
+}
+
+fn invalid_event(invocation: &Invocation, message: String) -> ApiGatewayProxyResponse {
+    tracing::error!(request_id = %invocation.request_id, %message, "invalid event");
+    let err = WsError::new(400, "invalid_event", message);
+    response(400, Some(err.to_frame()))
+}
+
+pub(crate) fn response(status: u16, body: Option<String>) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = i64::from(status);
+    response.body = body.map(Body::Text);
+    response
+}

@@ -1,0 +1,159 @@
+//! Test support: the chat app, an emulator running it, and a real WebSocket client.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use lift_runtime::local::{Emulator, LocalConfig};
+use lift_runtime::App;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The chat example's app, compiled into the tests exactly as the example has it.
+#[path = "../../examples/chat/app.rs"]
+pub mod chat_app;
+
+/// How long a test waits for a frame that must come before it fails.
+pub const FRAME_WAIT: Duration = Duration::from_secs(10);
+
+/// Logs to the test output (shown for failing tests), once per process.
+pub fn init_tracing() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "lift_runtime=debug".into()),
+            )
+            .with_test_writer()
+            .init();
+    });
+}
+
+/// The local emulator running `app` on a free loopback port.
+pub async fn start(app: App) -> Emulator {
+    init_tracing();
+    let config = LocalConfig::default().addr("127.0.0.1:0".parse().unwrap());
+    Emulator::start(app.local(config))
+        .await
+        .expect("emulator starts")
+}
+
+/// The emulator running the chat example.
+pub async fn start_chat() -> Emulator {
+    start(App::new(chat_app::chat::router())).await
+}
+
+/// A real WebSocket client (tokio-tungstenite).
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    /// Connects to `url`; `Err(status)` when the handshake is refused with an HTTP status.
+    pub async fn try_connect(url: &str) -> Result<Client, u16> {
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(err) => panic!("cannot connect to {url}: {err}"),
+        }
+    }
+
+    /// Connects to the chat on `emulator` as `name`.
+    pub async fn join(emulator: &Emulator, name: &str) -> Client {
+        let url = format!("{}/?name={name}", emulator.url());
+        Client::try_connect(&url)
+            .await
+            .unwrap_or_else(|status| panic!("handshake refused with {status}"))
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("frame sent");
+    }
+
+    /// Sends a JSON text frame.
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    /// Sends a raw frame.
+    pub async fn send(&mut self, message: Message) {
+        self.ws.send(message).await.expect("frame sent");
+    }
+
+    /// The next data frame, parsed as JSON; panics if none comes in [`FRAME_WAIT`].
+    pub async fn recv_json(&mut self) -> Value {
+        let text = self.recv_text().await;
+        serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("frame {text:?} is not JSON: {err}"))
+    }
+
+    /// The next text frame; panics if none comes in [`FRAME_WAIT`] or the connection closes.
+    pub async fn recv_text(&mut self) -> String {
+        match self.next().await {
+            Message::Text(text) => text.to_string(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame other than ping/pong.
+    pub async fn next(&mut self) -> Message {
+        loop {
+            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+                .await
+                .expect("a frame arrives in time");
+            match next {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(message)) => return message,
+                Some(Err(err)) => panic!("connection failed: {err}"),
+                None => panic!("connection ended"),
+            }
+        }
+    }
+
+    /// Asks the chat for this connection's id (`whoami`).
+    pub async fn whoami(&mut self) -> Value {
+        self.send_json(serde_json::json!({"action": "whoami"}))
+            .await;
+        let reply = self.recv_json().await;
+        assert_eq!(reply["type"], "whoami", "{reply}");
+        reply
+    }
+
+    /// This connection's id.
+    pub async fn connection_id(&mut self) -> String {
+        self.whoami().await["connectionId"]
+            .as_str()
+            .expect("connectionId is a string")
+            .to_owned()
+    }
+
+    /// Closes with this code and reason and waits for the server's close.
+    pub async fn close(mut self, code: u16, reason: &str) {
+        let frame = tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        };
+        self.ws.close(Some(frame)).await.expect("close sent");
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(FRAME_WAIT, self.ws.next()).await {}
+    }
+}
+
+/// Waits until `check` is true, polling; panics after [`FRAME_WAIT`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + FRAME_WAIT;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

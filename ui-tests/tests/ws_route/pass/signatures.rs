@@ -1,0 +1,57 @@
+//! Every supported handler shape, outside `#[ws_app]`; the functions stay callable as written.
+use lift_runtime::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+pub struct In {
+    pub n: u32,
+}
+
+#[derive(Serialize)]
+pub struct Out {
+    pub n: u32,
+}
+
+#[ws_route("none")]
+async fn no_params() -> WsResult {
+    Ok(())
+}
+
+#[ws_route("shared")]
+async fn shared(_ctx: &WsContext) -> WsResult {
+    Ok(())
+}
+
+#[ws_route("mutable")]
+async fn mutable(ctx: &mut WsContext) -> WsResult {
+    ctx.set_user("u");
+    Ok(())
+}
+
+#[ws_route("json")]
+async fn json(_ctx: &WsContext, Json(input): Json<In>) -> WsResult<Json<Out>> {
+    Ok(Json(Out { n: input.n + 1 }))
+}
+
+#[ws_route("raw", reply)]
+async fn raw(body: String) -> WsResult<Reply> {
+    Ok(Reply::text(body))
+}
+
+#[ws_route("optional", reply)]
+async fn optional(_ctx: &WsContext) -> WsResult<Option<Reply>> {
+    Ok(None)
+}
+
+#[ws_route("two", reply)]
+pub async fn two_extractors(Json(a): Json<In>, raw: String) -> WsResult<Reply> {
+    Ok(Reply::text(format!("{} {raw}", a.n)))
+}
+
+fn main() {
+    // The functions are emitted unchanged: they can be called directly, e.g. in unit tests.
+    let _ = no_params();
+    let _ = raw(String::from("hi"));
+    let _ = two_extractors(Json(In { n: 1 }), String::new());
+    let _ = (shared, mutable, json, optional);
+}
