@@ -1,1 +1,224 @@
+//! The Lambda path: real API Gateway WebSocket event shapes (the fixtures shipped in
+//! `aws_lambda_events`) through the same `Service` the Lambda runtime calls, with its
+//! Management API calls going through the real SDK client to the emulator.
 
+use lift_runtime::store::MemoryStore;
+use lift_runtime::{App, Invocation, Service};
+use lift_tests::chat_app::chat;
+use lift_tests::{start, Client};
+use serde_json::{json, Value};
+
+/// A fixture, replayed now: its `connectedAt` and `requestTimeEpoch` (recorded years ago) are
+/// set to the current time, as API Gateway would send them today. (A record whose connection
+/// opened years ago is long expired, and expired records are invisible.)
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    event["requestContext"]["connectedAt"] = now.into();
+    event["requestContext"]["requestTimeEpoch"] = now.into();
+    event
+}
+
+/// The `$connect` fixture (`?name=me`, connection `TWegAcC4EowCHnA=`).
+fn connect_event() -> Value {
+    fixture("example-apigw-websocket-request.json")
+}
+
+/// A MESSAGE event from `connection_id`, shaped as API Gateway sends it: the `$connect`
+/// fixture's request context with the route key, event type and body of a message.
+fn message_event(connection_id: &str, route_key: &str, body: &str) -> Value {
+    let mut event = connect_event();
+    let ctx = event["requestContext"].as_object_mut().unwrap();
+    ctx.insert("routeKey".into(), route_key.into());
+    ctx.insert("eventType".into(), "MESSAGE".into());
+    ctx.insert("messageId".into(), "ex0XeeJhliAfnAw=".into());
+    ctx.insert("connectionId".into(), connection_id.into());
+    let event = event.as_object_mut().unwrap();
+    for key in [
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+    ] {
+        event.remove(key);
+    }
+    event.insert("body".into(), body.into());
+    Value::Object(event.clone())
+}
+
+fn body(response: &aws_lambda_events::apigw::ApiGatewayProxyResponse) -> Option<Value> {
+    match &response.body {
+        Some(aws_lambda_events::encodings::Body::Text(text)) => {
+            Some(serde_json::from_str(text).unwrap())
+        }
+        None => None,
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+/// The chat app as Lambda runs it, sharing its store with an emulator whose Management API it
+/// calls (as API Gateway's would be called in AWS).
+async fn lambda_chat(store: &MemoryStore, management_endpoint: &str) -> Service {
+    lift_tests::init_tracing();
+    App::new(chat::router())
+        .store(store.clone())
+        .management_endpoint(management_endpoint)
+        .service()
+}
+
+#[tokio::test]
+async fn connect_stores_the_connection_and_disconnect_removes_it() {
+    let store = MemoryStore::new();
+    let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
+
+    let response = service
+        .handle_json(connect_event(), Invocation::new())
+        .await;
+    assert_eq!(response.status_code, 200);
+    let stored = service
+        .store()
+        .get("TWegAcC4EowCHnA=")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.user.as_deref(), Some("me"));
+
+    // The disconnect fixture's connection: connect it, then disconnect it.
+    let mut connect = connect_event();
+    connect["requestContext"]["connectionId"] = "AAAA1234=".into();
+    assert_eq!(
+        service
+            .handle_json(connect, Invocation::new())
+            .await
+            .status_code,
+        200
+    );
+    assert!(service.store().get("AAAA1234=").await.unwrap().is_some());
+    let disconnect = fixture("example-apigw-websocket-request-disconnect-route.json");
+    let response = service.handle_json(disconnect, Invocation::new()).await;
+    assert_eq!(response.status_code, 200);
+    assert!(service.store().get("AAAA1234=").await.unwrap().is_none());
+    assert!(service
+        .store()
+        .get("TWegAcC4EowCHnA=")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn connect_without_a_name_is_refused_and_nothing_is_stored() {
+    let store = MemoryStore::new();
+    let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
+    let event = fixture("example-apigw-websocket-request-without-method.json");
+    let response = service.handle_json(event, Invocation::new()).await;
+    assert_eq!(response.status_code, 400);
+    assert_eq!(body(&response).unwrap()["code"], "bad_request");
+    assert!(service.store().list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_reply_route_answers_in_the_lambda_response() {
+    let store = MemoryStore::new();
+    let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
+    service
+        .handle_json(connect_event(), Invocation::new())
+        .await;
+
+    let event = message_event("TWegAcC4EowCHnA=", "whoami", r#"{"action":"whoami"}"#);
+    let response = service.handle_json(event, Invocation::new()).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(
+        body(&response),
+        Some(json!({"type": "whoami", "name": "me", "connectionId": "TWegAcC4EowCHnA="}))
+    );
+}
+
+#[tokio::test]
+async fn one_way_routes_answer_through_the_management_api() {
+    let store = MemoryStore::new();
+    let emulator = start(App::new(chat::router()).store(store.clone())).await;
+    let service = lambda_chat(&store, &emulator.management_endpoint()).await;
+    let mut ana = Client::join(&emulator, "ana").await;
+    let ana_id = ana.connection_id().await;
+
+    // "me" connects through Lambda and says hello: everyone stored receives it, through the
+    // SDK client posting to the Management API (the fixture's own connection is not live: its
+    // 410 is tolerated).
+    service
+        .handle_json(connect_event(), Invocation::new())
+        .await;
+    let event = message_event(
+        "TWegAcC4EowCHnA=",
+        "sendMessage",
+        r#"{"action":"sendMessage","text":"from lambda"}"#,
+    );
+    let response = service.handle_json(event, Invocation::new()).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(body(&response), None);
+    assert_eq!(
+        ana.recv_json().await,
+        json!({"type": "message", "from": "me", "text": "from lambda"})
+    );
+
+    // An error on a one-way route is posted to the caller as an error frame.
+    let event = message_event(&ana_id, "sendMessage", r#"{"action":"sendMessage"}"#);
+    let response = service.handle_json(event, Invocation::new()).await;
+    assert_eq!(response.status_code, 200);
+    let frame = ana.recv_json().await;
+    assert_eq!(
+        (frame["type"].as_str(), frame["code"].as_str()),
+        (Some("error"), Some("invalid_body"))
+    );
+
+    // So is an unknown route (API Gateway sends it to $default; the chat has no handler).
+    let event = message_event(&ana_id, "$default", "not json");
+    service.handle_json(event, Invocation::new()).await;
+    assert_eq!(ana.recv_json().await["code"], "unknown_route");
+}
+
+#[tokio::test]
+async fn malformed_events_are_answered_400_and_the_service_keeps_working() {
+    let store = MemoryStore::new();
+    let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
+    let mut no_route = connect_event();
+    no_route["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("routeKey");
+    let mut no_domain = connect_event();
+    no_domain["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("domainName");
+    for event in [
+        json!({"hello": "world"}),
+        json!([1, 2]),
+        json!(null),
+        no_route,
+    ] {
+        let response = service.handle_json(event.clone(), Invocation::new()).await;
+        assert_eq!(response.status_code, 400, "{event}");
+        assert_eq!(body(&response).unwrap()["code"], "invalid_event", "{event}");
+    }
+    // Without domainName the endpoint is unknown, unless one is configured (as here).
+    assert_eq!(
+        service
+            .handle_json(no_domain, Invocation::new())
+            .await
+            .status_code,
+        200
+    );
+    assert_eq!(
+        service
+            .handle_json(connect_event(), Invocation::new())
+            .await
+            .status_code,
+        200
+    );
+}

@@ -48,6 +48,9 @@ use crate::ids;
 use crate::management::{SdkManagement, MAX_MESSAGE_SIZE};
 use crate::service::{Endpoint, Invocation, Service};
 
+/// How long the server waits for the client's answer after it sent a close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// The default address: `127.0.0.1:3001` (override with `LIFT_LOCAL_ADDR`).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
 
@@ -629,6 +632,8 @@ async fn serve_socket(
     mut rx: mpsc::UnboundedReceiver<Outbound>,
 ) {
     let (mut sink, mut stream) = socket.split();
+    // Fired when the server has sent a close frame (DELETE, timeouts, shutdown).
+    let (closed_tx, mut closed_rx) = oneshot::channel::<(u16, String)>();
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             match out {
@@ -640,9 +645,10 @@ async fn serve_socket(
                 Outbound::Close(code, reason) => {
                     let frame = CloseFrame {
                         code,
-                        reason: reason.into(),
+                        reason: reason.clone().into(),
                     };
                     let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = closed_tx.send((code, reason));
                     break;
                 }
             }
@@ -650,15 +656,35 @@ async fn serve_socket(
     });
 
     let end_of_life = tokio::time::Instant::now() + state.config.max_lifetime;
+    let mut timed_out = false;
     let (code, reason) = loop {
         let idle_end = tokio::time::Instant::now() + state.config.idle_timeout;
-        let next = tokio::time::timeout_at(idle_end.min(end_of_life), stream.next()).await;
+        let wait_until = if timed_out {
+            // Already closing: wait for the close to go out instead of timing out again.
+            end_of_life.max(idle_end)
+        } else {
+            idle_end.min(end_of_life)
+        };
+        let next = tokio::select! {
+            next = tokio::time::timeout_at(wait_until, stream.next()) => next,
+            Ok((code, reason)) = &mut closed_rx => {
+                // The server closed: give the client a moment to answer, then drop it.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    while let Some(Ok(message)) = stream.next().await {
+                        if matches!(message, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+                break (code, reason);
+            }
+        };
         let message = match next {
             Err(_) => {
                 conn.close(1001, "Going away");
-                // Wait briefly for the client's close reply.
-                let _ = tokio::time::timeout(Duration::from_secs(2), stream.next()).await;
-                break (1001, "Going away".to_owned());
+                timed_out = true;
+                continue;
             }
             Ok(None) => break (1006, String::new()),
             Ok(Some(Err(err))) => {
