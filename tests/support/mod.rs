@@ -61,6 +61,24 @@ impl Client {
         }
     }
 
+    /// Connects to `url` sending an extra request header.
+    pub async fn try_connect_with_header(
+        url: &str,
+        name: &'static str,
+        value: &str,
+    ) -> Result<Client, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request().expect("a valid URL");
+        request
+            .headers_mut()
+            .insert(name, value.parse().expect("a valid header value"));
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(err) => panic!("cannot connect to {url}: {err}"),
+        }
+    }
+
     /// Connects to the chat on `emulator` as `name`.
     pub async fn join(emulator: &Emulator, name: &str) -> Client {
         let url = format!("{}/?name={name}", emulator.url());

@@ -1,0 +1,216 @@
+//! The local emulator's fidelity to API Gateway: what the events carry, stages, close codes,
+//! timeouts, refusals, and plain HTTP requests.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use lift_runtime::local::LocalConfig;
+use lift_runtime::App;
+use lift_tests::{eventually, init_tracing, Client};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// `(connection id, disconnectStatusCode, disconnectReason)` of every `$disconnect` seen.
+static DISCONNECTS: Mutex<Vec<(String, Option<i64>, Option<String>)>> = Mutex::new(Vec::new());
+
+fn disconnect_of(id: &str) -> Option<(Option<i64>, Option<String>)> {
+    DISCONNECTS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(seen, _, _)| seen == id)
+        .map(|(_, code, reason)| (*code, reason.clone()))
+}
+
+#[lift_runtime::ws_app]
+mod probe {
+    use lift_runtime::prelude::*;
+    use serde_json::{json, Value};
+
+    #[ws_connect]
+    async fn connect(ctx: &mut WsContext) -> WsResult {
+        match ctx.query("mode") {
+            Some("deny") => return Err(WsError::forbidden("not today")),
+            Some("login") => return Err(WsError::unauthorized("who are you?")),
+            Some("panic") => panic!("the connect handler blew up"),
+            _ => {}
+        }
+        let seen = json!({
+            "q": ctx.query("q"),
+            "header": ctx.header("x-probe"),
+            "sourceIp": ctx.source_ip(),
+            "stage": ctx.event().request_context.stage,
+            "eventType": ctx.event().request_context.event_type,
+        });
+        ctx.set_metadata(seen);
+        Ok(())
+    }
+
+    #[ws_disconnect]
+    async fn disconnect(ctx: &WsContext) -> WsResult {
+        let rc = &ctx.event().request_context;
+        super::DISCONNECTS.lock().unwrap().push((
+            ctx.connection_id().to_owned(),
+            rc.disconnect_status_code,
+            rc.disconnect_reason.clone(),
+        ));
+        Ok(())
+    }
+
+    /// What `$connect` saw, as stored with the connection.
+    #[ws_route("seen", reply)]
+    async fn seen(ctx: &WsContext) -> WsResult<Json<Value>> {
+        let conn = ctx.connection().await?.expect("stored");
+        Ok(Json(json!({"seen": conn.metadata, "id": conn.id})))
+    }
+
+    /// Answers through the Management API (at the connection's stage).
+    #[ws_route("echo")]
+    async fn echo(ctx: &WsContext, body: String) -> WsResult {
+        ctx.reply(&json!({"echo": body})).await?;
+        Ok(())
+    }
+}
+
+async fn start_probe(config: LocalConfig) -> lift_runtime::local::Emulator {
+    init_tracing();
+    let config = config.addr("127.0.0.1:0".parse().unwrap());
+    lift_runtime::local::Emulator::start(App::new(probe::router()).local(config))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn connect_events_carry_query_headers_source_ip_and_stage() {
+    let emulator = start_probe(LocalConfig::default()).await;
+    let url = format!("{}/prod?q=a%20b&other=1", emulator.url());
+    let mut client = Client::try_connect_with_header(&url, "x-probe", "hello")
+        .await
+        .unwrap();
+    client.send_json(json!({"action": "seen"})).await;
+    let reply = client.recv_json().await;
+    assert_eq!(
+        reply["seen"],
+        json!({"q": "a b", "header": "hello", "sourceIp": "127.0.0.1", "stage": "prod", "eventType": "CONNECT"})
+    );
+
+    // Replies through the Management API go to the connection's stage endpoint.
+    client.send_json(json!({"action": "echo", "x": 1})).await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"echo": r#"{"action":"echo","x":1}"#})
+    );
+}
+
+#[tokio::test]
+async fn handshake_refusals_carry_the_handlers_status() {
+    let emulator = start_probe(LocalConfig::default()).await;
+    for (mode, status) in [("deny", 403), ("login", 401), ("panic", 500)] {
+        let url = format!("{}/?mode={mode}", emulator.url());
+        assert_eq!(
+            Client::try_connect(&url).await.err(),
+            Some(status),
+            "{mode}"
+        );
+    }
+    assert!(emulator.service().store().list().await.unwrap().is_empty());
+    // The emulator keeps serving after a panicking $connect.
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+    client.send_json(json!({"action": "seen"})).await;
+    assert_eq!(client.recv_json().await["seen"]["stage"], "local");
+}
+
+#[tokio::test]
+async fn disconnect_events_carry_the_close_code_and_reason() {
+    let emulator = start_probe(LocalConfig::default()).await;
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+    client.send_json(json!({"action": "seen"})).await;
+    let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
+    client.close(4001, "done here").await;
+    eventually("the $disconnect event", || async {
+        disconnect_of(&id).is_some()
+    })
+    .await;
+    assert_eq!(
+        disconnect_of(&id),
+        Some((Some(4001), Some("done here".to_owned())))
+    );
+    assert!(emulator.service().store().get(&id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_with_1001() {
+    let config = LocalConfig::default().idle_timeout(Duration::from_millis(300));
+    let emulator = start_probe(config).await;
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+    client.send_json(json!({"action": "seen"})).await;
+    let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
+    match client.next().await {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    eventually("the $disconnect event", || async {
+        disconnect_of(&id).is_some()
+    })
+    .await;
+    assert_eq!(disconnect_of(&id).unwrap().0, Some(1001));
+}
+
+#[tokio::test]
+async fn connections_end_at_their_maximum_lifetime() {
+    let config = LocalConfig::default().max_lifetime(Duration::from_millis(300));
+    let emulator = start_probe(config).await;
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+    match client.next().await {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    let store = emulator.service().store().clone();
+    eventually("the record is deleted", || async {
+        store.list().await.unwrap().is_empty()
+    })
+    .await;
+}
+
+async fn plain_get(addr: std::net::SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test]
+async fn a_plain_get_serves_the_page_or_asks_for_an_upgrade() {
+    let emulator = start_probe(LocalConfig::default().page("<h1>hi</h1>")).await;
+    let response = plain_get(emulator.local_addr()).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("<h1>hi</h1>"), "{response}");
+
+    let emulator = start_probe(LocalConfig::default()).await;
+    let response = plain_get(emulator.local_addr()).await;
+    assert!(response.starts_with("HTTP/1.1 426"), "{response}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_connection_with_its_disconnect() {
+    let emulator = start_probe(LocalConfig::default()).await;
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+    client.send_json(json!({"action": "seen"})).await;
+    let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
+    let store = emulator.service().store().clone();
+    emulator.shutdown().await;
+    match client.next().await {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    eventually("the $disconnect event", || async {
+        disconnect_of(&id).is_some()
+    })
+    .await;
+    assert!(store.get(&id).await.unwrap().is_none());
+}
