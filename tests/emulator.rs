@@ -11,8 +11,11 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-/// `(connection id, disconnectStatusCode, disconnectReason)` of every `$disconnect` seen.
-static DISCONNECTS: Mutex<Vec<(String, Option<i64>, Option<String>)>> = Mutex::new(Vec::new());
+/// `(connection id, disconnectStatusCode, disconnectReason)` of a `$disconnect`.
+type Disconnect = (String, Option<i64>, Option<String>);
+
+/// Every `$disconnect` seen.
+static DISCONNECTS: Mutex<Vec<Disconnect>> = Mutex::new(Vec::new());
 
 fn disconnect_of(id: &str) -> Option<(Option<i64>, Option<String>)> {
     DISCONNECTS
