@@ -154,8 +154,8 @@ impl Handler {
             ));
         }
         if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-            errors.push(syn::Error::new(
-                sig.generics.span(),
+            errors.push(syn::Error::new_spanned(
+                &sig.generics,
                 "handlers cannot be generic: the routing table calls them with concrete types",
             ));
         }
@@ -165,8 +165,8 @@ impl Handler {
         for (index, input) in sig.inputs.iter().enumerate() {
             let pat_type = match input {
                 FnArg::Receiver(receiver) => {
-                    errors.push(syn::Error::new(
-                        receiver.span(),
+                    errors.push(syn::Error::new_spanned(
+                        receiver,
                         "handlers cannot take `self`: write a free `async fn` inside the module",
                     ));
                     continue;
@@ -175,15 +175,18 @@ impl Handler {
             };
             match context_param(&pat_type.ty) {
                 Some(Ok(found)) if index == 0 => context = found,
-                Some(Ok(_)) => errors.push(syn::Error::new(
-                    pat_type.ty.span(),
+                Some(Ok(_)) => errors.push(syn::Error::new_spanned(
+                    &pat_type.ty,
                     "the context must be the first parameter: `ctx: &WsContext` (or `&mut WsContext`), then the extractors",
                 )),
                 Some(Err(err)) => errors.push(err),
                 None => {
                     if let Pat::Ident(pat) = &*pat_type.pat {
                         if pat.by_ref.is_some() {
-                            errors.push(syn::Error::new(pat.span(), "`ref` bindings are not supported in handler parameters"));
+                            errors.push(syn::Error::new_spanned(
+                                pat,
+                                "`ref` bindings are not supported in handler parameters",
+                            ));
                         }
                     }
                     extractors.push((*pat_type.ty).clone());
@@ -294,8 +297,8 @@ fn context_param(ty: &Type) -> Option<Result<ContextParam, syn::Error>> {
                 ContextParam::Shared
             }))
         }
-        ty if is_context(ty) => Some(Err(syn::Error::new(
-            ty.span(),
+        ty if is_context(ty) => Some(Err(syn::Error::new_spanned(
+            ty,
             "take the context by reference: `ctx: &WsContext` or `ctx: &mut WsContext`",
         ))),
         _ => None,

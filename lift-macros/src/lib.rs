@@ -15,38 +15,322 @@ mod handler;
 
 use handler::HandlerKind;
 
-/// Collects the handlers of an inline module into a routing table and generates
+/// Turns an inline module into a WebSocket app: collects its handlers and generates
 /// `pub fn router() -> lift_runtime::Router` inside the module.
 ///
-/// The table is a `match` on the route key, built at compile time: a duplicate route key, or a
-/// second `$connect`, `$disconnect` or `$default` handler, is a compile error pointing at the
-/// duplicate. Options: `crate = "path"` when `lift-runtime` is renamed.
+/// # Grammar
+///
+/// ```text
+/// #[ws_app]                         on an inline module: `mod name { ... }`
+/// #[ws_app(crate = "path")]         when lift-runtime is renamed in Cargo.toml
+/// ```
+///
+/// # Semantics
+///
+/// The attribute reads every function in the module marked `#[ws_route("key")]`,
+/// `#[ws_connect]`, `#[ws_disconnect]` or `#[ws_default]`, expands each (see those macros) and
+/// adds one item to the module:
+///
+/// - `pub fn router() -> Router`: the routing table. Dispatch is a `match` on the route key with
+///   one arm per handler, built at compile time; the table also lists each route's key and
+///   whether it is a two-way (`reply`) route, which the local emulator uses for route
+///   selection.
+///
+/// Everything else in the module (helpers, types, `use`s) is left as written. A duplicate route
+/// key, or a second `$connect`, `$disconnect` or `$default` handler, is a compile error on the
+/// duplicate (with the first one pointed out).
+///
+/// # Example
+///
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_app]
+/// mod app {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_connect]
+///     async fn connect(ctx: &mut WsContext) -> WsResult {
+///         ctx.set_user("anonymous");
+///         Ok(())
+///     }
+///
+///     #[ws_route("ping", reply)]
+///     async fn ping() -> WsResult<Reply> {
+///         Ok(Reply::text("pong"))
+///     }
+/// }
+///
+/// let router = app::router();
+/// assert_eq!(router.routes().len(), 2);
+/// assert!(router.route("ping").unwrap().reply);
+/// ```
+///
+/// # Without the macro
+///
+/// `router()` is the only generated item; written by hand it is a function that matches the
+/// route key to the companion item of each handler (what `#[ws_route]` generates) and wraps
+/// that in a `Router`. The generated code uses the hidden, unstable
+/// `lift_runtime::__private` module, so prefer the macro.
+///
+/// # Mistakes it catches
+///
+/// Two handlers for one route key:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_app]
+/// mod app {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_route("join")]
+///     async fn join() -> WsResult { Ok(()) }
+///
+///     #[ws_route("join")] // error: route key `join` is already handled by `join`
+///     async fn join_again() -> WsResult { Ok(()) }
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A module without a body (the macro cannot see its routes):
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_app] // error: `#[ws_app]` needs the module's body
+/// mod app;
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
     app::expand(args.into(), item.into()).into()
 }
 
-/// Handles the messages whose route key is the given string: `#[ws_route("sendMessage")]`,
-/// or a two-way route `#[ws_route("whoami", reply)]` whose returned value is the response.
+/// Handles the messages whose route key is the given string.
+///
+/// # Grammar
+///
+/// ```text
+/// #[ws_route("key")]                one-way route
+/// #[ws_route("key", reply)]         two-way route: the returned value is the response
+/// #[ws_route("key", crate = "path")]
+/// ```
+///
+/// The key is what API Gateway's route selection expression yields (by default the body's
+/// `action` field: `{"action":"key",...}`). It must not be empty or start with `$`; the special
+/// routes have their own attributes.
+///
+/// # The handler
+///
+/// An `async fn` whose parameters are, in order:
+///
+/// 1. optionally the context, `&WsContext` or `&mut WsContext`;
+/// 2. any number of extractors: `Json<T>` (the body deserialised as JSON; `T: Deserialize`) or
+///    `String` (the raw body).
+///
+/// It returns `WsResult<T>` (`Result<T, WsError>`) where `T` is `()`, `Reply`, `Json<U>`
+/// (`U: Serialize`) or an `Option` of those.
+///
+/// # Semantics
+///
+/// The function is emitted unchanged, so it can be called directly (in unit tests, say). Beside
+/// it the attribute generates a hidden companion item of the same name in the type namespace,
+/// implementing `lift_runtime::__private::Route`: it extracts the arguments from the event,
+/// calls the function and converts its result. `#[ws_app]` uses it in `router()`.
+///
+/// At run time: if an extractor fails (a body that is not the JSON `T` expects) the caller gets
+/// an `invalid_body` error frame and the function is not called. `Ok(value)` on a `reply` route
+/// is the route's response; on a one-way route it is posted to the caller through the
+/// Management API. `Err(e)` becomes the error frame `{"type":"error","code":..,"message":..}`.
+///
+/// # Examples
+///
+/// ```
+/// use lift_runtime::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Deserialize)]
+/// struct Add { a: i64, b: i64 }
+///
+/// #[derive(Serialize)]
+/// struct Sum { sum: i64 }
+///
+/// // A two-way route: {"action":"add","a":1,"b":2} gets {"sum":3} back.
+/// #[ws_route("add", reply)]
+/// async fn add(Json(add): Json<Add>) -> WsResult<Json<Sum>> {
+///     Ok(Json(Sum { sum: add.a + add.b }))
+/// }
+///
+/// // A one-way route using the context to reach another connection.
+/// #[ws_route("poke")]
+/// async fn poke(ctx: &WsContext, target: String) -> WsResult {
+///     ctx.send(&target, &"poke").await?;
+///     Ok(())
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// // The function is still the function you wrote.
+/// let Json(sum) = add(Json(Add { a: 1, b: 2 })).await.unwrap();
+/// assert_eq!(sum.sum, 3);
+/// # });
+/// ```
+///
+/// # Mistakes it catches
+///
+/// A handler that is not `async`:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_route("ping")]
+/// fn ping() -> WsResult { Ok(()) } // error: a `#[ws_route]` handler must be an `async fn`
+/// # fn main() {}
+/// ```
+///
+/// A reserved key:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_route("$connect")] // error: use `#[ws_connect]` for `$connect`
+/// async fn connect() -> WsResult { Ok(()) }
+/// # fn main() {}
+/// ```
+///
+/// A parameter that is not an extractor:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_route("count")]
+/// async fn count(n: u32) -> WsResult { Ok(()) } // error: `u32` cannot be taken by a handler
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn ws_route(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::attribute(HandlerKind::Route, args.into(), item.into()).into()
 }
 
-/// Handles `$connect`: an `Err` refuses the WebSocket handshake with its status, and the
-/// connection is stored only after this handler succeeds.
+/// Handles `$connect`, the WebSocket handshake.
+///
+/// # Grammar
+///
+/// ```text
+/// #[ws_connect]
+/// #[ws_connect(crate = "path")]
+/// ```
+///
+/// # Semantics
+///
+/// As [`macro@ws_route`], for the `$connect` route. The handler usually takes
+/// `&mut WsContext` to record who connected (`set_user`, `set_metadata`). Only after it returns
+/// `Ok` is the connection saved in the store; an `Err` refuses the handshake with the error's
+/// status (400, 401, 403...) and nothing is stored. API Gateway sends no frames on `$connect`,
+/// so a returned value is ignored. Without a `$connect` handler every connection is accepted
+/// and stored.
+///
+/// # Example
+///
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_connect]
+/// async fn connect(ctx: &mut WsContext) -> WsResult {
+///     let name = ctx
+///         .query("name")
+///         .ok_or_else(|| WsError::unauthorized("connect with ?name=..."))?
+///         .to_owned();
+///     ctx.set_user(name);
+///     Ok(())
+/// }
+/// ```
+///
+/// `$connect` has no route key and no response frame:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_connect(reply)] // error: `reply` has no meaning on `#[ws_connect]`
+/// async fn connect(ctx: &mut WsContext) -> WsResult { Ok(()) }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn ws_connect(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::attribute(HandlerKind::Connect, args.into(), item.into()).into()
 }
 
-/// Handles `$disconnect`; the connection is removed from the store afterwards.
+/// Handles `$disconnect`.
+///
+/// # Grammar
+///
+/// ```text
+/// #[ws_disconnect]
+/// #[ws_disconnect(crate = "path")]
+/// ```
+///
+/// # Semantics
+///
+/// As [`macro@ws_route`], for the `$disconnect` route. The connection can no longer receive
+/// messages. After the handler runs (whatever it returns) the connection is deleted from the
+/// store; an `Err` is only logged. The close code and reason are in
+/// `ctx.event().request_context.disconnect_status_code` / `disconnect_reason`.
+///
+/// # Example
+///
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_disconnect]
+/// async fn disconnect(ctx: &WsContext) -> WsResult {
+///     let rc = &ctx.event().request_context;
+///     if rc.disconnect_status_code == Some(1006) {
+///         // The client vanished without a close frame.
+///     }
+///     Ok(())
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn ws_disconnect(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::attribute(HandlerKind::Disconnect, args.into(), item.into()).into()
 }
 
-/// Handles `$default`: messages that match no route, including bodies that are not JSON.
+/// Handles `$default`: messages that match no route, including bodies that are not JSON and
+/// binary frames.
+///
+/// # Grammar
+///
+/// ```text
+/// #[ws_default]
+/// #[ws_default(reply)]              the returned value is the response
+/// #[ws_default(crate = "path")]
+/// ```
+///
+/// # Semantics
+///
+/// As [`macro@ws_route`], for the `$default` route. Without a `$default` handler, unmatched
+/// messages are answered with an `unknown_route` error frame.
+///
+/// # Example
+///
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_default(reply)]
+/// async fn echo(body: String) -> WsResult<Reply> {
+///     Ok(Reply::text(body))
+/// }
+/// ```
+///
+/// `$default` takes no key:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_default("fallback")] // error: `#[ws_default]` takes no route key
+/// async fn fallback() -> WsResult { Ok(()) }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn ws_default(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::attribute(HandlerKind::Default, args.into(), item.into()).into()
