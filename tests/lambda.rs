@@ -222,3 +222,40 @@ async fn malformed_events_are_answered_400_and_the_service_keeps_working() {
         200
     );
 }
+
+#[lift_runtime::ws_app]
+mod fragile {
+    use lift_runtime::prelude::*;
+
+    #[ws_route("boom", reply)]
+    async fn boom() -> WsResult<Reply> {
+        panic!("the handler blew up");
+    }
+
+    #[ws_route("fine", reply)]
+    async fn fine() -> WsResult<Reply> {
+        Ok(Reply::text("fine"))
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_an_internal_error_and_the_service_keeps_working() {
+    lift_tests::init_tracing();
+    let service = App::new(fragile::router())
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+    for _ in 0..2 {
+        let event = message_event("TWegAcC4EowCHnA=", "boom", r#"{"action":"boom"}"#);
+        let response = service.handle_json(event, Invocation::new()).await;
+        assert_eq!(response.status_code, 200);
+        assert_eq!(
+            body(&response),
+            Some(json!({"type": "error", "code": "internal", "message": "the handler failed"}))
+        );
+    }
+    let event = message_event("TWegAcC4EowCHnA=", "fine", r#"{"action":"fine"}"#);
+    let response = service.handle_json(event, Invocation::new()).await;
+    assert!(
+        matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "fine")
+    );
+}

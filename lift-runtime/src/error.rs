@@ -31,6 +31,8 @@ pub type WsResult<T = ()> = Result<T, WsError>;
 /// | `gone` | 410 | a Management API call named a connection that is closed |
 /// | `message_too_large` | 413 | a message over API Gateway's 128 KB limit (sent or received) |
 /// | `internal` | 500 | [`WsError::internal`], a handler panic, a store or delivery failure (details are logged, not sent) |
+/// | `invalid_event` | 400 | (Lambda response only) the event is not an API Gateway WebSocket event |
+/// | `timeout` | 504 | (local emulator) the handler did not answer within the invocation timeout |
 ///
 /// ```
 /// use lift_runtime::WsError;
