@@ -13,9 +13,12 @@ use crate::errors::Errors;
 use crate::exports::Exports;
 use crate::handler::{Handler, HandlerKind};
 
+/// API Gateway's default quota of routes per API.
+const MAX_ROUTES: usize = 300;
+
 /// Arguments of `#[ws_app]`: only `crate = "path"`.
 fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<syn::Path> {
-    match syn::parse2::<Args>(args) {
+    match Args::parse(args, "ws_app", &["crate = \"...\""]) {
         Ok(args) => {
             if let Some(key) = &args.key {
                 errors.push(syn::Error::new(
@@ -57,16 +60,34 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let Some((_, items)) = &mut module.content else {
         errors.push(syn::Error::new(
             module.semi.span(),
-            "`#[ws_app]` needs the module's body to see its routes: write `mod name { ... }` inline",
+            "`#[ws_app]` needs the module's body to see its routes: write the module inline, `mod name { ... }`, or list handlers from other files with `ws_routes![file::handler, ...]`",
         ));
         let err = errors.finish().unwrap_err().to_compile_error();
         return quote!(#module #err);
     };
 
     let mut handlers: Vec<Handler> = Vec::new();
+    let mut attempted = 0;
     let mut expanded: Vec<Item> = Vec::with_capacity(items.len());
     for mut item in std::mem::take(items) {
         let Item::Fn(func) = &mut item else {
+            if let Some(attrs) = item_attrs(&mut item) {
+                // Reported here and removed, so the attribute does not expand on its own.
+                attrs.retain(|attr| {
+                    let Some(kind) = HandlerKind::of_attr(attr) else {
+                        return true;
+                    };
+                    attempted += 1;
+                    errors.push(syn::Error::new_spanned(
+                        attr,
+                        format!(
+                            "`#[{}]` goes on an `async fn`, not on this item",
+                            kind.attr_name()
+                        ),
+                    ));
+                    false
+                });
+            }
             expanded.push(item);
             continue;
         };
@@ -80,16 +101,18 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         };
         let attr = func.attrs.remove(position);
         let kind = HandlerKind::of_attr(&attr).expect("found above");
-        if let Some(second) = func
-            .attrs
-            .iter()
-            .find(|a| HandlerKind::of_attr(a).is_some())
-        {
-            errors.push(syn::Error::new(
-                second.span(),
-                "a function can handle only one route: remove this second route attribute",
+        attempted += 1;
+        // Only one route attribute per function; the others are reported and removed.
+        func.attrs.retain(|other| {
+            if HandlerKind::of_attr(other).is_none() {
+                return true;
+            }
+            errors.push(syn::Error::new_spanned(
+                other,
+                "a function handles one route: remove this second route attribute, or write a second function",
             ));
-        }
+            false
+        });
         let args = match &attr.meta {
             syn::Meta::Path(_) => TokenStream::new(),
             syn::Meta::List(list) => list.tokens.clone(),
@@ -116,21 +139,32 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             }
             Err(err) => {
                 errors.push(err);
-                expanded.push(item);
+                let sanitized = crate::handler::sanitized(func);
+                expanded.push(Item::Fn(sanitized));
             }
         }
     }
 
     check_duplicates(&handlers, &mut errors);
-    if handlers.is_empty() {
+    if attempted == 0 {
         errors.push(syn::Error::new(
             module.ident.span(),
             "this app has no handlers: add an `async fn` with `#[ws_route(\"key\")]`, `#[ws_connect]`, `#[ws_disconnect]` or `#[ws_default]`",
         ));
     }
+    if handlers.len() > MAX_ROUTES {
+        errors.push(syn::Error::new(
+            module.ident.span(),
+            format!(
+                "this app has {} routes; API Gateway allows {MAX_ROUTES} per API by default (ask AWS for more, then split the app)",
+                handlers.len()
+            ),
+        ));
+    }
     *items = expanded;
 
-    match errors.finish() {
+    let name = module.ident.to_string();
+    let expanded = match errors.finish() {
         Ok(()) => {
             let router = router_fn(&handlers, &exports);
             items.push(Item::Verbatim(router));
@@ -140,7 +174,27 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             let err = err.to_compile_error();
             quote!(#module #err)
         }
-    }
+    };
+    crate::debug::print("ws_app", &name, &expanded);
+    expanded
+}
+
+/// The attributes of an item, for the kinds that can carry them.
+fn item_attrs(item: &mut Item) -> Option<&mut Vec<syn::Attribute>> {
+    Some(match item {
+        Item::Const(i) => &mut i.attrs,
+        Item::Enum(i) => &mut i.attrs,
+        Item::Impl(i) => &mut i.attrs,
+        Item::Mod(i) => &mut i.attrs,
+        Item::Static(i) => &mut i.attrs,
+        Item::Struct(i) => &mut i.attrs,
+        Item::Trait(i) => &mut i.attrs,
+        Item::Type(i) => &mut i.attrs,
+        Item::Use(i) => &mut i.attrs,
+        Item::Union(i) => &mut i.attrs,
+        Item::Macro(i) => &mut i.attrs,
+        _ => return None,
+    })
 }
 
 fn check_duplicates(handlers: &[Handler], errors: &mut Errors) {

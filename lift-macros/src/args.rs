@@ -1,12 +1,8 @@
 //! Parsing of the attribute arguments: `#[ws_route("key", reply, crate = "path")]`.
 
-use proc_macro2::Span;
-use syn::parse::{Parse, ParseStream};
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{ParseStream, Parser};
 use syn::{LitStr, Token};
-
-mod kw {
-    syn::custom_keyword!(reply);
-}
 
 /// The arguments of a handler attribute, before they are checked against its kind.
 #[derive(Default)]
@@ -19,44 +15,99 @@ pub struct Args {
     pub krate: Option<syn::Path>,
 }
 
-impl Parse for Args {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut args = Args::default();
-        if input.peek(LitStr) {
-            args.key = Some(input.parse()?);
-            if !input.is_empty() {
-                input.parse::<Token![,]>()?;
-            }
+impl Args {
+    /// Parses `tokens` as the arguments of `#[attr(...)]`, whose valid options are `options`
+    /// (used in the hint of an unknown-option error).
+    pub fn parse(tokens: TokenStream, attr: &str, options: &[&str]) -> syn::Result<Args> {
+        let parser = |input: ParseStream| parse_args(input, attr, options);
+        parser.parse2(tokens)
+    }
+}
+
+fn valid_options(options: &[&str]) -> String {
+    let list: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
+    match list.len() {
+        0 => "it takes no options".to_owned(),
+        1 => format!("the only option is {}", list[0]),
+        _ => format!(
+            "the options are {} and {}",
+            list[..list.len() - 1].join(", "),
+            list[list.len() - 1]
+        ),
+    }
+}
+
+fn parse_args(input: ParseStream, attr: &str, options: &[&str]) -> syn::Result<Args> {
+    let mut args = Args::default();
+    if input.peek(LitStr) {
+        args.key = Some(input.parse()?);
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
         }
-        while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if lookahead.peek(kw::reply) {
-                let kw: kw::reply = input.parse()?;
+    } else if input.peek(syn::Lit) {
+        let lit: syn::Lit = input.parse()?;
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("the route key must be a string literal: `#[{attr}(\"sendMessage\")]`"),
+        ));
+    }
+    while !input.is_empty() {
+        if input.peek(Token![crate]) {
+            let kw: Token![crate] = input.parse()?;
+            input.parse::<Token![=]>().map_err(|err| {
+                syn::Error::new(
+                    err.span(),
+                    "write `crate = \"path\"`, e.g. `crate = \"lift\"`",
+                )
+            })?;
+            let path: LitStr = input.parse()?;
+            if args.krate.is_some() {
+                return Err(syn::Error::new(kw.span, "`crate` is given twice"));
+            }
+            args.krate = Some(path.parse()?);
+        } else if input.peek(syn::Ident) {
+            let ident: syn::Ident = input.parse()?;
+            if ident == "reply" {
                 if args.reply.is_some() {
-                    return Err(syn::Error::new(kw.span, "`reply` is given twice"));
+                    return Err(syn::Error::new(ident.span(), "`reply` is given twice"));
                 }
-                args.reply = Some(kw.span);
-            } else if lookahead.peek(Token![crate]) {
-                let kw: Token![crate] = input.parse()?;
-                input.parse::<Token![=]>()?;
-                let path: LitStr = input.parse()?;
-                if args.krate.is_some() {
-                    return Err(syn::Error::new(kw.span, "`crate` is given twice"));
-                }
-                args.krate = Some(path.parse()?);
-            } else if input.peek(syn::Lit) {
-                let lit: syn::Lit = input.parse()?;
+                args.reply = Some(ident.span());
+            } else if ident == "key" || ident == "route" {
                 return Err(syn::Error::new(
-                    lit.span(),
-                    "the route key must be a string literal and come first, e.g. `#[ws_route(\"sendMessage\")]`",
+                    ident.span(),
+                    format!("the route key comes first, as a plain string: `#[{attr}(\"sendMessage\")]`"),
                 ));
             } else {
-                return Err(lookahead.error());
+                return Err(syn::Error::new(
+                    ident.span(),
+                    format!(
+                        "unknown option `{ident}` for `#[{attr}]`; {}",
+                        valid_options(options)
+                    ),
+                ));
             }
-            if !input.is_empty() {
-                input.parse::<Token![,]>()?;
+            if input.peek(Token![=]) {
+                let eq: Token![=] = input.parse()?;
+                return Err(syn::Error::new(
+                    eq.span,
+                    format!("`{ident}` takes no value"),
+                ));
             }
+        } else if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            return Err(syn::Error::new(
+                lit.span(),
+                "only one route key per handler: each route key needs its own handler",
+            ));
+        } else {
+            return Err(input.error(format!(
+                "unexpected tokens in `#[{attr}(...)]`; {}",
+                valid_options(options)
+            )));
         }
-        Ok(args)
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
     }
+    Ok(args)
 }

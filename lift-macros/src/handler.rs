@@ -1,17 +1,20 @@
 //! One expander for the handler family: `ws_route`, `ws_connect`, `ws_disconnect`, `ws_default`.
 //!
-//! Shaped as parse → check → generate: [`Handler::parse`] builds the model and collects every
-//! error it finds, [`Handler::companion`] emits the item that plugs the user's function into
-//! the runtime. The user's function itself is always emitted unchanged.
+//! Shaped as parse → check → generate: [`Handler::parse`] builds the model and runs the checks
+//! (collecting every error), [`Handler::companion`] emits the item that plugs the user's
+//! function into the runtime. The user's function itself is always emitted unchanged.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, LitStr, Pat, Type};
+use syn::{FnArg, ItemFn, LitStr, Type};
 
 use crate::args::Args;
 use crate::errors::Errors;
 use crate::exports::Exports;
+
+/// The longest route key this crate accepts (API Gateway's limit on route keys).
+pub const MAX_KEY_LEN: usize = 128;
 
 /// Which attribute of the family is being expanded.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -57,6 +60,14 @@ impl HandlerKind {
         }
     }
 
+    /// The options the attribute takes, for hints.
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            HandlerKind::Route | HandlerKind::Default => &["reply", "crate = \"...\""],
+            HandlerKind::Connect | HandlerKind::Disconnect => &["crate = \"...\""],
+        }
+    }
+
     fn runtime_kind(self) -> &'static str {
         match self {
             HandlerKind::Route => "Message",
@@ -80,7 +91,7 @@ pub struct Handler {
     pub kind: HandlerKind,
     /// The route key (`$connect` etc. for the special routes).
     pub key: String,
-    /// Where the key was written (the attribute's literal, or the attribute itself).
+    /// Where the key was written (the attribute's literal, or the attribute's name).
     pub key_span: Span,
     pub reply: bool,
     pub krate: Option<syn::Path>,
@@ -92,7 +103,7 @@ pub struct Handler {
 }
 
 impl Handler {
-    /// Parses and checks a handler; `attr_span` is where the attribute was written.
+    /// Parses and checks a handler; `attr_span` is where the attribute's name was written.
     pub fn parse(
         kind: HandlerKind,
         args: TokenStream,
@@ -100,104 +111,20 @@ impl Handler {
         func: &ItemFn,
     ) -> Result<Handler, syn::Error> {
         let mut errors = Errors::default();
-        let args: Args = match syn::parse2(args) {
-            Ok(args) => args,
+        let (args, (key, key_span)) = match Args::parse(args, kind.attr_name(), kind.options()) {
+            Ok(args) => {
+                let key = check_key_args(kind, &args, attr_span, &mut errors);
+                (args, key)
+            }
             Err(err) => {
+                // The arguments are reported; checking the key of half-parsed ones would only
+                // repeat the problem.
                 errors.push(err);
-                Args::default()
+                (Args::default(), (String::new(), attr_span))
             }
         };
-
-        let (key, key_span) = match (kind.fixed_key(), &args.key) {
-            (None, Some(lit)) => {
-                check_key(lit, &mut errors);
-                (lit.value(), lit.span())
-            }
-            (None, None) => {
-                errors.push(syn::Error::new(
-                    attr_span,
-                    "`#[ws_route]` needs a route key, e.g. `#[ws_route(\"sendMessage\")]`",
-                ));
-                (String::new(), attr_span)
-            }
-            (Some(fixed), Some(lit)) => {
-                errors.push(syn::Error::new(
-                    lit.span(),
-                    format!(
-                        "`#[{}]` takes no route key: it handles the `{fixed}` route",
-                        kind.attr_name()
-                    ),
-                ));
-                (fixed.to_owned(), attr_span)
-            }
-            (Some(fixed), None) => (fixed.to_owned(), attr_span),
-        };
-        if let (Some(span), HandlerKind::Connect | HandlerKind::Disconnect) = (args.reply, kind) {
-            errors.push(syn::Error::new(
-                span,
-                format!(
-                    "`reply` has no meaning on `#[{}]`: API Gateway sends nothing back on `{key}`",
-                    kind.attr_name()
-                ),
-            ));
-        }
-
-        let sig = &func.sig;
-        if sig.asyncness.is_none() {
-            errors.push(syn::Error::new(
-                sig.fn_token.span,
-                format!(
-                    "a `#[{}]` handler must be an `async fn`: write `async fn {}(...)`",
-                    kind.attr_name(),
-                    sig.ident
-                ),
-            ));
-        }
-        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-            errors.push(syn::Error::new_spanned(
-                &sig.generics,
-                "handlers cannot be generic: the routing table calls them with concrete types",
-            ));
-        }
-
-        let mut context = ContextParam::None;
-        let mut extractors = Vec::new();
-        for (index, input) in sig.inputs.iter().enumerate() {
-            let pat_type = match input {
-                FnArg::Receiver(receiver) => {
-                    errors.push(syn::Error::new_spanned(
-                        receiver,
-                        "handlers cannot take `self`: write a free `async fn` inside the module",
-                    ));
-                    continue;
-                }
-                FnArg::Typed(pat_type) => pat_type,
-            };
-            match context_param(&pat_type.ty) {
-                Some(Ok(found)) if index == 0 => context = found,
-                Some(Ok(_)) => errors.push(syn::Error::new_spanned(
-                    &pat_type.ty,
-                    "the context must be the first parameter: `ctx: &WsContext` (or `&mut WsContext`), then the extractors",
-                )),
-                Some(Err(err)) => errors.push(err),
-                None => {
-                    if let Pat::Ident(pat) = &*pat_type.pat {
-                        if pat.by_ref.is_some() {
-                            errors.push(syn::Error::new_spanned(
-                                pat,
-                                "`ref` bindings are not supported in handler parameters",
-                            ));
-                        }
-                    }
-                    extractors.push((*pat_type.ty).clone());
-                }
-            }
-        }
-        let output = match &sig.output {
-            syn::ReturnType::Default => None,
-            syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
-        };
-
+        check_signature(kind, &func.sig, &mut errors);
+        let (context, extractors) = check_inputs(&func.sig, &mut errors);
         errors.finish()?;
         Ok(Handler {
             kind,
@@ -205,11 +132,14 @@ impl Handler {
             key_span,
             reply: args.reply.is_some(),
             krate: args.krate,
-            ident: sig.ident.clone(),
+            ident: func.sig.ident.clone(),
             vis: func.vis.clone(),
             context,
             extractors,
-            output,
+            output: match &func.sig.output {
+                syn::ReturnType::Default => None,
+                syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
+            },
         })
     }
 
@@ -224,7 +154,7 @@ impl Handler {
         let box_future = exports.item("BoxFuture");
         let handler_result = exports.item("HandlerResult");
         let from_message = exports.item("FromMessage");
-        let into_outcome = exports.item("into_outcome");
+        let handler_output = exports.item("HandlerOutput");
         let route_kind = exports.item("RouteKind");
         let kind = syn::Ident::new(self.kind.runtime_kind(), Span::call_site());
         let reply = self.reply;
@@ -232,6 +162,7 @@ impl Handler {
         let arg_idents: Vec<syn::Ident> = (0..self.extractors.len())
             .map(|i| quote::format_ident!("__lift_arg{}", i))
             .collect();
+        // Each extraction is spanned at the user's type: "not an extractor" lands there.
         let extract = self.extractors.iter().zip(&arg_idents).map(|(ty, arg)| {
             quote_spanned! {ty.span()=>
                 let #arg = <#ty as #from_message>::from_message(&*__lift_ctx)?;
@@ -242,20 +173,28 @@ impl Handler {
             ContextParam::Shared => quote!(&*__lift_ctx,),
             ContextParam::Mut => quote!(&mut *__lift_ctx,),
         };
+        // "not a reply" lands on the return type.
         let output_span = self
             .output
             .as_ref()
-            .map_or_else(|| self.ident.span(), |ty| ty.span());
+            .map_or_else(|| ident.span(), |ty| ty.span());
         let convert = quote_spanned! {output_span=>
-            #into_outcome(__lift_output)
+            #handler_output::into_outcome(__lift_output)
         };
-        let doc = format!(
-            "Routing entry of the handler [`{ident}()`]({ident}()) for the route key `{key}`."
-        );
+        // The future is boxed as `Send` at the function's name: a handler holding a non-`Send`
+        // value across `.await` gets one error there, naming the value.
+        let boxed = quote_spanned! {ident.span()=>
+            ::std::boxed::Box::pin(async move {
+                #(#extract)*
+                let __lift_output = #ident(#ctx_arg #(#arg_idents),*).await;
+                #convert
+            })
+        };
+        let doc = format!("Routing entry of `{ident}` for the route key `{key}`.");
         quote! {
             #[doc = #doc]
             #[doc(hidden)]
-            #[allow(non_camel_case_types, dead_code)]
+            #[allow(non_camel_case_types, dead_code, missing_docs)]
             #vis struct #ident {}
 
             impl #route for #ident {
@@ -263,15 +202,227 @@ impl Handler {
                 const KIND: #route_kind = #route_kind::#kind;
                 const REPLY: bool = #reply;
 
-                fn call<'__lift>(__lift_ctx: &'__lift mut #ws_context) -> #box_future<'__lift, #handler_result> {
-                    ::std::boxed::Box::pin(async move {
-                        #(#extract)*
-                        let __lift_output = #ident(#ctx_arg #(#arg_idents),*).await;
-                        #convert
-                    })
+                fn call<'__lift>(
+                    __lift_ctx: &'__lift mut #ws_context,
+                ) -> #box_future<'__lift, #handler_result> {
+                    #boxed
                 }
             }
         }
+    }
+}
+
+/// The route key and the options against the attribute's kind.
+fn check_key_args(
+    kind: HandlerKind,
+    args: &Args,
+    attr_span: Span,
+    errors: &mut Errors,
+) -> (String, Span) {
+    if let (Some(span), HandlerKind::Connect | HandlerKind::Disconnect) = (args.reply, kind) {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`reply` has no meaning on `#[{}]`: API Gateway sends no message back on `{}`",
+                kind.attr_name(),
+                kind.fixed_key().unwrap_or_default()
+            ),
+        ));
+    }
+    match (kind.fixed_key(), &args.key) {
+        (None, Some(lit)) => {
+            check_key(lit, errors);
+            (lit.value(), lit.span())
+        }
+        (None, None) => {
+            errors.push(syn::Error::new(
+                attr_span,
+                "`#[ws_route]` needs a route key: `#[ws_route(\"sendMessage\")]`",
+            ));
+            (String::new(), attr_span)
+        }
+        (Some(fixed), Some(lit)) => {
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!(
+                    "`#[{}]` takes no route key: it handles the `{fixed}` route; for a named route use `#[ws_route({})]`",
+                    kind.attr_name(),
+                    lit.token()
+                ),
+            ));
+            (fixed.to_owned(), attr_span)
+        }
+        (Some(fixed), None) => (fixed.to_owned(), attr_span),
+    }
+}
+
+/// A route key: not empty, not reserved, at most 128 characters, printable ASCII without spaces.
+fn check_key(lit: &LitStr, errors: &mut Errors) {
+    let key = lit.value();
+    if key.is_empty() {
+        errors.push(syn::Error::new(
+            lit.span(),
+            "the route key is empty: API Gateway selects routes by a non-empty key, e.g. `#[ws_route(\"sendMessage\")]`",
+        ));
+        return;
+    }
+    if key.starts_with('$') {
+        let hint = match key.as_str() {
+            "$connect" => "use `#[ws_connect]` for `$connect`",
+            "$disconnect" => "use `#[ws_disconnect]` for `$disconnect`",
+            "$default" => "use `#[ws_default]` for `$default`",
+            _ => "the special routes have their own attributes: `#[ws_connect]`, `#[ws_disconnect]`, `#[ws_default]`",
+        };
+        errors.push(syn::Error::new(
+            lit.span(),
+            format!("route keys starting with `$` are reserved by API Gateway; {hint}"),
+        ));
+        return;
+    }
+    if key.len() > MAX_KEY_LEN {
+        errors.push(syn::Error::new(
+            lit.span(),
+            format!(
+                "the route key is {} bytes long; API Gateway route keys are at most {MAX_KEY_LEN}",
+                key.len()
+            ),
+        ));
+    }
+    if let Some((index, bad)) = key.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+        // Point at the character where the compiler allows it (nightly); else at the literal.
+        let span = lit
+            .token()
+            .subspan(index + 1..index + 1 + bad.len_utf8())
+            .unwrap_or_else(|| lit.span());
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "route keys are printable ASCII without spaces; {bad:?} at byte {index} is not (clients send the key as the `action` of a JSON message)"
+            ),
+        ));
+    }
+}
+
+/// What the function itself must be: a plain, free, non-generic `async fn`.
+fn check_signature(kind: HandlerKind, sig: &syn::Signature, errors: &mut Errors) {
+    let attr = kind.attr_name();
+    if let Some(constness) = &sig.constness {
+        errors.push(syn::Error::new(
+            constness.span,
+            "handlers cannot be `const fn`: remove `const`",
+        ));
+    } else if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            format!(
+                "a `#[{attr}]` handler must be an `async fn`: write `async fn {}(...)`",
+                sig.ident
+            ),
+        ));
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.push(syn::Error::new(
+            unsafety.span,
+            "handlers cannot be `unsafe fn`: the runtime calls them like any other function; use `unsafe { }` blocks inside",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(syn::Error::new_spanned(
+            abi,
+            "handlers cannot have an `extern` ABI: remove it",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(
+            variadic,
+            "handlers cannot be variadic: take the body with `Json<T>` or `String`",
+        ));
+    }
+    if let syn::ReturnType::Default = sig.output {
+        errors.push(syn::Error::new_spanned(
+            &sig.ident,
+            format!(
+                "a handler returns a `WsResult`: write `async fn {}(...) -> WsResult {{ ... Ok(()) }}`",
+                sig.ident
+            ),
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
+            "handlers cannot be generic: the routing table calls them with concrete types; use a concrete type (e.g. `Json<MyMessage>`)",
+        ));
+    }
+}
+
+/// The context parameter and the extractors.
+fn check_inputs(sig: &syn::Signature, errors: &mut Errors) -> (ContextParam, Vec<Type>) {
+    let mut context = ContextParam::None;
+    let mut context_seen: Option<&Type> = None;
+    let mut body_seen: Option<&Type> = None;
+    let mut extractors = Vec::new();
+    let mut index = 0;
+    for input in &sig.inputs {
+        let pat_type = match input {
+            FnArg::Receiver(receiver) => {
+                errors.push(syn::Error::new_spanned(
+                    receiver,
+                    "handlers cannot take `self`: make it a free `async fn` (a handler is called with the event, not with an object)",
+                ));
+                continue;
+            }
+            FnArg::Typed(pat_type) => pat_type,
+        };
+        index += 1;
+        let ty = &*pat_type.ty;
+        match context_param(ty) {
+            Some(Ok(found)) => {
+                if context_seen.is_some() {
+                    errors.push(syn::Error::new_spanned(
+                        ty,
+                        "the context is already taken by an earlier parameter: take it once, first",
+                    ));
+                } else if index != 1 {
+                    errors.push(syn::Error::new_spanned(
+                        ty,
+                        "the context must be the first parameter: `ctx: &WsContext` (or `&mut WsContext`), then the extractors",
+                    ));
+                } else {
+                    context = found;
+                }
+                context_seen = Some(ty);
+            }
+            Some(Err(err)) => errors.push(err),
+            None => {
+                if let Some(name) = body_extractor(ty) {
+                    if let Some(first) = body_seen {
+                        errors.push(syn::Error::new_spanned(
+                            ty,
+                            format!(
+                                "`{name}` reads the message body, and so does `{}` before it: take the body once",
+                                first.to_token_stream().to_string().replace(' ', "")
+                            ),
+                        ));
+                    }
+                    body_seen = Some(ty);
+                }
+                extractors.push(ty.clone());
+            }
+        }
+    }
+    (context, extractors)
+}
+
+/// `Some(name)` for the extractors that consume the body.
+fn body_extractor(ty: &Type) -> Option<&'static str> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident == "Json" {
+        Some("Json")
+    } else if last.ident == "String" {
+        Some("String")
+    } else {
+        None
     }
 }
 
@@ -305,28 +456,13 @@ fn context_param(ty: &Type) -> Option<Result<ContextParam, syn::Error>> {
     }
 }
 
-/// Checks a `ws_route` key: not empty, not reserved.
-fn check_key(lit: &LitStr, errors: &mut Errors) {
-    let key = lit.value();
-    if key.is_empty() {
-        errors.push(syn::Error::new(
-            lit.span(),
-            "the route key is empty: API Gateway selects a route by a non-empty key, e.g. `#[ws_route(\"sendMessage\")]`",
-        ));
-    } else if key.starts_with('$') {
-        let hint = match key.as_str() {
-            "$connect" => "use `#[ws_connect]` for `$connect`",
-            "$disconnect" => "use `#[ws_disconnect]` for `$disconnect`",
-            "$default" => "use `#[ws_default]` for `$default`",
-            _ => {
-                "use `#[ws_connect]`, `#[ws_disconnect]` or `#[ws_default]` for the special routes"
-            }
-        };
-        errors.push(syn::Error::new(
-            lit.span(),
-            format!("route keys starting with `$` are reserved by API Gateway; {hint}"),
-        ));
-    }
+/// The user's function as it is re-emitted next to errors: unchanged, except for the parts the
+/// errors are about and that would make the compiler report the same mistake again.
+pub fn sanitized(func: &ItemFn) -> ItemFn {
+    let mut func = func.clone();
+    func.sig.constness = None;
+    func.sig.variadic = None;
+    func
 }
 
 /// The standalone attribute: the function unchanged, then its companion or the errors.
@@ -334,22 +470,33 @@ pub fn attribute(kind: HandlerKind, args: TokenStream, item: TokenStream) -> Tok
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
-            let err = syn::Error::new(
-                Span::call_site(),
-                format!("`#[{}]` goes on an `async fn`", kind.attr_name()),
+            let attr = match kind {
+                HandlerKind::Route => "#[ws_route(\"key\")]".to_owned(),
+                kind => format!("#[{}]", kind.attr_name()),
+            };
+            let message = format!(
+                "`#[{}]` goes on an `async fn`: `{attr} async fn name(ctx: &WsContext) -> WsResult {{ ... }}`",
+                kind.attr_name()
             );
-            let err = err.to_compile_error();
+            let err = match syn::parse2::<syn::Item>(item.clone()) {
+                Ok(parsed) => syn::Error::new_spanned(parsed, message),
+                Err(_) => syn::Error::new(Span::call_site(), message),
+            }
+            .to_compile_error();
             return quote!(#err #item);
         }
     };
-    match Handler::parse(kind, args, Span::call_site(), &func) {
+    let expanded = match Handler::parse(kind, args, Span::call_site(), &func) {
         Ok(handler) => {
             let companion = handler.companion(&Exports::new(handler.krate.as_ref()));
             quote!(#func #companion)
         }
         Err(err) => {
             let err = err.to_compile_error();
+            let func = sanitized(&func);
             quote!(#func #err)
         }
-    }
+    };
+    crate::debug::print(kind.attr_name(), &func.sig.ident.to_string(), &expanded);
+    expanded
 }

@@ -9,9 +9,11 @@ use proc_macro::TokenStream;
 
 mod app;
 mod args;
+mod debug;
 mod errors;
 mod exports;
 mod handler;
+mod list;
 
 use handler::HandlerKind;
 
@@ -334,4 +336,66 @@ pub fn ws_disconnect(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn ws_default(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::attribute(HandlerKind::Default, args.into(), item.into()).into()
+}
+
+/// Builds a routing table from handlers listed by path: the way to assemble an app whose
+/// handlers live in several files.
+///
+/// # Grammar
+///
+/// ```text
+/// ws_routes![path, path, ...]
+/// ws_routes![crate = "path"; path, path, ...]
+/// ```
+///
+/// # Semantics
+///
+/// Each path names a function marked with `#[ws_route("key")]`, `#[ws_connect]`,
+/// `#[ws_disconnect]` or `#[ws_default]` (outside `#[ws_app]`). The macro evaluates to a
+/// `lift_runtime::Router`. A path that is not such a handler is a compile error at that path;
+/// two handlers for one route key are a compile error (a failed constant evaluation) at the
+/// later one. A handler defined outside `#[ws_app]` and listed nowhere is simply not part of
+/// any app: nothing routes to it.
+///
+/// # Example
+///
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// mod rooms {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_route("join")]
+///     pub async fn join(ctx: &WsContext, room: String) -> WsResult {
+///         let _ = (ctx, room);
+///         Ok(())
+///     }
+/// }
+///
+/// mod system {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_connect]
+///     pub async fn connect(ctx: &mut WsContext) -> WsResult {
+///         ctx.set_user("guest");
+///         Ok(())
+///     }
+/// }
+///
+/// let router = ws_routes![system::connect, rooms::join];
+/// assert_eq!(router.routes().len(), 2);
+/// ```
+///
+/// Listing something that is not a handler:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// struct NotAHandler;
+///
+/// let router = ws_routes![NotAHandler]; // error: `NotAHandler` is not a handler
+/// ```
+#[proc_macro]
+pub fn ws_routes(input: TokenStream) -> TokenStream {
+    list::expand(input.into()).into()
 }

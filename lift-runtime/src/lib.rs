@@ -75,15 +75,15 @@ pub use app::App;
 pub use context::WsContext;
 pub use error::{Error, SendError, StoreError, WsError, WsResult};
 pub use extract::{FromMessage, IntoReply, Json, Reply};
-pub use lift_macros::{ws_app, ws_connect, ws_default, ws_disconnect, ws_route};
+pub use lift_macros::{ws_app, ws_connect, ws_default, ws_disconnect, ws_route, ws_routes};
 pub use router::{RouteInfo, RouteKind, Router};
 pub use service::{Invocation, Service};
 
 /// The names a handler module needs: `use lift_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ws_app, ws_connect, ws_default, ws_disconnect, ws_route, Json, Reply, WsContext, WsError,
-        WsResult,
+        ws_app, ws_connect, ws_default, ws_disconnect, ws_route, ws_routes, Json, Reply, WsContext,
+        WsError, WsResult,
     };
 }
 
@@ -93,7 +93,8 @@ pub mod __private {
     pub use crate::context::WsContext;
     pub use crate::extract::FromMessage;
     pub use crate::router::{
-        into_outcome, BoxFuture, HandlerResult, Route, RouteInfo, RouteKind, Router,
+        entry, key_listed, BoxFuture, HandlerOutput, HandlerResult, Route, RouteEntry, RouteInfo,
+        RouteKind, Router,
     };
 }
 

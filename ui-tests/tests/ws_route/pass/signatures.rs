@@ -43,15 +43,14 @@ async fn optional(_ctx: &WsContext) -> WsResult<Option<Reply>> {
     Ok(None)
 }
 
-#[ws_route("two", reply)]
-pub async fn two_extractors(Json(a): Json<In>, raw: String) -> WsResult<Reply> {
-    Ok(Reply::text(format!("{} {raw}", a.n)))
+#[ws_route("public", reply)]
+pub async fn public(ctx: &WsContext, Json(a): Json<In>) -> WsResult<Reply> {
+    Ok(Reply::text(format!("{} {}", a.n, ctx.connection_id())))
 }
 
 fn main() {
     // The functions are emitted unchanged: they can be called directly, e.g. in unit tests.
     let _ = no_params();
     let _ = raw(String::from("hi"));
-    let _ = two_extractors(Json(In { n: 1 }), String::new());
-    let _ = (shared, mutable, json, optional);
+    let _ = (shared, mutable, json, optional, public);
 }

@@ -1,0 +1,91 @@
+//! `ws_routes![a, b::c]`: a routing table from handlers listed by path, for apps split over
+//! files. Each path must name a handler (a function with a route attribute, whose companion
+//! item implements the runtime's `Route`); duplicate route keys are found at compile time.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{LitStr, Path, Token};
+
+use crate::exports::Exports;
+
+struct RouteList {
+    krate: Option<Path>,
+    paths: Punctuated<Path, Token![,]>,
+}
+
+impl Parse for RouteList {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut krate = None;
+        if input.peek(Token![crate]) && input.peek2(Token![=]) {
+            input.parse::<Token![crate]>()?;
+            input.parse::<Token![=]>()?;
+            let path: LitStr = input.parse()?;
+            krate = Some(path.parse()?);
+            input.parse::<Token![;]>().map_err(|err| {
+                syn::Error::new(
+                    err.span(),
+                    "end the option with `;`: `ws_routes![crate = \"lift\"; a, b]`",
+                )
+            })?;
+        }
+        let paths = Punctuated::parse_terminated(input).map_err(|err| {
+            syn::Error::new(
+                err.span(),
+                "`ws_routes!` takes paths to handlers separated by commas: `ws_routes![chat::send, rooms::join]`",
+            )
+        })?;
+        Ok(RouteList { krate, paths })
+    }
+}
+
+pub fn expand(input: TokenStream) -> TokenStream {
+    let list: RouteList = match syn::parse2(input) {
+        Ok(list) => list,
+        Err(err) => return err.to_compile_error(),
+    };
+    if list.paths.is_empty() {
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "`ws_routes![]` is empty: list the handlers of the app, e.g. `ws_routes![chat::send, chat::whoami]`",
+        )
+        .to_compile_error();
+    }
+    let exports = Exports::new(list.krate.as_ref());
+    let router = exports.item("Router");
+    let route_entry = exports.item("RouteEntry");
+    let route_info = exports.item("RouteInfo");
+    let entry = exports.item("entry");
+    let key_listed = exports.item("key_listed");
+    let paths: Vec<&Path> = list.paths.iter().collect();
+
+    // Every use of a path goes through `entry::<path>()` at the path's span, so a path that is
+    // not a handler gets one error, there.
+    let entries: Vec<TokenStream> = paths
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> #entry::<#path>()))
+        .collect();
+    let unique = paths.iter().enumerate().skip(1).map(|(i, path)| {
+        let this = &entries[i];
+        let earlier = &entries[..i];
+        let message = format!(
+            "`{}` handles a route key that an earlier handler in this `ws_routes!` list already handles",
+            quote!(#path).to_string().replace(' ', "")
+        );
+        quote_spanned! {path.span()=>
+            const _: () = if #key_listed(#this.info.key, &[#(#earlier.info.key),*]) {
+                ::std::panic!(#message)
+            };
+        }
+    });
+    let expanded = quote! {{
+        #(#unique)*
+        const __LIFT_ENTRIES: &[#route_entry] = &[ #(#entries),* ];
+        const __LIFT_ROUTES: &[#route_info] = &#route_entry::infos::<{ __LIFT_ENTRIES.len() }>(__LIFT_ENTRIES);
+        #router::from_entries(__LIFT_ROUTES, __LIFT_ENTRIES)
+    }};
+    crate::debug::print("ws_routes", "ws_routes", &expanded);
+    expanded
+}

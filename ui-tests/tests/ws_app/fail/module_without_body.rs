@@ -1,0 +1,6 @@
+use lift_runtime::prelude::*;
+
+#[ws_app]
+mod chat;
+
+fn main() {}

@@ -1,0 +1,13 @@
+use lift_runtime::prelude::*;
+
+#[ws_app("chat")]
+mod chat {
+    use lift_runtime::prelude::*;
+
+    #[ws_route("ping")]
+    async fn ping(_ctx: &WsContext) -> WsResult {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+use lift_runtime::prelude::*;
+
+#[ws_app]
+mod chat {
+    use lift_runtime::prelude::*;
+
+    #[ws_default]
+    async fn fallback(_ctx: &WsContext) -> WsResult {
+        Ok(())
+    }
+
+    #[ws_default]
+    async fn other_fallback(_ctx: &WsContext) -> WsResult {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use lift_runtime::prelude::*;
+
+#[ws_connect("join")]
+async fn connect(_ctx: &mut WsContext) -> WsResult {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use lift_runtime::prelude::*;
+
+#[ws_route("ping")]
+async fn ping(_ctx: &WsContext) {}
+
+fn main() {}

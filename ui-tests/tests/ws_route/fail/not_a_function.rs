@@ -1,0 +1,6 @@
+use lift_runtime::prelude::*;
+
+#[ws_route("ping")]
+struct Ping;
+
+fn main() {}
