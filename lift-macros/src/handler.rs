@@ -305,39 +305,7 @@ fn check_key(lit: &LitStr, errors: &mut Errors) {
 
 /// What the function itself must be: a plain, free, non-generic `async fn`.
 fn check_signature(kind: HandlerKind, sig: &syn::Signature, errors: &mut Errors) {
-    let attr = kind.attr_name();
-    if let Some(constness) = &sig.constness {
-        errors.push(syn::Error::new(
-            constness.span,
-            "handlers cannot be `const fn`: remove `const`",
-        ));
-    } else if sig.asyncness.is_none() {
-        errors.push(syn::Error::new(
-            sig.fn_token.span,
-            format!(
-                "a `#[{attr}]` handler must be an `async fn`: write `async fn {}(...)`",
-                sig.ident
-            ),
-        ));
-    }
-    if let Some(unsafety) = &sig.unsafety {
-        errors.push(syn::Error::new(
-            unsafety.span,
-            "handlers cannot be `unsafe fn`: the runtime calls them like any other function; use `unsafe { }` blocks inside",
-        ));
-    }
-    if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new_spanned(
-            abi,
-            "handlers cannot have an `extern` ABI: remove it",
-        ));
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new_spanned(
-            variadic,
-            "handlers cannot be variadic: take the body with `Json<T>` or `String`",
-        ));
-    }
+    check_signature_of(kind.attr_name(), "a handler", sig, errors);
     if let syn::ReturnType::Default = sig.output {
         errors.push(syn::Error::new_spanned(
             &sig.ident,
@@ -347,10 +315,46 @@ fn check_signature(kind: HandlerKind, sig: &syn::Signature, errors: &mut Errors)
             ),
         ));
     }
+}
+
+/// The checks shared by handlers and middleware: a plain, free, non-generic `async fn`.
+pub fn check_signature_of(attr: &str, what: &str, sig: &syn::Signature, errors: &mut Errors) {
+    if let Some(constness) = &sig.constness {
+        errors.push(syn::Error::new(
+            constness.span,
+            format!("{what} cannot be a `const fn`: remove `const`"),
+        ));
+    } else if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            format!(
+                "a `#[{attr}]` function must be an `async fn`: write `async fn {}(...)`",
+                sig.ident
+            ),
+        ));
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.push(syn::Error::new(
+            unsafety.span,
+            format!("{what} cannot be an `unsafe fn`: the runtime calls it like any other function; use `unsafe {{ }}` blocks inside"),
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(syn::Error::new_spanned(
+            abi,
+            format!("{what} cannot have an `extern` ABI: remove it"),
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(
+            variadic,
+            format!("{what} cannot be variadic: take the body with `Json<T>` or `String`"),
+        ));
+    }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
-            "handlers cannot be generic: the routing table calls them with concrete types; use a concrete type (e.g. `Json<MyMessage>`)",
+            format!("{what} cannot be generic: the runtime calls it with concrete types; use a concrete type (e.g. `Json<MyMessage>`)"),
         ));
     }
 }

@@ -14,6 +14,7 @@ mod errors;
 mod exports;
 mod handler;
 mod list;
+mod middleware;
 
 use handler::HandlerKind;
 
@@ -398,4 +399,73 @@ pub fn ws_default(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn ws_routes(input: TokenStream) -> TokenStream {
     list::expand(input.into()).into()
+}
+
+/// Checks a middleware's signature at compile time.
+///
+/// # Grammar
+///
+/// ```text
+/// #[ws_middleware]
+/// #[ws_middleware(crate = "path")]
+/// ```
+///
+/// on `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult`.
+///
+/// # Semantics
+///
+/// The function is emitted unchanged, plus a hidden compile-time check (at the function's name)
+/// that it implements `lift_runtime::Middleware`: that is what `App::middleware(name)` needs.
+/// Any function of that shape can be registered without the attribute; the attribute turns the
+/// mistakes below into errors at your own tokens instead of a trait error at the `App`.
+///
+/// At run time the middleware gets the context and the rest of the chain; `next.run(ctx).await`
+/// runs it (and the handler) and returns the handler's error, if any; the handler's reply is
+/// then in `ctx.pending_reply()`. Returning `Err` without calling `next.run` stops the event:
+/// the client gets the error frame (on `$connect`, the handshake is refused).
+///
+/// # Example
+///
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// /// Refuses messages from connections that did not say who they are.
+/// #[ws_middleware]
+/// async fn require_user(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+///     if ctx.route_key() != "$connect" && ctx.connection().await?.and_then(|c| c.user.clone()).is_none() {
+///         return Err(WsError::unauthorized("connect with a user first"));
+///     }
+///     next.run(ctx).await
+/// }
+/// ```
+///
+/// # Mistakes it catches
+///
+/// A middleware that forgets the rest of the chain:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_middleware]
+/// async fn log(ctx: &mut WsContext) -> WsResult { // error: a middleware takes `next: Next<'_>`
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Returning the reply instead of leaving it in the context:
+///
+/// ```compile_fail
+/// use lift_runtime::prelude::*;
+///
+/// #[ws_middleware]
+/// async fn log(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Reply> { // error: returns `WsResult`
+///     next.run(ctx).await?;
+///     Ok(Reply::text("hi"))
+/// }
+/// # fn main() {}
+/// ```
+#[proc_macro_attribute]
+pub fn ws_middleware(args: TokenStream, item: TokenStream) -> TokenStream {
+    middleware::expand(args.into(), item.into()).into()
 }

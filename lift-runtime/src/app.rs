@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::management::{Clients, ManagementApi};
+use crate::middleware::{erase, ErasedMiddleware, Middleware};
 use crate::router::Router;
 use crate::service::{Endpoint, Service};
 use crate::store::{ConnectionStore, MemoryStore};
@@ -32,6 +33,7 @@ use crate::store::{ConnectionStore, MemoryStore};
 /// ```
 pub struct App {
     pub(crate) router: Router,
+    pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
     pub(crate) store: Option<Arc<dyn ConnectionStore>>,
     pub(crate) management_endpoint: Option<String>,
     #[cfg(feature = "lambda")]
@@ -46,6 +48,7 @@ impl App {
     pub fn new(router: Router) -> Self {
         App {
             router,
+            middleware: Vec::new(),
             store: None,
             management_endpoint: None,
             #[cfg(feature = "lambda")]
@@ -53,6 +56,16 @@ impl App {
             #[cfg(feature = "local")]
             local: crate::local::LocalConfig::default(),
         }
+    }
+
+    /// Runs `middleware` around every event. The first one added is the outermost:
+    /// `first → second → handler → second → first`. See [`middleware`](crate::middleware).
+    pub fn middleware<M>(mut self, middleware: M) -> Self
+    where
+        M: for<'a> Middleware<'a>,
+    {
+        self.middleware.push(erase(middleware));
+        self
     }
 
     /// Keeps connections in `store`.
@@ -97,6 +110,7 @@ impl App {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         Service::new(
             self.router,
+            self.middleware,
             store,
             Clients::new(Box::new(connect)),
             endpoint,

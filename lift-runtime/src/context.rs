@@ -27,6 +27,7 @@ pub struct WsContext {
     connection: OnceCell<Option<Connection>>,
     user: Option<String>,
     metadata: serde_json::Value,
+    pending_reply: Option<String>,
 }
 
 pub(crate) struct ContextParts {
@@ -52,6 +53,7 @@ impl WsContext {
             connection: OnceCell::new(),
             user: None,
             metadata: serde_json::Value::Null,
+            pending_reply: None,
         }
     }
 
@@ -109,6 +111,21 @@ impl WsContext {
     /// On `$connect`: anything else to keep with the connection (claims, a display name...).
     pub fn set_metadata(&mut self, metadata: serde_json::Value) {
         self.metadata = metadata;
+    }
+
+    /// The reply the handler returned, once it has run (for middleware, after
+    /// [`Next::run`](crate::Next::run)): sent to the caller after the middleware returns.
+    pub fn pending_reply(&self) -> Option<&str> {
+        self.pending_reply.as_deref()
+    }
+
+    /// Replaces (or, with `None`, drops) the reply that will be sent to the caller.
+    pub fn set_pending_reply(&mut self, reply: Option<String>) {
+        self.pending_reply = reply;
+    }
+
+    pub(crate) fn take_pending_reply(&mut self) -> Option<String> {
+        self.pending_reply.take()
     }
 
     /// The user set by [`set_user`](Self::set_user) during this event.

@@ -67,6 +67,7 @@ pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod management;
+pub mod middleware;
 mod router;
 mod service;
 pub mod store;
@@ -75,15 +76,18 @@ pub use app::App;
 pub use context::WsContext;
 pub use error::{Error, SendError, StoreError, WsError, WsResult};
 pub use extract::{FromMessage, IntoReply, Json, Reply};
-pub use lift_macros::{ws_app, ws_connect, ws_default, ws_disconnect, ws_route, ws_routes};
+pub use lift_macros::{
+    ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_route, ws_routes,
+};
+pub use middleware::{Middleware, Next};
 pub use router::{RouteInfo, RouteKind, Router};
 pub use service::{Invocation, Service};
 
 /// The names a handler module needs: `use lift_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ws_app, ws_connect, ws_default, ws_disconnect, ws_route, ws_routes, Json, Reply, WsContext,
-        WsError, WsResult,
+        ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_route, ws_routes, Json,
+        Next, Reply, WsContext, WsError, WsResult,
     };
 }
 
@@ -92,6 +96,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::context::WsContext;
     pub use crate::extract::FromMessage;
+    pub use crate::middleware::assert_middleware;
     pub use crate::router::{
         entry, key_listed, BoxFuture, HandlerOutput, HandlerResult, Route, RouteEntry, RouteInfo,
         RouteKind, Router,

@@ -11,9 +11,10 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use crate::context::{ContextParts, WsContext};
-use crate::error::WsError;
+use crate::error::{WsError, WsResult};
 use crate::management::{Clients, MAX_MESSAGE_SIZE};
-use crate::router::{BoxFuture, HandlerResult, Router};
+use crate::middleware::{handler_key, ErasedMiddleware, Next};
+use crate::router::Router;
 use crate::store::{Connection, ConnectionStore};
 
 /// Facts about the invocation that are not in the event.
@@ -52,6 +53,7 @@ pub(crate) enum Endpoint {
 
 struct Inner {
     router: Router,
+    middleware: Vec<Arc<dyn ErasedMiddleware>>,
     store: Arc<dyn ConnectionStore>,
     clients: Clients,
     endpoint: Endpoint,
@@ -70,6 +72,7 @@ pub struct Service {
 impl Service {
     pub(crate) fn new(
         router: Router,
+        middleware: Vec<Arc<dyn ErasedMiddleware>>,
         store: Arc<dyn ConnectionStore>,
         clients: Clients,
         endpoint: Endpoint,
@@ -77,6 +80,7 @@ impl Service {
         Service {
             inner: Arc::new(Inner {
                 router,
+                middleware,
                 store,
                 clients,
                 endpoint,
@@ -171,13 +175,13 @@ impl Service {
     async fn dispatch(&self, mut ctx: WsContext) -> ApiGatewayProxyResponse {
         let router = &self.inner.router;
         let route_key = ctx.route_key().to_owned();
-        match route_key.as_str() {
-            "$connect" => {
-                let result = call(router.dispatch("$connect", &mut ctx)).await;
-                self.connected(&mut ctx, result).await
-            }
+        let key = handler_key(router, &route_key);
+        let next = Next::new(&self.inner.middleware, router, key);
+        let result = guard(next.run(&mut ctx)).await;
+        match key {
+            "$connect" => self.connected(&mut ctx, result).await,
             "$disconnect" => {
-                if let Err(err) = call(router.dispatch("$disconnect", &mut ctx)).await {
+                if let Err(err) = result {
                     log_error(&err);
                 }
                 if let Err(err) = self.inner.store.delete(ctx.connection_id()).await {
@@ -186,17 +190,8 @@ impl Service {
                 response(200, None)
             }
             key => {
-                let key = if router.is_message_route(key) {
-                    key
-                } else {
-                    "$default"
-                };
                 let reply = router.route(key).is_some_and(|route| route.reply);
-                let result = match router.dispatch(key, &mut ctx) {
-                    Some(future) => call(Some(future)).await,
-                    None => Err(WsError::unknown_route(&route_key)),
-                };
-                let frame = match result {
+                let frame = match result.map(|()| ctx.take_pending_reply()) {
                     Ok(None) => return response(200, None),
                     Ok(Some(body)) if body.len() > MAX_MESSAGE_SIZE => {
                         let err = WsError::too_large(body.len(), MAX_MESSAGE_SIZE);
@@ -224,11 +219,7 @@ impl Service {
         }
     }
 
-    async fn connected(
-        &self,
-        ctx: &mut WsContext,
-        result: HandlerResult,
-    ) -> ApiGatewayProxyResponse {
+    async fn connected(&self, ctx: &mut WsContext, result: WsResult) -> ApiGatewayProxyResponse {
         if let Err(err) = result {
             tracing::info!(
                 status = err.status(),
@@ -262,11 +253,9 @@ impl std::fmt::Debug for Service {
     }
 }
 
-/// Runs a handler with a panic guard: a panic becomes a 500 `internal` error.
-async fn call(future: Option<BoxFuture<'_, HandlerResult>>) -> HandlerResult {
-    let Some(future) = future else {
-        return Ok(None);
-    };
+/// Runs the middleware chain and the handler with a panic guard: a panic becomes a 500
+/// `internal` error.
+async fn guard(future: impl std::future::Future<Output = WsResult>) -> WsResult {
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {

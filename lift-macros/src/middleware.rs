@@ -1,0 +1,179 @@
+//! `#[ws_middleware]`: checks a middleware's signature at compile time.
+//!
+//! A middleware is `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult`. The
+//! function is emitted unchanged (any such function can be passed to `App::middleware`); the
+//! attribute adds spanned errors for the shapes that cannot work and a check, at the function's
+//! name, that it satisfies the runtime's `Middleware` trait (for example that its future is
+//! `Send`).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::{FnArg, ItemFn, Type};
+
+use crate::args::Args;
+use crate::errors::Errors;
+use crate::exports::Exports;
+use crate::handler::{check_signature_of, sanitized};
+
+const SHAPE: &str = "async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult";
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let err = syn::Error::new(
+                Span::call_site(),
+                format!("`#[ws_middleware]` goes on a function: `{SHAPE}`"),
+            )
+            .to_compile_error();
+            return quote!(#err #item);
+        }
+    };
+    let mut errors = Errors::default();
+    let krate = match Args::parse(args, "ws_middleware", &["crate = \"...\""]) {
+        Ok(args) => {
+            if let Some(key) = &args.key {
+                errors.push(syn::Error::new(
+                    key.span(),
+                    "a middleware runs for every route and takes no route key",
+                ));
+            }
+            if let Some(span) = args.reply {
+                errors.push(syn::Error::new(
+                    span,
+                    "`reply` belongs on a route, not on a middleware",
+                ));
+            }
+            args.krate
+        }
+        Err(err) => {
+            errors.push(err);
+            None
+        }
+    };
+    check_signature_of("ws_middleware", "a middleware", &func.sig, &mut errors);
+    check_inputs(&func, &mut errors);
+    check_output(&func.sig, &mut errors);
+
+    let expanded = match errors.finish() {
+        Ok(()) => {
+            let exports = Exports::new(krate.as_ref());
+            let assert_middleware = exports.item("assert_middleware");
+            let ident = &func.sig.ident;
+            let check = quote_spanned! {ident.span()=>
+                #[allow(dead_code)]
+                const _: () = {
+                    fn __lift_check_middleware() {
+                        #assert_middleware(&#ident);
+                    }
+                };
+            };
+            quote!(#func #check)
+        }
+        Err(err) => {
+            let err = err.to_compile_error();
+            let func = sanitized(&func);
+            quote!(#func #err)
+        }
+    };
+    crate::debug::print("ws_middleware", &func.sig.ident.to_string(), &expanded);
+    expanded
+}
+
+fn check_inputs(func: &ItemFn, errors: &mut Errors) {
+    let inputs: Vec<&FnArg> = func.sig.inputs.iter().collect();
+    let typed: Vec<&Type> = inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(pat) => Some(&*pat.ty),
+            FnArg::Receiver(receiver) => {
+                errors.push(syn::Error::new_spanned(
+                    receiver,
+                    "a middleware cannot take `self`: make it a free `async fn`",
+                ));
+                None
+            }
+        })
+        .collect();
+    match typed.first() {
+        None => {
+            errors.push(syn::Error::new_spanned(
+                &func.sig.ident,
+                format!("a middleware takes the context and the rest of the chain: `{SHAPE}`"),
+            ));
+            return;
+        }
+        Some(Type::Reference(reference)) if last_ident_is(&reference.elem, "WsContext") => {
+            if reference.mutability.is_none() {
+                errors.push(syn::Error::new_spanned(
+                    reference,
+                    "a middleware takes the context as `&mut WsContext`, to pass it on with `next.run(ctx)`",
+                ));
+            }
+        }
+        Some(other) => errors.push(syn::Error::new_spanned(
+            other,
+            format!("the first parameter of a middleware is the context, `ctx: &mut WsContext`: `{SHAPE}`"),
+        )),
+    }
+    match typed.get(1) {
+        None => errors.push(syn::Error::new_spanned(
+            &func.sig.inputs,
+            format!("a middleware takes `next: Next<'_>` after the context and calls `next.run(ctx).await`: `{SHAPE}`"),
+        )),
+        Some(ty) if last_ident_is(ty, "Next") => {}
+        Some(other) => errors.push(syn::Error::new_spanned(
+            other,
+            format!("the second parameter of a middleware is the rest of the chain, `next: Next<'_>`: `{SHAPE}`"),
+        )),
+    }
+    for extra in typed.iter().skip(2) {
+        errors.push(syn::Error::new_spanned(
+            extra,
+            "a middleware takes only the context and `Next`; read the message from the context (`ctx.body()`)",
+        ));
+    }
+}
+
+fn check_output(sig: &syn::Signature, errors: &mut Errors) {
+    let ok = match &sig.output {
+        syn::ReturnType::Default => false,
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(path) => path.path.segments.last().is_some_and(|seg| {
+                seg.ident == "WsResult" && (seg.arguments.is_empty() || is_unit_arg(&seg.arguments))
+                    || seg.ident == "Result"
+            }),
+            _ => false,
+        },
+    };
+    if !ok {
+        let message = format!(
+            "a middleware returns `WsResult` (the handler's reply stays in the context; read it with `ctx.pending_reply()`): `{SHAPE}`"
+        );
+        errors.push(match &sig.output {
+            syn::ReturnType::Default => syn::Error::new_spanned(&sig.ident, message),
+            syn::ReturnType::Type(_, ty) => syn::Error::new_spanned(ty, message),
+        });
+    }
+}
+
+fn is_unit_arg(arguments: &syn::PathArguments) -> bool {
+    let syn::PathArguments::AngleBracketed(args) = arguments else {
+        return false;
+    };
+    matches!(
+        args.args.first(),
+        Some(syn::GenericArgument::Type(Type::Tuple(tuple))) if tuple.elems.is_empty()
+    ) && args.args.len() == 1
+}
+
+fn last_ident_is(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|seg| seg.ident == name),
+        _ => false,
+    }
+}

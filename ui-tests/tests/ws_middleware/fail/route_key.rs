@@ -1,0 +1,8 @@
+use lift_runtime::prelude::*;
+
+#[ws_middleware("ping")]
+async fn log(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+    next.run(ctx).await
+}
+
+fn main() {}
