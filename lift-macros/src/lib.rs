@@ -69,12 +69,39 @@ use handler::HandlerKind;
 /// assert!(router.route("ping").unwrap().reply);
 /// ```
 ///
+/// With the runtime re-exported under another name (here the real name, spelled out):
+///
+/// ```
+/// #[lift_runtime::ws_app(crate = "lift_runtime")]
+/// mod app {
+///     #[lift_runtime::ws_default]
+///     async fn fallback() -> lift_runtime::WsResult {
+///         Ok(())
+///     }
+/// }
+/// # let _ = app::router();
+/// ```
+///
 /// # Without the macro
 ///
-/// `router()` is the only generated item; written by hand it is a function that matches the
-/// route key to the companion item of each handler (what `#[ws_route]` generates) and wraps
-/// that in a `Router`. The generated code uses the hidden, unstable
-/// `lift_runtime::__private` module, so prefer the macro.
+/// The handlers expand as [`macro@ws_route`] shows, and `router()` is, in outline:
+///
+/// ```text
+/// pub fn router() -> Router {
+///     fn dispatch<'a>(key: &str, ctx: &'a mut WsContext) -> Option<BoxFuture<'a, HandlerResult>> {
+///         match key {
+///             "$connect" => Some(<connect as Route>::call(ctx)),
+///             "ping" => Some(<ping as Route>::call(ctx)),
+///             _ => None,
+///         }
+///     }
+///     const ROUTES: &[RouteInfo] = &[RouteInfo::of::<connect>(), RouteInfo::of::<ping>()];
+///     Router::from_table(ROUTES, dispatch)
+/// }
+/// ```
+///
+/// The names live in the hidden, unstable `lift_runtime::__private` module; the stable way to
+/// build a router without `#[ws_app]` is [`ws_routes!`](macro@ws_routes).
 ///
 /// # Mistakes it catches
 ///
@@ -147,6 +174,10 @@ pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// is the route's response; on a one-way route it is posted to the caller through the
 /// Management API. `Err(e)` becomes the error frame `{"type":"error","code":..,"message":..}`.
 ///
+/// A handler outside `#[ws_app]` is part of an app only when listed in
+/// [`ws_routes!`](macro@ws_routes); a handler listed nowhere is never routed to (it compiles, and
+/// stays an ordinary function).
+///
 /// # Examples
 ///
 /// ```
@@ -178,6 +209,31 @@ pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!(sum.sum, 3);
 /// # });
 /// ```
+///
+/// # Without the macro
+///
+/// `#[ws_route("add", reply)] async fn add(Json(add): Json<Add>) -> WsResult<Json<Sum>>`
+/// expands to the function as written plus (names under `lift_runtime::__private`, which is
+/// not a stable API):
+///
+/// ```text
+/// #[doc(hidden)]
+/// struct add {}                                   // type namespace only: `add(...)` still calls the fn
+/// impl Route for add {
+///     const KEY: &'static str = "add";
+///     const KIND: RouteKind = RouteKind::Message;
+///     const REPLY: bool = true;
+///     fn call(ctx: &mut WsContext) -> BoxFuture<'_, HandlerResult> {
+///         Box::pin(async move {
+///             let arg0 = <Json<Add> as FromMessage>::from_message(&*ctx)?;   // bad body => error frame
+///             let output = add(arg0).await;
+///             HandlerOutput::into_outcome(output)                          // reply body, or the error
+///         })
+///     }
+/// }
+/// ```
+///
+/// Print the real expansion with `LIFT_MACRO_DEBUG=add cargo build`.
 ///
 /// # Mistakes it catches
 ///
