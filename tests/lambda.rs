@@ -5,51 +5,9 @@
 use lift_runtime::store::MemoryStore;
 use lift_runtime::{App, Invocation, Service};
 use lift_tests::chat_app::chat;
+use lift_tests::events::{connect_event, fixture, message_event};
 use lift_tests::{start, Client};
 use serde_json::{json, Value};
-
-/// A fixture, replayed now: its `connectedAt` and `requestTimeEpoch` (recorded years ago) are
-/// set to the current time, as API Gateway would send them today. (A record whose connection
-/// opened years ago is long expired, and expired records are invisible.)
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
-    let mut event: Value = serde_json::from_str(&text).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    event["requestContext"]["connectedAt"] = now.into();
-    event["requestContext"]["requestTimeEpoch"] = now.into();
-    event
-}
-
-/// The `$connect` fixture (`?name=me`, connection `TWegAcC4EowCHnA=`).
-fn connect_event() -> Value {
-    fixture("example-apigw-websocket-request.json")
-}
-
-/// A MESSAGE event from `connection_id`, shaped as API Gateway sends it: the `$connect`
-/// fixture's request context with the route key, event type and body of a message.
-fn message_event(connection_id: &str, route_key: &str, body: &str) -> Value {
-    let mut event = connect_event();
-    let ctx = event["requestContext"].as_object_mut().unwrap();
-    ctx.insert("routeKey".into(), route_key.into());
-    ctx.insert("eventType".into(), "MESSAGE".into());
-    ctx.insert("messageId".into(), "ex0XeeJhliAfnAw=".into());
-    ctx.insert("connectionId".into(), connection_id.into());
-    let event = event.as_object_mut().unwrap();
-    for key in [
-        "headers",
-        "multiValueHeaders",
-        "queryStringParameters",
-        "multiValueQueryStringParameters",
-    ] {
-        event.remove(key);
-    }
-    event.insert("body".into(), body.into());
-    Value::Object(event.clone())
-}
 
 fn body(response: &aws_lambda_events::apigw::ApiGatewayProxyResponse) -> Option<Value> {
     match &response.body {

@@ -1,12 +1,13 @@
 //! [`App`]: builds the [`Service`] from a router and runs it on Lambda or on the local emulator.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::management::{Clients, ManagementApi};
 use crate::middleware::{erase, ErasedMiddleware, Middleware};
 use crate::router::Router;
 use crate::service::{Endpoint, Service};
-use crate::store::{ConnectionStore, MemoryStore};
+use crate::store::{ConnectionStore, MemoryStore, EXPIRY_SLACK, MAX_CONNECTION_LIFETIME};
 
 /// A WebSocket app: a router plus its configuration.
 ///
@@ -35,6 +36,7 @@ pub struct App {
     pub(crate) router: Router,
     pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
     pub(crate) store: Option<Arc<dyn ConnectionStore>>,
+    pub(crate) connection_ttl: Duration,
     pub(crate) management_endpoint: Option<String>,
     #[cfg(feature = "lambda")]
     pub(crate) sdk_config: Option<aws_sdk_apigatewaymanagement::Config>,
@@ -50,6 +52,7 @@ impl App {
             router,
             middleware: Vec::new(),
             store: None,
+            connection_ttl: MAX_CONNECTION_LIFETIME + EXPIRY_SLACK,
             management_endpoint: None,
             #[cfg(feature = "lambda")]
             sdk_config: None,
@@ -68,7 +71,15 @@ impl App {
         self
     }
 
-    /// Keeps connections in `store`.
+    /// How long a stored connection counts after it opened (its `expires_at`, DynamoDB's TTL).
+    /// Default: API Gateway's maximum connection lifetime (2 h) plus 10 minutes of slack.
+    pub fn connection_ttl(mut self, ttl: Duration) -> Self {
+        self.connection_ttl = ttl;
+        self
+    }
+
+    /// Keeps connections in `store`. Without it: a `DynamoDbStore` on `LIFT_TABLE_NAME` when
+    /// that is set (with the `dynamodb` feature), else a [`MemoryStore`].
     pub fn store(mut self, store: impl ConnectionStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -97,6 +108,19 @@ impl App {
         self
     }
 
+    /// Picks the store from the environment (`LIFT_TABLE_NAME`) if none was given.
+    #[cfg(feature = "lambda")]
+    pub(crate) async fn store_from_env(&mut self, local: bool) -> Result<(), crate::Error> {
+        #[cfg(feature = "dynamodb")]
+        if self.store.is_none() {
+            if let Some(store) = crate::store::dynamodb::from_env(local).await? {
+                self.store = Some(Arc::new(store));
+            }
+        }
+        let _ = local;
+        Ok(())
+    }
+
     /// The service, with Management API clients built by `connect` for each endpoint.
     pub(crate) fn build(
         self,
@@ -112,6 +136,7 @@ impl App {
             self.router,
             self.middleware,
             store,
+            self.connection_ttl,
             Clients::new(Box::new(connect)),
             endpoint,
         )

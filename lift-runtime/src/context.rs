@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::{SendError, StoreError};
 use crate::management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
-use crate::store::{Connection, ConnectionStore};
+use crate::store::{Connection, ConnectionStore, Member, Pages};
 
 /// The context of one event: the caller's connection, the route, the request, and the ways to
 /// answer (through the API Gateway Management API) and to reach the connection store.
@@ -147,6 +147,41 @@ impl WsContext {
     /// The connection store.
     pub fn store(&self) -> &dyn ConnectionStore {
         &*self.store
+    }
+
+    /// Adds the caller to `room`. (A record already read with [`connection`](Self::connection)
+    /// keeps the rooms it had when read.)
+    pub async fn join(&self, room: &str) -> Result<(), StoreError> {
+        self.store.join(&self.connection_id, room).await
+    }
+
+    /// Removes the caller from `room`.
+    pub async fn leave(&self, room: &str) -> Result<(), StoreError> {
+        self.store.leave(&self.connection_id, room).await
+    }
+
+    /// The members of `room`, a page at a time (one store request per page):
+    ///
+    /// ```no_run
+    /// # use lift_runtime::prelude::*;
+    /// # async fn demo(ctx: &WsContext) -> WsResult {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut pages = ctx.members("lobby");
+    /// while let Some(page) = pages.next().await {
+    ///     for member in page? {
+    ///         let _ = ctx.send(&member.connection_id, &"hello, lobby").await;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
+        self.store.members(room)
+    }
+
+    /// The live connections of `user`.
+    pub async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
+        self.store.user_connections(user).await
     }
 
     /// Sends `message`, serialised as JSON, to a connection.

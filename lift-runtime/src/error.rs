@@ -233,6 +233,7 @@ impl From<SendError> for WsError {
 #[derive(Debug)]
 pub struct StoreError {
     message: String,
+    not_found: bool,
     source: Option<Error>,
 }
 
@@ -241,8 +242,23 @@ impl StoreError {
     pub fn new(message: impl Into<String>, source: Option<Error>) -> Self {
         StoreError {
             message: message.into(),
+            not_found: false,
             source,
         }
+    }
+
+    /// The connection the operation needs does not exist (or has expired).
+    pub fn not_found(connection_id: &str) -> Self {
+        StoreError {
+            message: format!("connection {connection_id} is not connected"),
+            not_found: true,
+            source: None,
+        }
+    }
+
+    /// Whether this is a [`not_found`](Self::not_found) error.
+    pub fn is_not_found(&self) -> bool {
+        self.not_found
     }
 }
 
@@ -264,6 +280,9 @@ impl std::error::Error for StoreError {
 
 impl From<StoreError> for WsError {
     fn from(err: StoreError) -> Self {
+        if err.is_not_found() {
+            return WsError::new(410, "gone", err.message);
+        }
         tracing::error!(error = %err, "connection store failed");
         WsError::internal("the connection store failed")
     }

@@ -23,7 +23,8 @@ pub fn invocation(context: &lambda_runtime::Context) -> Invocation {
 
 /// Builds the Lambda service: SDK configuration from the environment (once, at cold start),
 /// `LIFT_MANAGEMENT_ENDPOINT` honoured.
-pub(crate) async fn service(mut app: App) -> Service {
+pub(crate) async fn service(mut app: App) -> Result<Service, crate::Error> {
+    app.store_from_env(false).await?;
     if app.management_endpoint.is_none() {
         app.management_endpoint = std::env::var("LIFT_MANAGEMENT_ENDPOINT")
             .ok()
@@ -36,13 +37,15 @@ pub(crate) async fn service(mut app: App) -> Service {
             aws_sdk_apigatewaymanagement::Config::from(&shared)
         }
     };
-    app.build(Endpoint::FromEvent { scheme: "https" }, move |endpoint| {
-        Arc::new(SdkManagement::new(&config, endpoint))
-    })
+    Ok(
+        app.build(Endpoint::FromEvent { scheme: "https" }, move |endpoint| {
+            Arc::new(SdkManagement::new(&config, endpoint))
+        }),
+    )
 }
 
 pub(crate) async fn run(app: App) -> Result<(), crate::Error> {
-    let service = service(app).await;
+    let service = service(app).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let service = service.clone();
         async move {

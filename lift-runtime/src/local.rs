@@ -163,6 +163,7 @@ impl Emulator {
     /// Binds the address of the app's [`LocalConfig`] and serves the app there.
     pub async fn start(mut app: App) -> Result<Emulator, crate::Error> {
         let config = std::mem::take(&mut app.local);
+        app.store_from_env(true).await?;
         let selection = config.selection_path()?;
         let addr = match config.addr {
             Some(addr) => addr,

@@ -3,7 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
@@ -55,6 +55,7 @@ struct Inner {
     router: Router,
     middleware: Vec<Arc<dyn ErasedMiddleware>>,
     store: Arc<dyn ConnectionStore>,
+    connection_ttl: Duration,
     clients: Clients,
     endpoint: Endpoint,
 }
@@ -74,6 +75,7 @@ impl Service {
         router: Router,
         middleware: Vec<Arc<dyn ErasedMiddleware>>,
         store: Arc<dyn ConnectionStore>,
+        connection_ttl: Duration,
         clients: Clients,
         endpoint: Endpoint,
     ) -> Self {
@@ -82,6 +84,7 @@ impl Service {
                 router,
                 middleware,
                 store,
+                connection_ttl,
                 clients,
                 endpoint,
             }),
@@ -231,6 +234,7 @@ impl Service {
         }
         let (user, metadata) = ctx.take_identity();
         let mut connection = Connection::new(ctx.connection_id(), ctx.connected_at());
+        connection.expires_at = connection.connected_at + self.inner.connection_ttl;
         connection.user = user;
         connection.metadata = metadata;
         match self.inner.store.save(&connection).await {

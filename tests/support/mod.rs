@@ -11,6 +11,10 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod conformance;
+pub mod dynamodb;
+pub mod events;
+
 /// The chat example's app, compiled into the tests exactly as the example has it.
 #[path = "../../examples/chat/app.rs"]
 pub mod chat_app;

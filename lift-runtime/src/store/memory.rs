@@ -1,16 +1,17 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 
-use super::{Connection, ConnectionStore};
+use super::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
 use crate::error::StoreError;
 
 /// Connections in memory: the default for the local emulator and tests.
 ///
 /// Cloning shares the same connections. In Lambda each instance has its own memory, so use a
-/// shared store (DynamoDB) there.
+/// shared store (`DynamoDbStore`) there.
 ///
 /// ```
 /// use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
@@ -19,14 +20,32 @@ use crate::error::StoreError;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let store = MemoryStore::new();
 /// store.save(&Connection::new("abc=", SystemTime::now())).await.unwrap();
-/// assert!(store.get("abc=").await.unwrap().is_some());
+/// store.join("abc=", "lobby").await.unwrap();
+/// assert_eq!(store.get("abc=").await.unwrap().unwrap().rooms.len(), 1);
 /// store.delete("abc=").await.unwrap();
 /// assert!(store.list().await.unwrap().is_empty());
 /// # });
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MemoryStore {
-    connections: Arc<Mutex<HashMap<String, Connection>>>,
+    inner: Arc<Mutex<Inner>>,
+    page_size: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    connections: HashMap<String, Connection>,
+    /// room => connection id => user
+    rooms: HashMap<String, BTreeMap<String, Option<String>>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            inner: Arc::default(),
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
 }
 
 impl MemoryStore {
@@ -35,44 +54,172 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Connection>) -> R) -> R {
-        // A panic elsewhere cannot leave a map half-updated: every update is one insert/remove.
-        let mut map = self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        f(&mut map)
+    /// Pages of [`members`](ConnectionStore::members) hold at most `page_size` members.
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // Every update below completes under the lock, so a poisoned lock holds consistent data.
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut inner)
+    }
+}
+
+impl Inner {
+    fn live(&self, id: &str, now: SystemTime) -> Option<&Connection> {
+        self.connections
+            .get(id)
+            .filter(|conn| !conn.is_expired(now))
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(conn) = self.connections.remove(id) {
+            for room in &conn.rooms {
+                if let Some(members) = self.rooms.get_mut(room) {
+                    members.remove(id);
+                    if members.is_empty() {
+                        self.rooms.remove(room);
+                    }
+                }
+            }
+        }
     }
 }
 
 #[async_trait]
 impl ConnectionStore for MemoryStore {
     async fn save(&self, connection: &Connection) -> Result<(), StoreError> {
-        self.with(|map| map.insert(connection.id.clone(), connection.clone()));
+        self.with(|inner| {
+            inner.remove(&connection.id);
+            for room in &connection.rooms {
+                inner
+                    .rooms
+                    .entry(room.clone())
+                    .or_default()
+                    .insert(connection.id.clone(), connection.user.clone());
+            }
+            inner
+                .connections
+                .insert(connection.id.clone(), connection.clone());
+        });
         Ok(())
     }
 
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
         let now = SystemTime::now();
-        Ok(self.with(|map| {
-            map.get(connection_id)
-                .filter(|conn| !conn.is_expired(now))
-                .cloned()
-        }))
+        Ok(self.with(|inner| inner.live(connection_id, now).cloned()))
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError> {
-        self.with(|map| map.remove(connection_id));
+        self.with(|inner| inner.remove(connection_id));
+        Ok(())
+    }
+
+    async fn refresh(&self, connection_id: &str, expires_at: SystemTime) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        self.with(|inner| {
+            if inner.live(connection_id, now).is_none() {
+                return Err(StoreError::not_found(connection_id));
+            }
+            if let Some(conn) = inner.connections.get_mut(connection_id) {
+                conn.expires_at = expires_at;
+            }
+            Ok(())
+        })
+    }
+
+    async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
+        let now = SystemTime::now();
+        Ok(self.with(|inner| {
+            let mut found: Vec<Connection> = inner
+                .connections
+                .values()
+                .filter(|conn| !conn.is_expired(now) && conn.user.as_deref() == Some(user))
+                .cloned()
+                .collect();
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+            found
+        }))
+    }
+
+    async fn join(&self, connection_id: &str, room: &str) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        self.with(|inner| {
+            let user = match inner.live(connection_id, now) {
+                Some(conn) => conn.user.clone(),
+                None => return Err(StoreError::not_found(connection_id)),
+            };
+            if let Some(conn) = inner.connections.get_mut(connection_id) {
+                conn.rooms.insert(room.to_owned());
+            }
+            inner
+                .rooms
+                .entry(room.to_owned())
+                .or_default()
+                .insert(connection_id.to_owned(), user);
+            Ok(())
+        })
+    }
+
+    async fn leave(&self, connection_id: &str, room: &str) -> Result<(), StoreError> {
+        self.with(|inner| {
+            if let Some(conn) = inner.connections.get_mut(connection_id) {
+                conn.rooms.remove(room);
+            }
+            if let Some(members) = inner.rooms.get_mut(room) {
+                members.remove(connection_id);
+                if members.is_empty() {
+                    inner.rooms.remove(room);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
+        let now = SystemTime::now();
+        let members: Vec<Member> = self.with(|inner| {
+            let Some(members) = inner.rooms.get(room) else {
+                return Vec::new();
+            };
+            members
+                .iter()
+                .filter(|(id, _)| inner.live(id, now).is_some())
+                .map(|(id, user)| Member {
+                    connection_id: id.clone(),
+                    user: user.clone(),
+                })
+                .collect()
+        });
+        let pages: Vec<Result<Vec<Member>, StoreError>> = members
+            .chunks(self.page_size)
+            .map(|page| Ok(page.to_vec()))
+            .collect();
+        futures_util::stream::iter(pages).boxed()
+    }
+
+    async fn remove_many(&self, connection_ids: &[String]) -> Result<(), StoreError> {
+        self.with(|inner| {
+            for id in connection_ids {
+                inner.remove(id);
+            }
+        });
         Ok(())
     }
 
     async fn list(&self) -> Result<Vec<Connection>, StoreError> {
         let now = SystemTime::now();
-        Ok(self.with(|map| {
-            map.values()
+        Ok(self.with(|inner| {
+            let mut all: Vec<Connection> = inner
+                .connections
+                .values()
                 .filter(|conn| !conn.is_expired(now))
                 .cloned()
-                .collect()
+                .collect();
+            all.sort_by(|a, b| a.id.cmp(&b.id));
+            all
         }))
     }
 }

@@ -5,13 +5,20 @@
 //! deletes it. Handlers read the caller's record lazily with
 //! [`WsContext::connection`](crate::WsContext::connection).
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 mod memory;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
 
 use crate::error::StoreError;
@@ -37,6 +44,8 @@ pub struct Connection {
     /// When the record stops counting: connected_at + 2 h + slack by default. Expired records
     /// are invisible to every read even before they are deleted.
     pub expires_at: SystemTime,
+    /// The rooms the connection is in.
+    pub rooms: BTreeSet<String>,
 }
 
 impl Connection {
@@ -49,6 +58,7 @@ impl Connection {
             metadata: serde_json::Value::Null,
             connected_at,
             expires_at: connected_at + MAX_CONNECTION_LIFETIME + EXPIRY_SLACK,
+            rooms: BTreeSet::new(),
         }
     }
 
@@ -58,7 +68,26 @@ impl Connection {
     }
 }
 
-/// Keeps connections. Implemented by [`MemoryStore`]; implement it to keep them elsewhere.
+/// A member of a room.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Member {
+    /// The member connection.
+    pub connection_id: String,
+    /// Its user, if the `$connect` handler set one.
+    pub user: Option<String>,
+}
+
+/// Pages of results, fetched as the stream is polled (one store request per page).
+pub type Pages<'a, T> = BoxStream<'a, Result<Vec<T>, StoreError>>;
+
+/// The default number of items per page of [`ConnectionStore::members`].
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// Keeps connections, their users and their rooms. Implemented by [`MemoryStore`] and (with
+/// the `dynamodb` feature) `DynamoDbStore`; both pass the same conformance suite.
+///
+/// Every read ignores expired records (`expires_at` in the past), whether or not they have
+/// been deleted yet.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync + 'static {
     /// Saves (or replaces) a connection.
@@ -67,9 +96,41 @@ pub trait ConnectionStore: Send + Sync + 'static {
     /// The connection with this id, unless it is unknown or expired.
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
 
-    /// Deletes a connection; deleting an unknown id is not an error.
+    /// Deletes a connection and its room memberships; deleting an unknown id is not an error.
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError>;
 
-    /// Every live (not expired) connection.
+    /// Moves a connection's expiry (and its memberships') to `expires_at`. A
+    /// [`StoreError::not_found`] error when the connection is unknown or expired.
+    async fn refresh(&self, connection_id: &str, expires_at: SystemTime) -> Result<(), StoreError>;
+
+    /// The live connections of a user.
+    async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError>;
+
+    /// Adds a connection to a room (joining twice is fine). A [`StoreError::not_found`] error
+    /// when the connection is unknown, expired or being deleted: a join never resurrects a
+    /// disconnected connection.
+    async fn join(&self, connection_id: &str, room: &str) -> Result<(), StoreError>;
+
+    /// Removes a connection from a room (leaving a room one is not in is fine).
+    async fn leave(&self, connection_id: &str, room: &str) -> Result<(), StoreError>;
+
+    /// The live members of a room, a page at a time.
+    fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member>;
+
+    /// Deletes many connections (and their memberships) at once, e.g. those API Gateway
+    /// answered `410 Gone` for.
+    async fn remove_many(&self, connection_ids: &[String]) -> Result<(), StoreError>;
+
+    /// Every live connection. Reads the whole store (a DynamoDB `Scan`): for small apps, tools
+    /// and tests; use rooms to reach groups of connections.
     async fn list(&self) -> Result<Vec<Connection>, StoreError>;
+}
+
+/// Collects every page of a [`Pages`] stream.
+pub async fn collect<T>(mut pages: Pages<'_, T>) -> Result<Vec<T>, StoreError> {
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        all.extend(page?);
+    }
+    Ok(all)
 }

@@ -1,0 +1,734 @@
+//! Connections, users and rooms in one DynamoDB table.
+//!
+//! # Schema
+//!
+//! One table, string keys `pk` (partition) and `sk` (sort), one global secondary index `gsi1`
+//! (`gsi1pk`, `gsi1sk`, all attributes projected), on-demand billing (so the index has no
+//! provisioned throughput either), and TTL on `expires_at` (epoch seconds).
+//!
+//! | item | `pk` | `sk` | other attributes |
+//! |---|---|---|---|
+//! | connection | `CONN#{id}` | `META` | `user`, `metadata` (JSON text), `connected_at` (epoch ms), `expires_at`, `rooms` (string set), `gsi1pk` = `USER#{user}`, `gsi1sk` = `CONN#{id}` |
+//! | membership | `ROOM#{room}` | `CONN#{id}` | `connection_id`, `user`, `expires_at` |
+//!
+//! There are no counters or other items every request writes to (no hot keys): a room's
+//! members are spread over its own partition, a user's connections over the index.
+//!
+//! # Access patterns (requests per call)
+//!
+//! | call | requests |
+//! |---|---|
+//! | `save` (`$connect`) | 1 `PutItem` |
+//! | `get` (`ctx.connection()`, at most once per event) | 1 `GetItem` |
+//! | `delete` (`$disconnect`) of a connection in R rooms | 1 `DeleteItem` (returning its rooms) + ⌈R/25⌉ `BatchWriteItem` |
+//! | `join` | 1 `GetItem` (the user and expiry the membership copies) + 1 `TransactWriteItems` (the connection's `rooms` and the membership, atomically, on condition that the connection exists: a join racing a disconnect never leaves an orphan membership) |
+//! | `leave` | 1 `TransactWriteItems` |
+//! | `members` of a room of N | ⌈N/page size⌉ `Query` (one more when N is an exact multiple: DynamoDB only knows it is done when asked) |
+//! | `user_connections` | `Query` pages on `gsi1` |
+//! | `refresh` of a connection in R rooms | 1 `UpdateItem` + R `UpdateItem` |
+//! | `remove_many` of K connections | ⌈K/100⌉ `BatchGetItem` + `BatchWriteItem`s of 25 deletes |
+//! | `list` | `Scan` pages (the whole table: for small apps and tools) |
+//!
+//! DynamoDB deletes expired items lazily (up to days later), so every read filters on
+//! `expires_at` itself: an expired connection or membership is invisible at once.
+//! `BatchWriteItem` leftovers (`UnprocessedItems`) are retried with jittered exponential
+//! backoff.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, ReturnValue,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
+    WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use futures_util::StreamExt;
+
+use super::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
+use crate::error::StoreError;
+
+/// The name of the global secondary index on users.
+pub const USER_INDEX: &str = "gsi1";
+/// The TTL attribute (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A [`ConnectionStore`] on DynamoDB; see the [module docs](self) for the schema.
+///
+/// ```no_run
+/// use lift_runtime::store::DynamoDbStore;
+///
+/// # async fn demo() -> Result<(), lift_runtime::Error> {
+/// let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), "chat-connections");
+/// store.create_table().await?; // local development and tests; in AWS the template does it
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    page_size: usize,
+}
+
+impl DynamoDbStore {
+    /// A store on `table`, through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoDbStore {
+            client,
+            table: table.into(),
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// Items per page of [`members`](ConnectionStore::members) (DynamoDB's `Limit`).
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The SDK client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table (keys, the `gsi1` index, on-demand billing, TTL on `expires_at`) and
+    /// waits until it is active. `Ok(false)` when it already existed. For local development and
+    /// tests: in AWS the deployment template creates the same table.
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(build_error)
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(USER_INDEX)
+            .key_schema(key("gsi1pk", KeyType::Hash)?)
+            .key_schema(key("gsi1sk", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(build_error)?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("gsi1pk")?)
+            .attribute_definitions(attr("gsi1sk")?)
+            .global_secondary_indexes(index)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(err) if err.code() == Some("ResourceInUseException") => return Ok(false),
+            Err(err) => return Err(sdk_error("CreateTable", err)),
+        }
+        for attempt in 0..600 {
+            let table = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|err| sdk_error("DescribeTable", err))?;
+            if table.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                break;
+            }
+            if attempt == 599 {
+                return Err(StoreError::new(
+                    format!("table {} never became active", self.table),
+                    None,
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ttl = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(TTL_ATTRIBUTE)
+            .build()
+            .map_err(build_error)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(|err| sdk_error("UpdateTimeToLive", err))?;
+        tracing::info!(table = %self.table, "created the DynamoDB table");
+        Ok(true)
+    }
+
+    fn conn_key(id: &str) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s(format!("CONN#{id}"))),
+            ("sk".to_owned(), s("META")),
+        ])
+    }
+
+    fn member_key(room: &str, id: &str) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s(format!("ROOM#{room}"))),
+            ("sk".to_owned(), s(format!("CONN#{id}"))),
+        ])
+    }
+
+    /// Deletes `keys` with `BatchWriteItem`s of 25, retrying unprocessed items with backoff.
+    async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in keys.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|key| {
+                    DeleteRequest::builder()
+                        .set_key(Some(key.clone()))
+                        .build()
+                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                        .map_err(build_error)
+                })
+                .collect::<Result<_, _>>()?;
+            let mut attempt = 0u32;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|err| sdk_error("BatchWriteItem", err))?;
+                requests = out
+                    .unprocessed_items()
+                    .and_then(|items| items.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(StoreError::new(
+                        format!(
+                            "{} deletes stayed unprocessed after {attempt} attempts",
+                            requests.len()
+                        ),
+                        None,
+                    ));
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys of a connection's items (its record and memberships), from its record.
+    fn keys_of(id: &str, rooms: &BTreeSet<String>) -> Vec<Item> {
+        let mut keys = vec![Self::conn_key(id)];
+        keys.extend(rooms.iter().map(|room| Self::member_key(room, id)));
+        keys
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoDbStore {
+    async fn save(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(connection)))
+            .send()
+            .await
+            .map_err(|err| sdk_error("PutItem", err))?;
+        Ok(())
+    }
+
+    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::conn_key(connection_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| sdk_error("GetItem", err))?;
+        let now = SystemTime::now();
+        Ok(out
+            .item()
+            .map(from_item)
+            .transpose()?
+            .filter(|conn| !conn.is_expired(now)))
+    }
+
+    async fn delete(&self, connection_id: &str) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::conn_key(connection_id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|err| sdk_error("DeleteItem", err))?;
+        let rooms = out.attributes().map(rooms_of).unwrap_or_default();
+        let keys = rooms
+            .iter()
+            .map(|room| Self::member_key(room, connection_id))
+            .collect();
+        self.delete_keys(keys).await
+    }
+
+    async fn refresh(&self, connection_id: &str, expires_at: SystemTime) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::conn_key(connection_id)))
+            .update_expression("SET expires_at = :exp")
+            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .expression_attribute_values(":exp", n(epoch_secs(expires_at)))
+            .expression_attribute_values(":now", n(epoch_secs(SystemTime::now())))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                return Err(StoreError::not_found(connection_id))
+            }
+            Err(err) => return Err(sdk_error("UpdateItem", err)),
+        };
+        let rooms = out.attributes().map(rooms_of).unwrap_or_default();
+        for room in rooms {
+            let updated = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::member_key(&room, connection_id)))
+                .update_expression("SET expires_at = :exp")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":exp", n(epoch_secs(expires_at)))
+                .send()
+                .await;
+            match updated {
+                // Left the room meanwhile: nothing to refresh.
+                Err(err) if err.code() != Some("ConditionalCheckFailedException") => {
+                    return Err(sdk_error("UpdateItem", err))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(USER_INDEX)
+                .key_condition_expression("gsi1pk = :user")
+                .filter_expression("expires_at > :now")
+                .expression_attribute_values(":user", s(format!("USER#{user}")))
+                .expression_attribute_values(":now", n(epoch_secs(SystemTime::now())))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| sdk_error("Query", err))?;
+            for item in out.items() {
+                found.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(found)
+    }
+
+    async fn join(&self, connection_id: &str, room: &str) -> Result<(), StoreError> {
+        // The connection's record learns the room only if it exists and is live; the membership
+        // is written in the same transaction, so a join racing a disconnect either lands before
+        // it (and is deleted with it) or fails.
+        let now = epoch_secs(SystemTime::now());
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::conn_key(connection_id)))
+            .update_expression("ADD rooms :room")
+            .condition_expression("attribute_exists(pk) AND expires_at > :now")
+            .expression_attribute_values(":room", AttributeValue::Ss(vec![room.to_owned()]))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(build_error)?;
+        // The membership copies the connection's user and expiry (a transaction cannot read
+        // them), so they are read first.
+        let Some(conn) = self.get(connection_id).await? else {
+            return Err(StoreError::not_found(connection_id));
+        };
+        let mut membership = Self::member_key(room, connection_id);
+        membership.insert("connection_id".into(), s(connection_id));
+        membership.insert(TTL_ATTRIBUTE.into(), n(epoch_secs(conn.expires_at)));
+        if let Some(user) = &conn.user {
+            membership.insert("user".into(), s(user.clone()));
+        }
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(membership))
+            .build()
+            .map_err(build_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == Some("TransactionCanceledException") => {
+                Err(StoreError::not_found(connection_id))
+            }
+            Err(err) => Err(sdk_error("TransactWriteItems", err)),
+        }
+    }
+
+    async fn leave(&self, connection_id: &str, room: &str) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::conn_key(connection_id)))
+            .update_expression("DELETE rooms :room")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":room", AttributeValue::Ss(vec![room.to_owned()]))
+            .build()
+            .map_err(build_error)?;
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::member_key(room, connection_id)))
+            .build()
+            .map_err(build_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The connection is gone: its memberships went with it.
+            Err(err) if err.code() == Some("TransactionCanceledException") => Ok(()),
+            Err(err) => Err(sdk_error("TransactWriteItems", err)),
+        }
+    }
+
+    fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
+        enum State {
+            Start,
+            Next(Item),
+            Done,
+        }
+        let limit = i32::try_from(self.page_size).unwrap_or(i32::MAX);
+        futures_util::stream::unfold(State::Start, move |state| async move {
+            let start = match state {
+                State::Start => None,
+                State::Next(key) => Some(key),
+                State::Done => return None,
+            };
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :room")
+                .filter_expression("expires_at > :now")
+                .expression_attribute_values(":room", s(format!("ROOM#{room}")))
+                .expression_attribute_values(":now", n(epoch_secs(SystemTime::now())))
+                .limit(limit)
+                .set_exclusive_start_key(start)
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(err) => return Some((Err(sdk_error("Query", err)), State::Done)),
+            };
+            let page = out
+                .items()
+                .iter()
+                .map(|item| {
+                    Ok(Member {
+                        connection_id: string(item, "connection_id")?,
+                        user: optional_string(item, "user"),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>();
+            let next = match out.last_evaluated_key() {
+                Some(key) => State::Next(key.clone()),
+                None => State::Done,
+            };
+            Some((page, next))
+        })
+        .boxed()
+    }
+
+    async fn remove_many(&self, connection_ids: &[String]) -> Result<(), StoreError> {
+        let mut keys = Vec::new();
+        for chunk in connection_ids.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|id| Self::conn_key(id)).collect()))
+                    .projection_expression("pk, rooms")
+                    .build()
+                    .map_err(build_error)?,
+            );
+            let mut attempt = 0u32;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|err| sdk_error("BatchGetItem", err))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let id = string(item, "pk")?.trim_start_matches("CONN#").to_owned();
+                    keys.extend(Self::keys_of(&id, &rooms_of(item)).into_iter().skip(1));
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|keys| keys.get(&self.table))
+                    .filter(|request| !request.keys().is_empty())
+                    .cloned();
+                if pending.is_some() {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+        keys.extend(connection_ids.iter().map(|id| Self::conn_key(id)));
+        self.delete_keys(keys).await
+    }
+
+    async fn list(&self) -> Result<Vec<Connection>, StoreError> {
+        let mut all = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :conn) AND sk = :meta AND expires_at > :now")
+                .expression_attribute_values(":conn", s("CONN#"))
+                .expression_attribute_values(":meta", s("META"))
+                .expression_attribute_values(":now", n(epoch_secs(SystemTime::now())))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| sdk_error("Scan", err))?;
+            for item in out.items() {
+                all.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+}
+
+/// 50 ms × 2^attempt, at most 2 s, with full jitter.
+fn backoff(attempt: u32) -> Duration {
+    let cap = Duration::from_millis(50u64 << attempt.min(5)).min(Duration::from_secs(2));
+    cap.mul_f64(fastrand::f64())
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn epoch_secs(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn epoch_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn to_item(conn: &Connection) -> Item {
+    let mut item = DynamoDbStore::conn_key(&conn.id);
+    item.insert("connected_at".into(), n(epoch_millis(conn.connected_at)));
+    item.insert(TTL_ATTRIBUTE.into(), n(epoch_secs(conn.expires_at)));
+    if let Some(user) = &conn.user {
+        item.insert("user".into(), s(user.clone()));
+        item.insert("gsi1pk".into(), s(format!("USER#{user}")));
+        item.insert("gsi1sk".into(), s(format!("CONN#{}", conn.id)));
+    }
+    if !conn.metadata.is_null() {
+        item.insert("metadata".into(), s(conn.metadata.to_string()));
+    }
+    if !conn.rooms.is_empty() {
+        item.insert(
+            "rooms".into(),
+            AttributeValue::Ss(conn.rooms.iter().cloned().collect()),
+        );
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<Connection, StoreError> {
+    let id = string(item, "pk")?
+        .strip_prefix("CONN#")
+        .ok_or_else(|| StoreError::new("a connection item's pk does not start with CONN#", None))?
+        .to_owned();
+    let metadata = match optional_string(item, "metadata") {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|err| StoreError::new("stored metadata is not JSON", Some(err.into())))?,
+        None => serde_json::Value::Null,
+    };
+    Ok(Connection {
+        user: optional_string(item, "user"),
+        metadata,
+        connected_at: UNIX_EPOCH
+            + Duration::from_millis(number(item, "connected_at")?.max(0) as u64),
+        expires_at: UNIX_EPOCH + Duration::from_secs(number(item, TTL_ATTRIBUTE)?.max(0) as u64),
+        rooms: rooms_of(item),
+        id,
+    })
+}
+
+fn rooms_of(item: &Item) -> BTreeSet<String> {
+    match item.get("rooms") {
+        Some(AttributeValue::Ss(rooms)) => rooms.iter().cloned().collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn string(item: &Item, name: &str) -> Result<String, StoreError> {
+    optional_string(item, name)
+        .ok_or_else(|| StoreError::new(format!("stored item has no string `{name}`"), None))
+}
+
+fn optional_string(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map_err(|_| StoreError::new(format!("stored `{name}` is not an integer"), None)),
+        _ => Err(StoreError::new(
+            format!("stored item has no number `{name}`"),
+            None,
+        )),
+    }
+}
+
+fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::new("could not build a DynamoDB request", Some(err.into()))
+}
+
+fn sdk_error<E>(operation: &str, err: SdkError<E>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    StoreError::new(
+        format!("DynamoDB {operation} failed: {}", DisplayErrorContext(&err)),
+        None,
+    )
+}
+
+/// The store `LIFT_TABLE_NAME` asks for, if set: a [`DynamoDbStore`] on that table, through
+/// the standard AWS configuration (so `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` point it
+/// at a local server).
+///
+/// With `local` (the emulator, not Lambda) the table is created if it does not exist, and
+/// fixed placeholder credentials and region `us-east-1` are used when the environment has none
+/// (a local DynamoDB-compatible server accepts any). In Lambda no table is ever created.
+pub async fn from_env(local: bool) -> Result<Option<DynamoDbStore>, crate::Error> {
+    let Some(table) = std::env::var("LIFT_TABLE_NAME")
+        .ok()
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(None);
+    };
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if local {
+        let has_credentials = ["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some());
+        if !has_credentials {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "lift-local",
+            ));
+        }
+        let has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some());
+        if !has_region {
+            loader = loader.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
+        }
+    }
+    let config = loader.load().await;
+    let store = DynamoDbStore::new(Client::new(&config), table);
+    if local {
+        let created = store.create_table().await.map_err(|err| {
+            format!(
+                "LIFT_TABLE_NAME={}: cannot reach or create the table (is the DynamoDB endpoint, e.g. AWS_ENDPOINT_URL_DYNAMODB, right?): {err}",
+                store.table()
+            )
+        })?;
+        if !created {
+            tracing::info!(table = %store.table(), "using the existing DynamoDB table");
+        }
+    } else {
+        tracing::info!(table = %store.table(), "keeping connections in DynamoDB");
+    }
+    Ok(Some(store))
+}

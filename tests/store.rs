@@ -1,0 +1,138 @@
+//! The connection stores: one conformance suite run against `MemoryStore` and against
+//! `DynamoDbStore` on a real DynamoDB-compatible server (moto's, started by `scripts/test`),
+//! and the DynamoDB requests each runtime operation costs, counted on the real SDK client.
+
+use lift_runtime::store::MemoryStore;
+use lift_tests::{conformance, dynamodb};
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    conformance::$check(&MemoryStore::new().page_size(3)).await;
+                }
+            )*
+        }
+
+        mod dynamo {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let (store, _) = dynamodb::store(stringify!($check)).await;
+                    conformance::$check(&store.page_size(3)).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance![
+    saves_and_reads_back_a_connection,
+    a_connection_without_user_or_metadata_round_trips,
+    delete_removes_the_connection_and_its_memberships,
+    members_come_in_pages_with_their_users,
+    join_is_idempotent_and_recorded_on_the_connection,
+    leave_removes_one_membership,
+    join_never_resurrects_a_disconnected_connection,
+    expired_records_are_invisible_to_every_read,
+    refresh_moves_the_expiry,
+    user_connections_finds_every_live_connection_of_a_user,
+    remove_many_removes_connections_and_memberships,
+    list_returns_every_live_connection,
+];
+
+/// An app whose routes touch the store in known ways.
+#[lift_runtime::ws_app]
+mod counting {
+    use lift_runtime::prelude::*;
+
+    #[ws_route("ping", reply)]
+    async fn ping() -> WsResult<Reply> {
+        Ok(Reply::text("pong"))
+    }
+
+    #[ws_route("whoami", reply)]
+    async fn whoami(ctx: &WsContext) -> WsResult<Reply> {
+        let first = ctx.connection().await?.and_then(|c| c.user.clone());
+        let again = ctx.connection().await?.and_then(|c| c.user.clone());
+        assert_eq!(first, again);
+        Ok(Reply::text(first.unwrap_or_default()))
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_requests_per_operation_are_as_documented() {
+    use lift_runtime::{App, Invocation};
+    use lift_tests::events::{connect_event_for, disconnect_event, message_event};
+
+    lift_tests::init_tracing();
+    let (store, counter) = dynamodb::store("counts").await;
+    let store = store.page_size(3);
+    let service = App::new(counting::router())
+        .store(store.clone())
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+
+    // $connect: one write.
+    let response = service
+        .handle_json(connect_event_for("counted="), Invocation::new())
+        .await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(counter.all(), [("PutItem".to_owned(), 1)].into());
+
+    // A message that does not ask for the caller's identity: no store request at all.
+    counter.reset();
+    let event = message_event("counted=", "ping", r#"{"action":"ping"}"#);
+    service.handle_json(event, Invocation::new()).await;
+    assert_eq!(counter.total(), 0, "{:?}", counter.all());
+
+    // ctx.connection() twice in one event: read once.
+    let event = message_event("counted=", "whoami", r#"{"action":"whoami"}"#);
+    service.handle_json(event, Invocation::new()).await;
+    assert_eq!(counter.all(), [("GetItem".to_owned(), 1)].into());
+
+    // $disconnect of a connection in R = 30 rooms: 1 + ⌈30/25⌉ = 3 requests.
+    use lift_runtime::store::ConnectionStore;
+    for room in 0..30 {
+        store
+            .join("counted=", &format!("room{room}"))
+            .await
+            .unwrap();
+    }
+    counter.reset();
+    let response = service
+        .handle_json(disconnect_event("counted="), Invocation::new())
+        .await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(
+        counter.all(),
+        [
+            ("BatchWriteItem".to_owned(), 2),
+            ("DeleteItem".to_owned(), 1)
+        ]
+        .into()
+    );
+    assert!(lift_runtime::store::collect(store.members("room29"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Members of a room of N = 7 with pages of 3: ⌈7/3⌉ = 3 queries.
+    for i in 0..7 {
+        let id = format!("member{i}=");
+        service
+            .handle_json(connect_event_for(&id), Invocation::new())
+            .await;
+        store.join(&id, "seven").await.unwrap();
+    }
+    counter.reset();
+    let members = lift_runtime::store::collect(store.members("seven"))
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 7);
+    assert_eq!(counter.all(), [("Query".to_owned(), 3)].into());
+}

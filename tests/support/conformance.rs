@@ -1,0 +1,249 @@
+//! The conformance suite every `ConnectionStore` passes: `tests/store.rs` runs each check
+//! against `MemoryStore` and against `DynamoDbStore` on a real DynamoDB-compatible server.
+//! Stores are given with a page size of 3.
+
+use std::time::{Duration, SystemTime};
+
+use lift_runtime::store::{collect, Connection, ConnectionStore, Member};
+use serde_json::json;
+
+fn conn(id: &str, user: Option<&str>) -> Connection {
+    let mut conn = Connection::new(id, SystemTime::now());
+    conn.user = user.map(str::to_owned);
+    conn
+}
+
+fn secs(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn ids(members: &[Member]) -> Vec<&str> {
+    members.iter().map(|m| m.connection_id.as_str()).collect()
+}
+
+pub async fn saves_and_reads_back_a_connection(store: &dyn ConnectionStore) {
+    let mut saved = conn("AAAAAAAAAAAAAAA=", Some("ana"));
+    saved.metadata = json!({"name": "Ana", "claims": {"sub": "u-1", "admin": false}});
+    store.save(&saved).await.unwrap();
+    let read = store
+        .get("AAAAAAAAAAAAAAA=")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(read.id, saved.id);
+    assert_eq!(read.user.as_deref(), Some("ana"));
+    assert_eq!(read.metadata, saved.metadata);
+    assert!(read.rooms.is_empty());
+    let millis = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    assert_eq!(millis(read.connected_at), millis(saved.connected_at));
+    assert_eq!(secs(read.expires_at), secs(saved.expires_at));
+    assert_eq!(store.get("unknown=").await.unwrap(), None);
+}
+
+pub async fn a_connection_without_user_or_metadata_round_trips(store: &dyn ConnectionStore) {
+    store.save(&conn("bare=", None)).await.unwrap();
+    let read = store.get("bare=").await.unwrap().expect("stored");
+    assert_eq!(read.user, None);
+    assert!(read.metadata.is_null());
+}
+
+pub async fn delete_removes_the_connection_and_its_memberships(store: &dyn ConnectionStore) {
+    store.save(&conn("c1=", Some("ana"))).await.unwrap();
+    store.save(&conn("c2=", Some("bob"))).await.unwrap();
+    for room in ["red", "blue"] {
+        store.join("c1=", room).await.unwrap();
+        store.join("c2=", room).await.unwrap();
+    }
+    store.delete("c1=").await.unwrap();
+    assert_eq!(store.get("c1=").await.unwrap(), None);
+    for room in ["red", "blue"] {
+        assert_eq!(ids(&collect(store.members(room)).await.unwrap()), ["c2="]);
+    }
+    // Deleting again, or an unknown id, is fine.
+    store.delete("c1=").await.unwrap();
+    store.delete("never=").await.unwrap();
+}
+
+pub async fn members_come_in_pages_with_their_users(store: &dyn ConnectionStore) {
+    for i in 0..7 {
+        let id = format!("m{i}=");
+        store
+            .save(&conn(&id, Some(&format!("user{i}"))))
+            .await
+            .unwrap();
+        store.join(&id, "big").await.unwrap();
+    }
+    let mut pages = store.members("big");
+    let mut sizes = Vec::new();
+    let mut all = Vec::new();
+    while let Some(page) = futures_util::StreamExt::next(&mut pages).await {
+        let page = page.unwrap();
+        sizes.push(page.len());
+        all.extend(page);
+    }
+    assert_eq!(sizes, [3, 3, 1]);
+    all.sort();
+    assert_eq!(all.len(), 7);
+    assert_eq!(
+        all[0],
+        Member {
+            connection_id: "m0=".into(),
+            user: Some("user0".into())
+        }
+    );
+    assert!(collect(store.members("empty")).await.unwrap().is_empty());
+}
+
+pub async fn join_is_idempotent_and_recorded_on_the_connection(store: &dyn ConnectionStore) {
+    store.save(&conn("j=", None)).await.unwrap();
+    store.join("j=", "lobby").await.unwrap();
+    store.join("j=", "lobby").await.unwrap();
+    store.join("j=", "games").await.unwrap();
+    assert_eq!(ids(&collect(store.members("lobby")).await.unwrap()), ["j="]);
+    let rooms: Vec<String> = store
+        .get("j=")
+        .await
+        .unwrap()
+        .unwrap()
+        .rooms
+        .into_iter()
+        .collect();
+    assert_eq!(rooms, ["games", "lobby"]);
+}
+
+pub async fn leave_removes_one_membership(store: &dyn ConnectionStore) {
+    store.save(&conn("l=", None)).await.unwrap();
+    store.join("l=", "a").await.unwrap();
+    store.join("l=", "b").await.unwrap();
+    store.leave("l=", "a").await.unwrap();
+    store.leave("l=", "never-joined").await.unwrap();
+    store.leave("unknown=", "a").await.unwrap();
+    assert!(collect(store.members("a")).await.unwrap().is_empty());
+    assert_eq!(ids(&collect(store.members("b")).await.unwrap()), ["l="]);
+    let rooms: Vec<String> = store
+        .get("l=")
+        .await
+        .unwrap()
+        .unwrap()
+        .rooms
+        .into_iter()
+        .collect();
+    assert_eq!(rooms, ["b"]);
+}
+
+pub async fn join_never_resurrects_a_disconnected_connection(store: &dyn ConnectionStore) {
+    let err = store.join("ghost=", "lobby").await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    store.save(&conn("gone=", None)).await.unwrap();
+    store.delete("gone=").await.unwrap();
+    let err = store.join("gone=", "lobby").await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(collect(store.members("lobby")).await.unwrap().is_empty());
+    assert_eq!(store.get("gone=").await.unwrap(), None);
+}
+
+pub async fn expired_records_are_invisible_to_every_read(store: &dyn ConnectionStore) {
+    // A record whose connection opened three hours ago is past API Gateway's 2 h maximum.
+    let mut old = Connection::new("old=", SystemTime::now() - Duration::from_secs(3 * 3600));
+    old.user = Some("ana".into());
+    store.save(&old).await.unwrap();
+    assert_eq!(store.get("old=").await.unwrap(), None);
+    assert!(store.list().await.unwrap().is_empty());
+    assert!(store.user_connections("ana").await.unwrap().is_empty());
+    assert!(store
+        .join("old=", "lobby")
+        .await
+        .unwrap_err()
+        .is_not_found());
+
+    // Memberships expire with their connection.
+    store.save(&conn("live=", Some("bob"))).await.unwrap();
+    store.join("live=", "lobby").await.unwrap();
+    store
+        .refresh("live=", SystemTime::now() - Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(store.get("live=").await.unwrap(), None);
+    assert!(collect(store.members("lobby")).await.unwrap().is_empty());
+    assert!(store.user_connections("bob").await.unwrap().is_empty());
+}
+
+pub async fn refresh_moves_the_expiry(store: &dyn ConnectionStore) {
+    store.save(&conn("r=", None)).await.unwrap();
+    store.join("r=", "lobby").await.unwrap();
+    let later = SystemTime::now() + Duration::from_secs(5 * 3600);
+    store.refresh("r=", later).await.unwrap();
+    assert_eq!(
+        secs(store.get("r=").await.unwrap().unwrap().expires_at),
+        secs(later)
+    );
+    assert_eq!(ids(&collect(store.members("lobby")).await.unwrap()), ["r="]);
+    assert!(store
+        .refresh("unknown=", later)
+        .await
+        .unwrap_err()
+        .is_not_found());
+}
+
+pub async fn user_connections_finds_every_live_connection_of_a_user(store: &dyn ConnectionStore) {
+    store.save(&conn("u1=", Some("ana"))).await.unwrap();
+    store.save(&conn("u2=", Some("ana"))).await.unwrap();
+    store.save(&conn("u3=", Some("bob"))).await.unwrap();
+    store.save(&conn("u4=", None)).await.unwrap();
+    let ana: Vec<String> = store
+        .user_connections("ana")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ana, ["u1=", "u2="]);
+    assert!(store.user_connections("nobody").await.unwrap().is_empty());
+    store.delete("u1=").await.unwrap();
+    assert_eq!(store.user_connections("ana").await.unwrap().len(), 1);
+}
+
+pub async fn remove_many_removes_connections_and_memberships(store: &dyn ConnectionStore) {
+    for i in 0..30 {
+        let id = format!("s{i:02}=");
+        store.save(&conn(&id, None)).await.unwrap();
+        store.join(&id, "lobby").await.unwrap();
+    }
+    let stale: Vec<String> = (0..28).map(|i| format!("s{i:02}=")).collect();
+    store.remove_many(&stale).await.unwrap();
+    let left: Vec<String> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, ["s28=", "s29="]);
+    assert_eq!(
+        ids(&collect(store.members("lobby")).await.unwrap()),
+        ["s28=", "s29="]
+    );
+    store.remove_many(&[]).await.unwrap();
+    store.remove_many(&["unknown=".to_owned()]).await.unwrap();
+}
+
+pub async fn list_returns_every_live_connection(store: &dyn ConnectionStore) {
+    for id in ["b=", "a=", "c="] {
+        store.save(&conn(id, None)).await.unwrap();
+    }
+    store.join("a=", "lobby").await.unwrap();
+    let all: Vec<String> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(all, ["a=", "b=", "c="]);
+}
