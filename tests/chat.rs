@@ -134,3 +134,86 @@ async fn disconnect_removes_the_connection_from_the_store() {
     assert_eq!(bob.recv_json().await["text"], "still here");
     assert_eq!(store.list().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn room_messages_reach_exactly_the_members() {
+    let emulator = start_chat().await;
+    let mut ana = Client::join(&emulator, "ana").await;
+    let mut bob = Client::join(&emulator, "bob").await;
+    let mut cy = Client::join(&emulator, "cy").await;
+
+    for client in [&mut ana, &mut bob] {
+        client
+            .send_json(json!({"action": "join", "room": "red"}))
+            .await;
+        assert_eq!(
+            client.recv_json().await,
+            json!({"type": "joined", "room": "red"})
+        );
+    }
+    ana.send_json(json!({"action": "sendMessage", "room": "red", "text": "psst"}))
+        .await;
+    let expected = json!({"type": "message", "room": "red", "from": "ana", "text": "psst"});
+    assert_eq!(ana.recv_json().await, expected);
+    assert_eq!(bob.recv_json().await, expected);
+    // Cy is not in the room: the next frame he gets is the next message to everyone.
+    bob.send_json(json!({"action": "sendMessage", "text": "hello all"}))
+        .await;
+    let everyone = json!({"type": "message", "from": "bob", "text": "hello all"});
+    assert_eq!(cy.recv_json().await, everyone);
+    assert_eq!(ana.recv_json().await, everyone);
+    assert_eq!(bob.recv_json().await, everyone);
+}
+
+#[tokio::test]
+async fn leaving_a_room_stops_its_messages() {
+    let emulator = start_chat().await;
+    let mut ana = Client::join(&emulator, "ana").await;
+    let mut bob = Client::join(&emulator, "bob").await;
+    for client in [&mut ana, &mut bob] {
+        client
+            .send_json(json!({"action": "join", "room": "blue"}))
+            .await;
+        client.recv_json().await;
+    }
+    bob.send_json(json!({"action": "leave", "room": "blue"}))
+        .await;
+    assert_eq!(
+        bob.recv_json().await,
+        json!({"type": "left", "room": "blue"})
+    );
+
+    ana.send_json(json!({"action": "sendMessage", "room": "blue", "text": "anyone?"}))
+        .await;
+    assert_eq!(ana.recv_json().await["text"], "anyone?");
+    // Bob left: his next frame is the error for sending to a room he is no longer in.
+    bob.send_json(json!({"action": "sendMessage", "room": "blue", "text": "me?"}))
+        .await;
+    let frame = bob.recv_json().await;
+    assert_eq!(
+        (frame["type"].as_str(), frame["code"].as_str()),
+        (Some("error"), Some("not_in_room")),
+        "{frame}"
+    );
+}
+
+#[tokio::test]
+async fn sending_to_a_room_not_joined_or_a_bad_room_is_an_error_frame() {
+    let emulator = start_chat().await;
+    let mut ana = Client::join(&emulator, "ana").await;
+    ana.send_json(json!({"action": "sendMessage", "room": "green", "text": "hi"}))
+        .await;
+    assert_eq!(ana.recv_json().await["code"], "not_in_room");
+
+    for bad in [
+        json!({"action": "join"}),
+        json!({"action": "join", "room": 7}),
+        json!({"action": "join", "room": ""}),
+        json!({"action": "leave", "room": "x".repeat(65)}),
+    ] {
+        ana.send_json(bad.clone()).await;
+        let frame = ana.recv_json().await;
+        assert_eq!(frame["type"], "error", "{bad} => {frame}");
+    }
+    assert_eq!(ana.whoami().await["name"], "ana");
+}

@@ -1,20 +1,48 @@
 //! The chat app: its protocol and handlers. `main.rs` runs it; the tests drive it too.
 
+use futures_util::StreamExt;
 use lift_runtime::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// `{"action":"sendMessage","text":"..."}`
+/// `{"action":"sendMessage","text":"..."}`, or to a room: `{..., "room":"R"}`.
 #[derive(Deserialize)]
 pub struct SendMessage {
     pub text: String,
+    #[serde(default)]
+    pub room: Option<String>,
 }
 
-/// What every connection receives: `{"type":"message","from":"NAME","text":"..."}`.
+/// `{"action":"join","room":"R"}` and `{"action":"leave","room":"R"}`.
+#[derive(Deserialize)]
+pub struct RoomRequest {
+    pub room: String,
+}
+
+/// What the recipients get: `{"type":"message","from":"NAME","text":"..."}`, with
+/// `"room":"R"` when it was sent to a room.
 #[derive(Serialize)]
 #[serde(tag = "type", rename = "message")]
 pub struct ChatMessage<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<&'a str>,
     pub from: &'a str,
     pub text: &'a str,
+}
+
+/// The answer to `join` / `leave`: `{"type":"joined","room":"R"}` / `{"type":"left",...}`.
+#[derive(Serialize)]
+pub struct RoomReply {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub room: String,
+}
+
+/// Room names are 1 to 64 bytes.
+fn check_room(room: &str) -> WsResult {
+    if room.is_empty() || room.len() > 64 {
+        return Err(WsError::bad_request("a room name is 1 to 64 bytes"));
+    }
+    Ok(())
 }
 
 /// The answer to `{"action":"whoami"}`.
@@ -45,26 +73,77 @@ pub mod chat {
         Ok(())
     }
 
-    /// Sends the message to every open connection, the sender included.
+    /// Sends the message to every open connection (the sender included), or to the members
+    /// of `room`, which the sender must have joined.
     #[ws_route("sendMessage")]
     pub async fn send_message(ctx: &WsContext, Json(msg): Json<SendMessage>) -> WsResult {
         let name = name_of(ctx).await?;
         let message = ChatMessage {
+            room: msg.room.as_deref(),
             from: &name,
             text: &msg.text,
         };
-        let everyone = ctx.store().list().await?;
-        let sends = everyone.iter().map(|conn| ctx.send(&conn.id, &message));
-        for (conn, result) in everyone
-            .iter()
-            .zip(futures_util::future::join_all(sends).await)
-        {
-            if let Err(err) = result {
-                // A connection closing right now answers 410; its $disconnect removes it.
-                tracing::debug!(connection_id = %conn.id, error = %err, "message not delivered");
-            }
+        let Some(room) = msg.room.as_deref() else {
+            let everyone: Vec<String> = ctx
+                .store()
+                .list()
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            send_all(ctx, &everyone, &message).await;
+            return Ok(());
+        };
+        let joined = ctx
+            .connection()
+            .await?
+            .is_some_and(|conn| conn.rooms.contains(room));
+        if !joined {
+            return Err(WsError::new(
+                403,
+                "not_in_room",
+                format!("join the room first: {{\"action\":\"join\",\"room\":\"{room}\"}}"),
+            ));
+        }
+        let mut pages = ctx.members(room);
+        while let Some(page) = pages.next().await {
+            let ids: Vec<String> = page?.into_iter().map(|m| m.connection_id).collect();
+            send_all(ctx, &ids, &message).await;
         }
         Ok(())
+    }
+
+    /// Joins a room: `{"type":"joined","room":"R"}`.
+    #[ws_route("join", reply)]
+    pub async fn join(ctx: &WsContext, Json(req): Json<RoomRequest>) -> WsResult<Json<RoomReply>> {
+        check_room(&req.room)?;
+        ctx.join(&req.room).await?;
+        Ok(Json(RoomReply {
+            kind: "joined",
+            room: req.room,
+        }))
+    }
+
+    /// Leaves a room: `{"type":"left","room":"R"}`.
+    #[ws_route("leave", reply)]
+    pub async fn leave(ctx: &WsContext, Json(req): Json<RoomRequest>) -> WsResult<Json<RoomReply>> {
+        check_room(&req.room)?;
+        ctx.leave(&req.room).await?;
+        Ok(Json(RoomReply {
+            kind: "left",
+            room: req.room,
+        }))
+    }
+
+    /// Sends to each connection concurrently; a connection closing right now answers 410 and
+    /// its `$disconnect` removes it.
+    async fn send_all(ctx: &WsContext, ids: &[String], message: &ChatMessage<'_>) {
+        let sends = ids.iter().map(|id| ctx.send(id, message));
+        for (id, result) in ids.iter().zip(futures_util::future::join_all(sends).await) {
+            if let Err(err) = result {
+                tracing::debug!(connection_id = %id, error = %err, "message not delivered");
+            }
+        }
     }
 
     /// Two-way route: the reply is this connection's name and id.
