@@ -1,7 +1,7 @@
 //! The chat app: its protocol and handlers. `main.rs` runs it; the tests drive it too.
 
-use futures_util::StreamExt;
 use lift_runtime::prelude::*;
+use lift_runtime::BroadcastReport;
 use serde::{Deserialize, Serialize};
 
 /// `{"action":"sendMessage","text":"..."}`, or to a room: `{..., "room":"R"}`.
@@ -84,14 +84,11 @@ pub mod chat {
             text: &msg.text,
         };
         let Some(room) = msg.room.as_deref() else {
-            let everyone: Vec<String> = ctx
-                .store()
-                .list()
-                .await?
-                .into_iter()
-                .map(|c| c.id)
-                .collect();
-            send_all(ctx, &everyone, &message).await;
+            let everyone = ctx.store().list().await?;
+            report(
+                ctx.broadcast(everyone.iter().map(|c| c.id.as_str()), &message)
+                    .await?,
+            );
             return Ok(());
         };
         let joined = ctx
@@ -105,11 +102,7 @@ pub mod chat {
                 format!("join the room first: {{\"action\":\"join\",\"room\":\"{room}\"}}"),
             ));
         }
-        let mut pages = ctx.members(room);
-        while let Some(page) = pages.next().await {
-            let ids: Vec<String> = page?.into_iter().map(|m| m.connection_id).collect();
-            send_all(ctx, &ids, &message).await;
-        }
+        report(ctx.room(room).broadcast(&message).await?);
         Ok(())
     }
 
@@ -135,15 +128,17 @@ pub mod chat {
         }))
     }
 
-    /// Sends to each connection concurrently; a connection closing right now answers 410 and
-    /// its `$disconnect` removes it.
-    async fn send_all(ctx: &WsContext, ids: &[String], message: &ChatMessage<'_>) {
-        let sends = ids.iter().map(|id| ctx.send(id, message));
-        for (id, result) in ids.iter().zip(futures_util::future::join_all(sends).await) {
-            if let Err(err) = result {
-                tracing::debug!(connection_id = %id, error = %err, "message not delivered");
-            }
+    /// Logs what a broadcast did. Connections that were gone are already removed from the
+    /// store; the others are retried within the deadline before they count as failed.
+    fn report(report: BroadcastReport) {
+        for (id, err) in &report.failed {
+            tracing::warn!(connection_id = %id, error = %err, "message not delivered");
         }
+        tracing::debug!(
+            sent = report.sent,
+            gone = report.gone.len(),
+            "message broadcast"
+        );
     }
 
     /// Two-way route: the reply is this connection's name and id.

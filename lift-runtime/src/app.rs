@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::broadcast::BroadcastConfig;
 use crate::management::{Clients, ManagementApi};
 use crate::middleware::{erase, ErasedMiddleware, Middleware};
 use crate::router::Router;
@@ -37,6 +38,7 @@ pub struct App {
     pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
     pub(crate) store: Option<Arc<dyn ConnectionStore>>,
     pub(crate) connection_ttl: Duration,
+    pub(crate) broadcast: BroadcastConfig,
     pub(crate) management_endpoint: Option<String>,
     #[cfg(feature = "lambda")]
     pub(crate) sdk_config: Option<aws_sdk_apigatewaymanagement::Config>,
@@ -53,6 +55,7 @@ impl App {
             middleware: Vec::new(),
             store: None,
             connection_ttl: MAX_CONNECTION_LIFETIME + EXPIRY_SLACK,
+            broadcast: BroadcastConfig::default(),
             management_endpoint: None,
             #[cfg(feature = "lambda")]
             sdk_config: None,
@@ -68,6 +71,13 @@ impl App {
         M: for<'a> Middleware<'a>,
     {
         self.middleware.push(erase(middleware));
+        self
+    }
+
+    /// How broadcasts and sends are paced and retried (concurrency, attempts, backoff,
+    /// headroom before the deadline).
+    pub fn broadcast(mut self, config: BroadcastConfig) -> Self {
+        self.broadcast = config;
         self
     }
 
@@ -137,6 +147,7 @@ impl App {
             self.middleware,
             store,
             self.connection_ttl,
+            self.broadcast,
             Clients::new(Box::new(connect)),
             endpoint,
         )

@@ -1,12 +1,15 @@
 //! [`WsContext`]: everything a handler knows about the event it serves, and how it answers.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
+use crate::broadcast::{send_many, send_one, BroadcastConfig, BroadcastReport, Outcome};
 use crate::error::{SendError, StoreError};
 use crate::management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
 use crate::store::{Connection, ConnectionStore, Member, Pages};
@@ -24,6 +27,7 @@ pub struct WsContext {
     deadline: Option<Instant>,
     management: Arc<dyn ManagementApi>,
     store: Arc<dyn ConnectionStore>,
+    broadcast: Arc<BroadcastConfig>,
     connection: OnceCell<Option<Connection>>,
     user: Option<String>,
     metadata: serde_json::Value,
@@ -38,6 +42,7 @@ pub(crate) struct ContextParts {
     pub deadline: Option<Instant>,
     pub management: Arc<dyn ManagementApi>,
     pub store: Arc<dyn ConnectionStore>,
+    pub broadcast: Arc<BroadcastConfig>,
 }
 
 impl WsContext {
@@ -50,6 +55,7 @@ impl WsContext {
             deadline: parts.deadline,
             management: parts.management,
             store: parts.store,
+            broadcast: parts.broadcast,
             connection: OnceCell::new(),
             user: None,
             metadata: serde_json::Value::Null,
@@ -184,20 +190,20 @@ impl WsContext {
         self.store.user_connections(user).await
     }
 
-    /// Sends `message`, serialised as JSON, to a connection.
+    /// Sends `message`, serialised as JSON, to a connection. Throttled (429) and failed (5xx)
+    /// attempts are retried within the deadline; a connection that is gone (410) is removed
+    /// from the store and reported as [`SendError::Gone`].
     pub async fn send<T: Serialize + ?Sized>(
         &self,
         connection_id: &str,
         message: &T,
     ) -> Result<(), SendError> {
-        let data = serde_json::to_vec(message).map_err(|err| SendError::Failed {
-            endpoint: self.management.endpoint().to_owned(),
-            message: format!("the message could not be serialised: {err}"),
-        })?;
+        let data = self.serialise(message)?;
         self.send_raw(connection_id, &data).await
     }
 
-    /// Sends these bytes as they are (a text frame when they are UTF-8) to a connection.
+    /// Sends these bytes as they are (a text frame when they are UTF-8) to a connection, as
+    /// [`send`](Self::send) does.
     pub async fn send_raw(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
         if data.len() > MAX_MESSAGE_SIZE {
             return Err(SendError::TooLarge {
@@ -205,7 +211,97 @@ impl WsContext {
                 limit: MAX_MESSAGE_SIZE,
             });
         }
-        self.management.post(connection_id, data).await
+        let outcome = send_one(
+            &*self.management,
+            connection_id,
+            data,
+            self.send_deadline(),
+            &self.broadcast,
+        )
+        .await;
+        match outcome {
+            Outcome::Sent => Ok(()),
+            Outcome::Gone => {
+                self.forget(&[connection_id.to_owned()]).await;
+                Err(SendError::Gone {
+                    connection_id: connection_id.to_owned(),
+                })
+            }
+            Outcome::Failed(err) => Err(err),
+            Outcome::NotAttempted => Err(SendError::Deadline {
+                endpoint: self.management.endpoint().to_owned(),
+            }),
+        }
+    }
+
+    /// Sends `message`, serialised once, to every connection in `connection_ids`, with bounded
+    /// concurrency and retries (see [`broadcast`](crate::broadcast)); connections that are gone
+    /// are removed from the store afterwards. Refuses a message over 128 KB before any send.
+    pub fn broadcast<I, S, T>(
+        &self,
+        connection_ids: I,
+        message: &T,
+    ) -> impl Future<Output = Result<BroadcastReport, SendError>> + Send + '_
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+        T: Serialize + ?Sized,
+    {
+        // Everything borrowed from the arguments is taken now, so the future holds only owned
+        // data (and stays `Send` whatever iterator the caller passed).
+        let ids: Vec<String> = connection_ids
+            .into_iter()
+            .map(|id| id.as_ref().to_owned())
+            .collect();
+        let data = self.serialise(message);
+        async move {
+            let data = data?;
+            let report = send_many(
+                &*self.management,
+                ids,
+                &data,
+                self.send_deadline(),
+                &self.broadcast,
+            )
+            .await?;
+            self.forget(&report.gone).await;
+            Ok(report)
+        }
+    }
+
+    /// A room, to broadcast to its members: `ctx.room("lobby").broadcast(&msg)`.
+    pub fn room<'a>(&'a self, name: &'a str) -> Room<'a> {
+        Room { ctx: self, name }
+    }
+
+    /// A user, to reach all of their connections: `ctx.user("ana").send(&msg)`.
+    pub fn user<'a>(&'a self, user: &'a str) -> User<'a> {
+        User { ctx: self, user }
+    }
+
+    fn serialise<T: Serialize + ?Sized>(&self, message: &T) -> Result<Vec<u8>, SendError> {
+        serde_json::to_vec(message).map_err(|err| SendError::Failed {
+            endpoint: self.management.endpoint().to_owned(),
+            message: format!("the message could not be serialised: {err}"),
+        })
+    }
+
+    /// When sends must stop: the invocation's deadline, or the configured budget from now.
+    fn send_deadline(&self) -> Instant {
+        self.deadline
+            .unwrap_or_else(|| Instant::now() + self.broadcast.default_budget)
+    }
+
+    /// Removes connections API Gateway reported gone, with their memberships.
+    async fn forget(&self, gone: &[String]) {
+        if gone.is_empty() {
+            return;
+        }
+        if let Err(err) = self.store.remove_many(gone).await {
+            tracing::warn!(error = %err, count = gone.len(), "could not remove gone connections");
+        } else {
+            tracing::debug!(count = gone.len(), "removed gone connections");
+        }
     }
 
     /// Sends `message`, serialised as JSON, to the caller.
@@ -253,3 +349,75 @@ const _: () = {
     // Handlers hold `&WsContext` across `.await`: their futures are `Send` only if it is `Sync`.
     assert_send_sync::<WsContext>();
 };
+
+/// A room of the caller's app, from [`WsContext::room`].
+#[derive(Debug)]
+pub struct Room<'a> {
+    ctx: &'a WsContext,
+    name: &'a str,
+}
+
+impl Room<'_> {
+    /// Sends `message` to every member, a page of members at a time (see
+    /// [`WsContext::broadcast`]).
+    pub async fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+    ) -> Result<BroadcastReport, SendError> {
+        let data = self.ctx.serialise(message)?;
+        let deadline = self.ctx.send_deadline();
+        let mut reports = Vec::new();
+        let mut pages = self.ctx.store.members(self.name);
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| SendError::Failed {
+                endpoint: "connection store".to_owned(),
+                message: err.to_string(),
+            })?;
+            let ids = page
+                .into_iter()
+                .map(|member| member.connection_id)
+                .collect();
+            reports.push(
+                send_many(
+                    &*self.ctx.management,
+                    ids,
+                    &data,
+                    deadline,
+                    &self.ctx.broadcast,
+                )
+                .await?,
+            );
+        }
+        let report = crate::broadcast::merge(reports);
+        self.ctx.forget(&report.gone).await;
+        Ok(report)
+    }
+}
+
+/// A user of the caller's app, from [`WsContext::user`].
+#[derive(Debug)]
+pub struct User<'a> {
+    ctx: &'a WsContext,
+    user: &'a str,
+}
+
+impl User<'_> {
+    /// Sends `message` to every live connection of the user (see [`WsContext::broadcast`]).
+    pub async fn send<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+    ) -> Result<BroadcastReport, SendError> {
+        let connections = self
+            .ctx
+            .store
+            .user_connections(self.user)
+            .await
+            .map_err(|err| SendError::Failed {
+                endpoint: "connection store".to_owned(),
+                message: err.to_string(),
+            })?;
+        self.ctx
+            .broadcast(connections.iter().map(|conn| conn.id.as_str()), message)
+            .await
+    }
+}

@@ -180,7 +180,19 @@ pub enum SendError {
         /// The endpoint that throttled.
         endpoint: String,
     },
-    /// Any other failure: a 5xx, a network error, a timeout.
+    /// 5xx: API Gateway failed (retried by broadcasts and sends).
+    ServerError {
+        /// The endpoint that failed.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The invocation's deadline came before the message could be delivered.
+    Deadline {
+        /// The endpoint that was being called.
+        endpoint: String,
+    },
+    /// Any other failure: a network error, an unexpected answer.
     Failed {
         /// The endpoint that was called.
         endpoint: String,
@@ -205,6 +217,13 @@ impl fmt::Display for SendError {
             SendError::Throttled { endpoint } => {
                 write!(f, "the Management API at {endpoint} throttled the call (429)")
             }
+            SendError::ServerError { endpoint, status } => {
+                write!(f, "the Management API at {endpoint} answered {status}")
+            }
+            SendError::Deadline { endpoint } => write!(
+                f,
+                "the invocation's deadline came before the Management API at {endpoint} took the message"
+            ),
             SendError::Failed { endpoint, message } => {
                 write!(f, "Management API call to {endpoint} failed: {message}")
             }
@@ -221,6 +240,9 @@ impl From<SendError> for WsError {
                 WsError::new(410, "gone", format!("connection {connection_id} is gone"))
             }
             SendError::TooLarge { size, limit } => WsError::too_large(size, limit),
+            SendError::Deadline { .. } => {
+                WsError::new(504, "timeout", "the message could not be delivered in time")
+            }
             other => {
                 tracing::error!(error = %other, "Management API call failed");
                 WsError::internal("the message could not be delivered")

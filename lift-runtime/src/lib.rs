@@ -58,6 +58,7 @@
 extern crate self as lift_runtime;
 
 mod app;
+pub mod broadcast;
 mod context;
 mod error;
 mod extract;
@@ -73,7 +74,8 @@ mod service;
 pub mod store;
 
 pub use app::App;
-pub use context::WsContext;
+pub use broadcast::{BroadcastConfig, BroadcastReport};
+pub use context::{Room, User, WsContext};
 pub use error::{Error, SendError, StoreError, WsError, WsResult};
 pub use extract::{FromMessage, IntoReply, Json, Reply};
 pub use lift_macros::{

@@ -62,6 +62,14 @@ impl Clients {
         }
     }
 
+    /// How many clients were built so far.
+    pub(crate) fn built(&self) -> usize {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     pub(crate) fn get(&self, endpoint: &str) -> Arc<dyn ManagementApi> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(client) = cache.get(endpoint) {
@@ -101,7 +109,12 @@ mod sdk {
         /// A client for `endpoint` (e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`)
         /// with the credentials, region and settings of `base`.
         pub fn new(base: &Config, endpoint: &str) -> Self {
-            let config = base.to_builder().endpoint_url(endpoint).build();
+            // Retries are the runtime's own (deadline-aware, see `broadcast`), not the SDK's.
+            let config = base
+                .to_builder()
+                .endpoint_url(endpoint)
+                .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
+                .build();
             SdkManagement {
                 client: Client::from_conf(config),
                 endpoint: endpoint.to_owned(),
@@ -133,6 +146,7 @@ mod sdk {
                 (Some("LimitExceededException"), _) | (_, Some(429)) => {
                     SendError::Throttled { endpoint }
                 }
+                (_, Some(status)) if status >= 500 => SendError::ServerError { endpoint, status },
                 _ => SendError::Failed {
                     endpoint,
                     message: DisplayErrorContext(&err).to_string(),

@@ -10,6 +10,7 @@ use aws_lambda_events::encodings::Body;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
+use crate::broadcast::BroadcastConfig;
 use crate::context::{ContextParts, WsContext};
 use crate::error::{WsError, WsResult};
 use crate::management::{Clients, MAX_MESSAGE_SIZE};
@@ -56,6 +57,7 @@ struct Inner {
     middleware: Vec<Arc<dyn ErasedMiddleware>>,
     store: Arc<dyn ConnectionStore>,
     connection_ttl: Duration,
+    broadcast: Arc<BroadcastConfig>,
     clients: Clients,
     endpoint: Endpoint,
 }
@@ -76,6 +78,7 @@ impl Service {
         middleware: Vec<Arc<dyn ErasedMiddleware>>,
         store: Arc<dyn ConnectionStore>,
         connection_ttl: Duration,
+        broadcast: BroadcastConfig,
         clients: Clients,
         endpoint: Endpoint,
     ) -> Self {
@@ -85,6 +88,7 @@ impl Service {
                 middleware,
                 store,
                 connection_ttl,
+                broadcast: Arc::new(broadcast),
                 clients,
                 endpoint,
             }),
@@ -99,6 +103,12 @@ impl Service {
     /// The connection store.
     pub fn store(&self) -> &Arc<dyn ConnectionStore> {
         &self.inner.store
+    }
+
+    /// How many Management API clients this service has built: one per endpoint for the life
+    /// of the process, never one per invocation.
+    pub fn management_clients_built(&self) -> usize {
+        self.inner.clients.built()
     }
 
     /// Handles an event given as JSON, as Lambda delivers it. An event that is not an API
@@ -157,6 +167,7 @@ impl Service {
             deadline: invocation.deadline,
             management: self.inner.clients.get(&endpoint),
             store: self.inner.store.clone(),
+            broadcast: self.inner.broadcast.clone(),
         });
         self.dispatch(ctx).instrument(span).await
     }

@@ -1,0 +1,193 @@
+//! Sending one message to many connections: serialised once, sent with bounded concurrency,
+//! throttled (429) and failed (5xx, network) sends retried with jittered exponential backoff
+//! within the invocation's deadline, and connections API Gateway reports gone (410) removed from
+//! the store afterwards, in batches.
+//!
+//! ```no_run
+//! # use lift_runtime::prelude::*;
+//! # async fn demo(ctx: &WsContext) -> WsResult {
+//! let report = ctx.room("lobby").broadcast(&serde_json::json!({"type": "tick"})).await?;
+//! tracing::info!(sent = report.sent, gone = report.gone.len(), "tick");
+//! # Ok(()) }
+//! ```
+//!
+//! # Limits
+//!
+//! A message over API Gateway's 128 KB limit is refused before any network call
+//! ([`SendError::TooLarge`]). (API Gateway delivers messages over 32 KB as several WebSocket
+//! frames; clients reassemble them, so the 128 KB message limit is the one that matters.)
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use crate::error::SendError;
+use crate::management::{ManagementApi, MAX_MESSAGE_SIZE};
+
+/// How broadcasts (and single sends) are paced and retried.
+#[derive(Clone, Debug)]
+pub struct BroadcastConfig {
+    /// Sends in flight at once. Default 64: on this project's 2-core benchmark machine the
+    /// throughput stops growing past 32 to 64 (see `BENCHMARKS.md`).
+    pub concurrency: usize,
+    /// Attempts per connection, the first included. Default 6.
+    pub max_attempts: u32,
+    /// Backoff before the first retry; doubled each time, with full jitter. Default 25 ms.
+    pub base_backoff: Duration,
+    /// Largest backoff. Default 1 s.
+    pub max_backoff: Duration,
+    /// Time kept free before the deadline for the handler to return. Default 250 ms.
+    pub headroom: Duration,
+    /// The deadline of a send when the event has none (outside Lambda and the emulator).
+    /// Default 10 s.
+    pub default_budget: Duration,
+}
+
+impl Default for BroadcastConfig {
+    fn default() -> Self {
+        BroadcastConfig {
+            concurrency: 64,
+            max_attempts: 6,
+            base_backoff: Duration::from_millis(25),
+            max_backoff: Duration::from_secs(1),
+            headroom: Duration::from_millis(250),
+            default_budget: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a broadcast did, connection by connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BroadcastReport {
+    /// Connections the message was delivered to.
+    pub sent: usize,
+    /// Connections API Gateway reported gone (410); they were removed from the store.
+    pub gone: Vec<String>,
+    /// Connections the message could not be delivered to, and why (after the retries).
+    pub failed: Vec<(String, SendError)>,
+    /// Connections not tried because the deadline came first.
+    pub not_attempted: Vec<String>,
+}
+
+impl BroadcastReport {
+    /// Connections the broadcast was about.
+    pub fn total(&self) -> usize {
+        self.sent + self.gone.len() + self.failed.len() + self.not_attempted.len()
+    }
+
+    fn merge(&mut self, other: BroadcastReport) {
+        self.sent += other.sent;
+        self.gone.extend(other.gone);
+        self.failed.extend(other.failed);
+        self.not_attempted.extend(other.not_attempted);
+    }
+}
+
+/// The outcome of one connection's send.
+pub(crate) enum Outcome {
+    Sent,
+    Gone,
+    Failed(SendError),
+    NotAttempted,
+}
+
+/// Whether a failed send may succeed if tried again.
+fn retryable(err: &SendError) -> bool {
+    matches!(
+        err,
+        SendError::Throttled { .. } | SendError::ServerError { .. } | SendError::Failed { .. }
+    )
+}
+
+/// The backoff before retry number `retry` (1-based): base × 2^(retry-1), capped, full jitter.
+fn backoff(config: &BroadcastConfig, retry: u32) -> Duration {
+    let exp = config
+        .base_backoff
+        .saturating_mul(1u32 << (retry - 1).min(16));
+    exp.min(config.max_backoff).mul_f64(fastrand::f64())
+}
+
+/// Sends `data` to one connection, retrying what can be retried, never past `deadline` minus
+/// the headroom.
+pub(crate) async fn send_one(
+    api: &dyn ManagementApi,
+    connection_id: &str,
+    data: &[u8],
+    deadline: Instant,
+    config: &BroadcastConfig,
+) -> Outcome {
+    let cutoff = deadline.checked_sub(config.headroom).unwrap_or(deadline);
+    let mut attempt = 0;
+    loop {
+        let now = Instant::now();
+        if now >= cutoff {
+            return if attempt == 0 {
+                Outcome::NotAttempted
+            } else {
+                Outcome::Failed(SendError::Deadline {
+                    endpoint: api.endpoint().to_owned(),
+                })
+            };
+        }
+        attempt += 1;
+        let result = tokio::time::timeout(cutoff - now, api.post(connection_id, data)).await;
+        let err = match result {
+            Ok(Ok(())) => return Outcome::Sent,
+            Ok(Err(SendError::Gone { .. })) => return Outcome::Gone,
+            Ok(Err(err)) => err,
+            Err(_) => SendError::Deadline {
+                endpoint: api.endpoint().to_owned(),
+            },
+        };
+        if !retryable(&err) || attempt >= config.max_attempts {
+            return Outcome::Failed(err);
+        }
+        let pause = backoff(config, attempt);
+        if Instant::now() + pause >= cutoff {
+            return Outcome::Failed(err);
+        }
+        tracing::debug!(connection_id, attempt, error = %err, ?pause, "retrying a send");
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Sends `data` to every id with bounded concurrency. Does not touch the store.
+pub(crate) async fn send_many(
+    api: &dyn ManagementApi,
+    ids: Vec<String>,
+    data: &[u8],
+    deadline: Instant,
+    config: &BroadcastConfig,
+) -> Result<BroadcastReport, SendError> {
+    if data.len() > MAX_MESSAGE_SIZE {
+        return Err(SendError::TooLarge {
+            size: data.len(),
+            limit: MAX_MESSAGE_SIZE,
+        });
+    }
+    let mut report = BroadcastReport::default();
+    let mut outcomes = futures_util::stream::iter(ids)
+        .map(|id| async move {
+            let outcome = send_one(api, &id, data, deadline, config).await;
+            (id, outcome)
+        })
+        .buffer_unordered(config.concurrency.max(1));
+    while let Some((id, outcome)) = outcomes.next().await {
+        match outcome {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Gone => report.gone.push(id),
+            Outcome::Failed(err) => report.failed.push((id, err)),
+            Outcome::NotAttempted => report.not_attempted.push(id),
+        }
+    }
+    Ok(report)
+}
+
+/// Merges reports of several pages.
+pub(crate) fn merge(reports: impl IntoIterator<Item = BroadcastReport>) -> BroadcastReport {
+    let mut all = BroadcastReport::default();
+    for report in reports {
+        all.merge(report);
+    }
+    all
+}
