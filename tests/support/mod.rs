@@ -14,6 +14,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub mod conformance;
 pub mod dynamodb;
 pub mod events;
+pub mod faults;
 
 /// The chat example's app, compiled into the tests exactly as the example has it.
 #[path = "../../examples/chat/app.rs"]

@@ -1,0 +1,256 @@
+//! Broadcast under faults: the real SDK client (SigV4 included) against a fake Management API
+//! injecting 429s, 500s, 410s, 403s and slow answers, through the same service Lambda runs.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
+use lift_runtime::{App, BroadcastConfig, Invocation, Service};
+use lift_tests::events::message_event;
+use lift_tests::faults::{FaultServer, Plan};
+use serde_json::{json, Value};
+
+#[lift_runtime::ws_app]
+mod fanout {
+    use lift_runtime::prelude::*;
+    use lift_runtime::BroadcastReport;
+    use serde::Deserialize;
+    use serde_json::{json, Value};
+
+    #[derive(Deserialize)]
+    pub struct Targets {
+        #[serde(default)]
+        pub ids: Vec<String>,
+        #[serde(default)]
+        pub room: Option<String>,
+        #[serde(default)]
+        pub user: Option<String>,
+        #[serde(default)]
+        pub size: usize,
+    }
+
+    fn summary(report: BroadcastReport) -> Value {
+        json!({
+            "sent": report.sent,
+            "gone": report.gone,
+            "failed": report.failed.iter().map(|(id, err)| json!([id, err.to_string()])).collect::<Vec<_>>(),
+            "notAttempted": report.not_attempted,
+        })
+    }
+
+    #[ws_route("fanout", reply)]
+    async fn fanout(ctx: &WsContext, Json(targets): Json<Targets>) -> WsResult<Json<Value>> {
+        let message = json!({"type": "news", "padding": "x".repeat(targets.size)});
+        let report = if let Some(room) = &targets.room {
+            ctx.room(room).broadcast(&message).await?
+        } else if let Some(user) = &targets.user {
+            ctx.user(user).send(&message).await?
+        } else {
+            ctx.broadcast(&targets.ids, &message).await?
+        };
+        Ok(Json(summary(report)))
+    }
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("conn{i:04}=")).collect()
+}
+
+async fn store_with(ids: &[String]) -> MemoryStore {
+    let store = MemoryStore::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut conn = Connection::new(id, SystemTime::now());
+        conn.user = Some(format!("user{}", i / 10));
+        store.save(&conn).await.unwrap();
+    }
+    store
+}
+
+fn service(store: &MemoryStore, endpoint: &str, config: BroadcastConfig) -> Service {
+    lift_tests::init_tracing();
+    App::new(fanout::router())
+        .store(store.clone())
+        .management_endpoint(endpoint)
+        .broadcast(config)
+        .service()
+}
+
+async fn fanout(service: &Service, body: Value, invocation: Invocation) -> Value {
+    let event = message_event("caller=", "fanout", &body.to_string());
+    let response = service.handle_json(event, invocation).await;
+    match response.body {
+        Some(aws_lambda_events::encodings::Body::Text(text)) => {
+            serde_json::from_str(&text).unwrap()
+        }
+        other => panic!("no reply: {other:?}"),
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    let mut list: Vec<String> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    list.sort();
+    list
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_connections_with_throttles_errors_and_gone_ones() {
+    let server = FaultServer::start().await;
+    let all = ids(1000);
+    let store = store_with(&all).await;
+    for id in all.iter().take(30) {
+        store.join(id, "lobby").await.unwrap();
+    }
+    // 10% throttled once, 5% failing once with 500, 10% gone; the rest plain.
+    let mut gone = Vec::new();
+    for (i, id) in all.iter().enumerate() {
+        match i % 20 {
+            0 | 1 => server.plan(id, Plan::Throttle(1)),
+            2 => server.plan(id, Plan::ServerError(1)),
+            3 | 4 => {
+                server.plan(id, Plan::Gone);
+                gone.push(id.clone());
+            }
+            _ => {}
+        }
+    }
+    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    let invocation = Invocation {
+        request_id: "broadcast-1".into(),
+        deadline: Some(Instant::now() + Duration::from_secs(60)),
+    };
+    let report = fanout(&service, json!({"ids": all}), invocation).await;
+
+    assert_eq!(report["sent"], 900, "{report}");
+    assert_eq!(strings(&report["gone"]), gone);
+    assert_eq!(report["failed"], json!([]));
+    assert_eq!(report["notAttempted"], json!([]));
+    // Every live connection got the message exactly once; throttled ones were tried twice.
+    for (i, id) in all.iter().enumerate() {
+        let expected = if matches!(i % 20, 3 | 4) { 0 } else { 1 };
+        assert_eq!(server.delivered(id), expected, "{id}");
+        if matches!(i % 20, 0..=2) {
+            assert_eq!(server.attempts(id), 2, "{id}");
+        }
+    }
+    // Gone connections (and their memberships) are out of the store; no live one is.
+    let left: Vec<String> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let live: Vec<String> = all
+        .iter()
+        .filter(|id| !gone.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(left, live);
+    let members = lift_runtime::store::collect(store.members("lobby"))
+        .await
+        .unwrap();
+    // Of the 30 in the lobby, conn0003=, conn0004=, conn0023= and conn0024= were gone.
+    assert_eq!(members.len(), 26);
+}
+
+#[tokio::test]
+async fn a_deadline_mid_broadcast_stops_cleanly_and_reports_what_was_not_attempted() {
+    let server = FaultServer::start().await;
+    server.delay(Duration::from_millis(100));
+    let all = ids(200);
+    let store = store_with(&all).await;
+    let config = BroadcastConfig {
+        concurrency: 4,
+        headroom: Duration::from_millis(100),
+        ..BroadcastConfig::default()
+    };
+    let service = service(&store, &server.endpoint(), config);
+    let invocation = Invocation {
+        request_id: "deadline".into(),
+        deadline: Some(Instant::now() + Duration::from_millis(700)),
+    };
+    let report = fanout(&service, json!({"ids": all}), invocation).await;
+
+    let sent = report["sent"].as_u64().unwrap() as usize;
+    let not_attempted = report["notAttempted"].as_array().unwrap().len();
+    let failed = report["failed"].as_array().unwrap().len();
+    assert!(sent > 0, "{report}");
+    assert!(not_attempted > 100, "{report}");
+    assert_eq!(sent + failed + not_attempted, 200, "{report}");
+    assert_eq!(server.total_delivered(), sent);
+    // Nothing is removed for connections that were merely not reached.
+    assert_eq!(store.list().await.unwrap().len(), 200);
+}
+
+#[tokio::test]
+async fn forbidden_names_the_endpoint_and_is_not_retried() {
+    let server = FaultServer::start().await;
+    let store = store_with(&ids(2)).await;
+    server.plan("conn0000=", Plan::Forbidden);
+    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    let report = fanout(&service, json!({"ids": ids(2)}), Invocation::new()).await;
+    assert_eq!(report["sent"], 1);
+    let reason = report["failed"][0][1].as_str().unwrap();
+    assert!(
+        reason.contains("403") && reason.contains(&server.endpoint()),
+        "{reason}"
+    );
+    assert!(reason.contains("execute-api:ManageConnections"), "{reason}");
+    assert_eq!(server.attempts("conn0000="), 1);
+}
+
+#[tokio::test]
+async fn an_oversized_message_is_refused_before_any_request() {
+    let server = FaultServer::start().await;
+    let store = store_with(&ids(3)).await;
+    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    let reply = fanout(
+        &service,
+        json!({"ids": ids(3), "size": 129 * 1024}),
+        Invocation::new(),
+    )
+    .await;
+    assert_eq!(reply["code"], "message_too_large", "{reply}");
+    assert_eq!(server.attempts("conn0000="), 0);
+}
+
+#[tokio::test]
+async fn rooms_and_users_broadcast_to_their_connections() {
+    let server = FaultServer::start().await;
+    let all = ids(12);
+    let store = store_with(&all).await;
+    for id in &all[..5] {
+        store.join(id, "red").await.unwrap();
+    }
+    server.plan(&all[1], Plan::Gone);
+    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+
+    let report = fanout(&service, json!({"room": "red"}), Invocation::new()).await;
+    assert_eq!(report["sent"], 4, "{report}");
+    assert_eq!(report["gone"], json!([all[1]]));
+    assert_eq!(server.total_delivered(), 4);
+    assert!(store.get(&all[1]).await.unwrap().is_none());
+
+    // Users: conn000x= belong to user0 (see store_with), conn001x= to user1.
+    let report = fanout(&service, json!({"user": "user1"}), Invocation::new()).await;
+    assert_eq!(report["sent"], 2, "{report}");
+    assert_eq!(server.delivered("conn0010="), 1);
+    assert_eq!(server.delivered("conn0011="), 1);
+}
+
+#[tokio::test]
+async fn one_management_client_per_endpoint_for_the_life_of_the_process() {
+    let server = FaultServer::start().await;
+    let store = store_with(&ids(1)).await;
+    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    assert_eq!(service.management_clients_built(), 0);
+    for _ in 0..5 {
+        fanout(&service, json!({"ids": ids(1)}), Invocation::new()).await;
+    }
+    assert_eq!(service.management_clients_built(), 1);
+    assert_eq!(server.delivered("conn0000="), 5);
+}

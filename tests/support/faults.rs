@@ -1,0 +1,165 @@
+//! A fake Management API that injects faults on chosen connection ids (429, 5xx, 410, 403,
+//! slow answers). A fake is right here: it exists to inject faults; the real emulator's
+//! Management API is tested with the real SDK elsewhere.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+/// What the server answers a connection id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// 200: delivered.
+    Deliver,
+    /// 429 `LimitExceededException` this many times, then delivered.
+    Throttle(u32),
+    /// 500 this many times, then delivered.
+    ServerError(u32),
+    /// 410 `GoneException`.
+    Gone,
+    /// 403 `ForbiddenException`.
+    Forbidden,
+}
+
+#[derive(Default)]
+struct FaultState {
+    plans: Mutex<HashMap<String, Plan>>,
+    delivered: Mutex<HashMap<String, usize>>,
+    attempts: Mutex<HashMap<String, usize>>,
+    delay: Mutex<Duration>,
+}
+
+/// The running fake.
+pub struct FaultServer {
+    addr: SocketAddr,
+    state: Arc<FaultState>,
+}
+
+impl FaultServer {
+    /// Starts it on a free loopback port.
+    pub async fn start() -> FaultServer {
+        let state = Arc::new(FaultState::default());
+        let routes = axum::Router::new()
+            .route("/{stage}/@connections/{id}", post(post_stage))
+            .route("/@connections/{id}", post(post_root))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        FaultServer { addr, state }
+    }
+
+    /// Its endpoint, `http://127.0.0.1:PORT/prod`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/prod", self.addr)
+    }
+
+    /// Answers `id` according to `plan` (default: deliver).
+    pub fn plan(&self, id: &str, plan: Plan) {
+        self.state.plans.lock().unwrap().insert(id.to_owned(), plan);
+    }
+
+    /// Waits this long before every answer.
+    pub fn delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// How many times a message was delivered to `id`.
+    pub fn delivered(&self, id: &str) -> usize {
+        self.state
+            .delivered
+            .lock()
+            .unwrap()
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many requests named `id`.
+    pub fn attempts(&self, id: &str) -> usize {
+        self.state
+            .attempts
+            .lock()
+            .unwrap()
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// All deliveries.
+    pub fn total_delivered(&self) -> usize {
+        self.state.delivered.lock().unwrap().values().sum()
+    }
+}
+
+async fn post_stage(
+    state: State<Arc<FaultState>>,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    answer(state, id).await
+}
+
+async fn post_root(state: State<Arc<FaultState>>, Path(id): Path<String>) -> Response {
+    answer(state, id).await
+}
+
+fn error(status: StatusCode, kind: &str) -> Response {
+    (
+        status,
+        [
+            ("x-amzn-errortype", kind),
+            ("content-type", "application/json"),
+        ],
+        r#"{"message":"injected"}"#,
+    )
+        .into_response()
+}
+
+async fn answer(State(state): State<Arc<FaultState>>, id: String) -> Response {
+    let delay = *state.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    *state
+        .attempts
+        .lock()
+        .unwrap()
+        .entry(id.clone())
+        .or_default() += 1;
+    let plan = {
+        let mut plans = state.plans.lock().unwrap();
+        let plan = plans.get(&id).copied().unwrap_or(Plan::Deliver);
+        // Count down the transient faults.
+        match plan {
+            Plan::Throttle(n) if n > 0 => {
+                plans.insert(id.clone(), Plan::Throttle(n - 1));
+            }
+            Plan::ServerError(n) if n > 0 => {
+                plans.insert(id.clone(), Plan::ServerError(n - 1));
+            }
+            _ => {}
+        }
+        plan
+    };
+    match plan {
+        Plan::Throttle(n) if n > 0 => {
+            error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
+        }
+        Plan::ServerError(n) if n > 0 => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerErrorException",
+        ),
+        Plan::Gone => error(StatusCode::GONE, "GoneException"),
+        Plan::Forbidden => error(StatusCode::FORBIDDEN, "ForbiddenException"),
+        _ => {
+            *state.delivered.lock().unwrap().entry(id).or_default() += 1;
+            StatusCode::OK.into_response()
+        }
+    }
+}
