@@ -319,10 +319,6 @@ impl WsContext {
         self.management.info(connection_id).await
     }
 
-    pub(crate) fn management(&self) -> &dyn ManagementApi {
-        &*self.management
-    }
-
     /// When the connection was opened, from the event.
     pub(crate) fn connected_at(&self) -> SystemTime {
         let millis = self.event.request_context.connected_at.max(0) as u64;

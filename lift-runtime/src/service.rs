@@ -221,11 +221,8 @@ impl Service {
                 if reply {
                     return response(200, Some(frame));
                 }
-                if let Err(err) = ctx
-                    .management()
-                    .post(ctx.connection_id(), frame.as_bytes())
-                    .await
-                {
+                // The same path as `ctx.send`: retried within the deadline.
+                if let Err(err) = ctx.send_raw(ctx.connection_id(), frame.as_bytes()).await {
                     tracing::warn!(error = %err, "could not post the reply to the caller");
                 }
                 response(200, None)

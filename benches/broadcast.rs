@@ -1,0 +1,310 @@
+//! Broadcast to 10,000 WebSocket connections on the local emulator's Management API, against
+//! two baselines measured in the same run:
+//!
+//! 1. `sdk_sequential`: the same SDK client, one `PostToConnection` after another (the pattern
+//!    of today's frameworks);
+//! 2. `raw_http_concurrent`: unsigned HTTP POSTs with the same concurrency as Lift's default
+//!    (the ceiling of this machine and emulator).
+//!
+//! `lift` is `ctx.broadcast(ids, &msg)` inside a handler, through the service Lambda runs (real
+//! SDK client, SigV4 signing included). The 10,000 clients live in a child process (the
+//! emulator's 10,000 server sockets and the clients' would not fit one process's file limit).
+//!
+//! ```sh
+//! cargo bench -p lift-benches --bench broadcast
+//! LIFT_BENCH_CONNECTIONS=1000 cargo bench -p lift-benches --bench broadcast   # quicker
+//! ```
+//!
+//! At the end it prints messages per second and the ratios lift / sequential and
+//! lift / ceiling (from criterion's estimates of this run).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use criterion::{Criterion, SamplingMode, Throughput};
+use futures_util::StreamExt;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use lift_runtime::local::{Emulator, LocalConfig};
+use lift_runtime::{App, BroadcastConfig, Invocation, Service};
+use serde_json::json;
+
+/// The connections the benchmark broadcasts to.
+static IDS: OnceLock<Vec<String>> = OnceLock::new();
+
+const GROUP: &str = "broadcast";
+
+#[lift_runtime::ws_app]
+mod bench_app {
+    use lift_runtime::prelude::*;
+
+    /// Broadcasts one small message to every benchmark connection.
+    #[ws_route("fanout", reply)]
+    async fn fanout(ctx: &WsContext) -> WsResult<Reply> {
+        let ids = super::IDS.get().expect("set up");
+        let report = ctx
+            .broadcast(
+                ids,
+                &serde_json::json!({"type": "bench", "text": "hello, everyone"}),
+            )
+            .await?;
+        assert_eq!(report.sent, ids.len(), "{report:?}");
+        Ok(Reply::text(report.sent.to_string()))
+    }
+}
+
+fn connections() -> usize {
+    std::env::var("LIFT_BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000)
+}
+
+fn main() {
+    if let Ok(url) = std::env::var("LIFT_BENCH_CLIENTS_OF") {
+        clients_process(&url);
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let n = connections();
+    let setup = runtime.block_on(Setup::start(n));
+    let concurrency = BroadcastConfig::default().concurrency;
+
+    let mut criterion = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    let mut group = criterion.benchmark_group(GROUP);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("lift", |b| b.to_async(&runtime).iter(|| setup.lift()));
+    group.bench_function("sdk_sequential", |b| {
+        b.to_async(&runtime).iter(|| setup.sdk_sequential())
+    });
+    group.bench_function("raw_http_concurrent", |b| {
+        b.to_async(&runtime)
+            .iter(|| setup.raw_concurrent(concurrency))
+    });
+    group.finish();
+    criterion.final_summary();
+
+    let received = setup.stop_clients();
+    println!("clients received {received} frames in all");
+    report(n);
+}
+
+/// Prints messages per second and the ratios, from criterion's estimates of this run.
+fn report(n: usize) {
+    let mean_ns = |name: &str| -> Option<f64> {
+        let path = format!("target/criterion/{GROUP}/{name}/new/estimates.json");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path);
+        let text = std::fs::read_to_string(path).ok()?;
+        let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+        value["mean"]["point_estimate"].as_f64()
+    };
+    let (Some(lift), Some(sequential), Some(ceiling)) = (
+        mean_ns("lift"),
+        mean_ns("sdk_sequential"),
+        mean_ns("raw_http_concurrent"),
+    ) else {
+        println!("(no estimates to compare: run without --test to measure)");
+        return;
+    };
+    let rate = |ns: f64| n as f64 / (ns / 1e9);
+    println!("messages per second, {n} connections:");
+    println!("  lift                 {:>10.0}", rate(lift));
+    println!("  sdk_sequential       {:>10.0}", rate(sequential));
+    println!("  raw_http_concurrent  {:>10.0}", rate(ceiling));
+    println!("lift / sequential = {:.1}x", sequential / lift);
+    println!("lift / ceiling    = {:.2}", ceiling / lift);
+}
+
+struct Setup {
+    emulator: Emulator,
+    service: Service,
+    event: serde_json::Value,
+    sdk: aws_sdk_apigatewaymanagement::Client,
+    http: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Full<Bytes>,
+    >,
+    payload: Bytes,
+    child: std::sync::Mutex<Child>,
+}
+
+impl Setup {
+    async fn start(n: usize) -> Setup {
+        let config = LocalConfig::default().addr("127.0.0.1:0".parse().unwrap());
+        let emulator = Emulator::start(App::new(bench_app::router()).local(config))
+            .await
+            .expect("emulator");
+        let url = emulator.url();
+
+        // The clients, in a child process.
+        let mut child = Command::new(std::env::current_exe().expect("own path"))
+            .env("LIFT_BENCH_CLIENTS_OF", &url)
+            .env("LIFT_BENCH_CONNECTIONS", n.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("client process");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("child says ready");
+        assert_eq!(line.trim(), "ready", "the client process failed");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while emulator.connection_ids().len() < n {
+            assert!(Instant::now() < deadline, "clients did not all connect");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let ids = emulator.connection_ids();
+        let sender = ids[0].clone();
+        IDS.set(ids).expect("set once");
+
+        let addr = emulator.local_addr();
+        let event = json!({
+            "requestContext": {
+                "routeKey": "fanout", "eventType": "MESSAGE", "messageDirection": "IN",
+                "stage": "local", "connectedAt": 0, "requestTimeEpoch": 0,
+                "requestId": "bench", "domainName": addr.to_string(), "connectionId": sender,
+                "apiId": "local", "identity": {"sourceIp": "127.0.0.1"}
+            },
+            "body": r#"{"action":"fanout"}"#,
+            "isBase64Encoded": false
+        });
+        let sdk_config = aws_sdk_apigatewaymanagement::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
+            .endpoint_url(emulator.management_endpoint())
+            .build();
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(256)
+                .build_http();
+        Setup {
+            service: emulator.service().clone(),
+            emulator,
+            event,
+            sdk: aws_sdk_apigatewaymanagement::Client::from_conf(sdk_config),
+            http,
+            payload: Bytes::from(json!({"type": "bench", "text": "hello, everyone"}).to_string()),
+            child: std::sync::Mutex::new(child),
+        }
+    }
+
+    fn ids(&self) -> &'static [String] {
+        IDS.get().expect("set up")
+    }
+
+    /// `ctx.broadcast` inside a handler, as Lambda would run it.
+    async fn lift(&self) {
+        let invocation = Invocation {
+            request_id: "bench".into(),
+            deadline: Some(Instant::now() + Duration::from_secs(120)),
+        };
+        let response = self
+            .service
+            .handle_json(self.event.clone(), invocation)
+            .await;
+        assert_eq!(response.status_code, 200);
+    }
+
+    /// Baseline 1: the same SDK client in a sequential loop.
+    async fn sdk_sequential(&self) {
+        for id in self.ids() {
+            self.sdk
+                .post_to_connection()
+                .connection_id(id)
+                .data(Blob::new(self.payload.to_vec()))
+                .send()
+                .await
+                .expect("post");
+        }
+    }
+
+    /// Baseline 2 (the ceiling): unsigned HTTP POSTs with the same concurrency.
+    async fn raw_concurrent(&self, concurrency: usize) {
+        let base = format!("http://{}/local/@connections/", self.emulator.local_addr());
+        let sent = futures_util::stream::iter(self.ids())
+            .map(|id| {
+                let uri = format!("{base}{}", id.replace('=', "%3D"));
+                let request = hyper::Request::post(uri)
+                    .body(Full::new(self.payload.clone()))
+                    .expect("request");
+                let client = &self.http;
+                async move {
+                    let response = client.request(request).await.expect("post");
+                    assert!(response.status().is_success());
+                }
+            })
+            .buffer_unordered(concurrency)
+            .count()
+            .await;
+        assert_eq!(sent, self.ids().len());
+    }
+
+    /// Closes the clients' stdin; they report how many frames they received.
+    fn stop_clients(&self) -> usize {
+        let mut child = self.child.lock().unwrap();
+        drop(child.stdin.take());
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.as_mut() {
+            let _ = BufReader::new(stdout).read_line(&mut line);
+        }
+        let _ = child.wait();
+        line.trim().parse().unwrap_or(0)
+    }
+}
+
+/// The child process: holds the WebSocket clients and counts the frames they receive.
+fn clients_process(url: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let n = connections();
+    let received = Arc::new(AtomicUsize::new(0));
+    runtime.block_on(async {
+        let connected = futures_util::stream::iter(0..n)
+            .map(|_| {
+                let received = received.clone();
+                async move {
+                    let (ws, _) = tokio_tungstenite::connect_async(url)
+                        .await
+                        .expect("connect");
+                    tokio::spawn(async move {
+                        let (_sink, mut stream) = ws.split();
+                        while let Some(Ok(_)) = stream.next().await {
+                            received.fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
+                }
+            })
+            .buffer_unordered(256)
+            .count()
+            .await;
+        assert_eq!(connected, n);
+    });
+    println!("ready");
+    std::io::stdout().flush().expect("stdout");
+    // Run until the parent closes our stdin.
+    let mut sink = String::new();
+    let _ = std::io::stdin().read_line(&mut sink);
+    println!("{}", received.load(Ordering::Relaxed));
+    std::io::stdout().flush().expect("stdout");
+    drop(runtime);
+}
