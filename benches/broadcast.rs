@@ -17,11 +17,17 @@
 //!
 //! At the end it prints messages per second and the ratios lift / sequential and
 //! lift / ceiling (from criterion's estimates of this run).
+//!
+//! A second group, `broadcast_rtt`, repeats the three with the emulator answering every
+//! Management API call 2 ms late (`LocalConfig::management_latency`), as a stand-in for the
+//! network between a Lambda function and API Gateway, with 1,000 connections
+//! (`LIFT_BENCH_RTT_CONNECTIONS`).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
@@ -34,10 +40,12 @@ use lift_runtime::local::{Emulator, LocalConfig};
 use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use serde_json::json;
 
-/// The connections the benchmark broadcasts to.
-static IDS: OnceLock<Vec<String>> = OnceLock::new();
+/// The connections each emulator's benchmark broadcasts to, by the emulator's address.
+static IDS: OnceLock<Mutex<HashMap<String, &'static [String]>>> = OnceLock::new();
 
-const GROUP: &str = "broadcast";
+fn ids_of(domain: &str) -> &'static [String] {
+    IDS.get_or_init(Default::default).lock().unwrap()[domain]
+}
 
 #[lift_runtime::ws_app]
 mod bench_app {
@@ -46,7 +54,13 @@ mod bench_app {
     /// Broadcasts one small message to every benchmark connection.
     #[ws_route("fanout", reply)]
     async fn fanout(ctx: &WsContext) -> WsResult<Reply> {
-        let ids = super::IDS.get().expect("set up");
+        let domain = ctx
+            .event()
+            .request_context
+            .domain_name
+            .as_deref()
+            .unwrap_or_default();
+        let ids = super::ids_of(domain);
         let report = ctx
             .broadcast(
                 ids,
@@ -58,11 +72,11 @@ mod bench_app {
     }
 }
 
-fn connections() -> usize {
-    std::env::var("LIFT_BENCH_CONNECTIONS")
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(10_000)
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -74,38 +88,59 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let n = connections();
-    let setup = runtime.block_on(Setup::start(n));
-    let concurrency = BroadcastConfig::default().concurrency;
-
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5))
         .configure_from_args();
-    let mut group = criterion.benchmark_group(GROUP);
-    group.sampling_mode(SamplingMode::Flat);
-    group.throughput(Throughput::Elements(n as u64));
-    group.bench_function("lift", |b| b.to_async(&runtime).iter(|| setup.lift()));
-    group.bench_function("sdk_sequential", |b| {
-        b.to_async(&runtime).iter(|| setup.sdk_sequential())
-    });
-    group.bench_function("raw_http_concurrent", |b| {
-        b.to_async(&runtime)
-            .iter(|| setup.raw_concurrent(concurrency))
-    });
-    group.finish();
+    let groups = [
+        (
+            "broadcast",
+            env_number("LIFT_BENCH_CONNECTIONS", 10_000),
+            Duration::ZERO,
+        ),
+        (
+            "broadcast_rtt",
+            env_number("LIFT_BENCH_RTT_CONNECTIONS", 1_000),
+            Duration::from_millis(2),
+        ),
+    ];
+    for (name, n, latency) in groups {
+        let setup = runtime.block_on(Setup::start(n, latency));
+        let concurrency = BroadcastConfig::default().concurrency;
+        let mut group = criterion.benchmark_group(name);
+        group.sampling_mode(SamplingMode::Flat);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function("lift", |b| b.to_async(&runtime).iter(|| setup.lift()));
+        group.bench_function("sdk_sequential", |b| {
+            b.to_async(&runtime).iter(|| setup.sdk_sequential())
+        });
+        group.bench_function("raw_http_concurrent", |b| {
+            b.to_async(&runtime)
+                .iter(|| setup.raw_concurrent(concurrency))
+        });
+        if !latency.is_zero() {
+            // How the default concurrency was chosen: lift at other concurrencies.
+            for other in [8, 16, 32, 64, 256] {
+                let service = setup.service_with(other);
+                group.bench_function(format!("lift_concurrency_{other}"), |b| {
+                    b.to_async(&runtime).iter(|| setup.lift_on(&service))
+                });
+            }
+        }
+        group.finish();
+        let received = setup.stop_clients();
+        println!("{name}: the clients received {received} frames in all");
+        runtime.block_on(setup.emulator.shutdown());
+        report(name, n);
+    }
     criterion.final_summary();
-
-    let received = setup.stop_clients();
-    println!("clients received {received} frames in all");
-    report(n);
 }
 
 /// Prints messages per second and the ratios, from criterion's estimates of this run.
-fn report(n: usize) {
+fn report(group: &str, n: usize) {
     let mean_ns = |name: &str| -> Option<f64> {
-        let path = format!("target/criterion/{GROUP}/{name}/new/estimates.json");
+        let path = format!("target/criterion/{group}/{name}/new/estimates.json");
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join(path);
@@ -122,7 +157,7 @@ fn report(n: usize) {
         return;
     };
     let rate = |ns: f64| n as f64 / (ns / 1e9);
-    println!("messages per second, {n} connections:");
+    println!("{group}: messages per second, {n} connections:");
     println!("  lift                 {:>10.0}", rate(lift));
     println!("  sdk_sequential       {:>10.0}", rate(sequential));
     println!("  raw_http_concurrent  {:>10.0}", rate(ceiling));
@@ -144,8 +179,10 @@ struct Setup {
 }
 
 impl Setup {
-    async fn start(n: usize) -> Setup {
-        let config = LocalConfig::default().addr("127.0.0.1:0".parse().unwrap());
+    async fn start(n: usize, latency: Duration) -> Setup {
+        let config = LocalConfig::default()
+            .addr("127.0.0.1:0".parse().unwrap())
+            .management_latency(latency);
         let emulator = Emulator::start(App::new(bench_app::router()).local(config))
             .await
             .expect("emulator");
@@ -169,11 +206,14 @@ impl Setup {
             assert!(Instant::now() < deadline, "clients did not all connect");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let ids = emulator.connection_ids();
+        let ids: &'static [String] = Vec::leak(emulator.connection_ids());
         let sender = ids[0].clone();
-        IDS.set(ids).expect("set once");
-
         let addr = emulator.local_addr();
+        IDS.get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .insert(addr.to_string(), ids);
+
         let event = json!({
             "requestContext": {
                 "routeKey": "fanout", "eventType": "MESSAGE", "messageDirection": "IN",
@@ -206,19 +246,32 @@ impl Setup {
     }
 
     fn ids(&self) -> &'static [String] {
-        IDS.get().expect("set up")
+        ids_of(&self.emulator.local_addr().to_string())
+    }
+
+    /// The same app as a service of its own with another broadcast concurrency, calling the
+    /// emulator's Management API.
+    fn service_with(&self, concurrency: usize) -> Service {
+        App::new(bench_app::router())
+            .management_endpoint(self.emulator.management_endpoint())
+            .broadcast(BroadcastConfig {
+                concurrency,
+                ..BroadcastConfig::default()
+            })
+            .service()
     }
 
     /// `ctx.broadcast` inside a handler, as Lambda would run it.
     async fn lift(&self) {
+        self.lift_on(&self.service).await;
+    }
+
+    async fn lift_on(&self, service: &Service) {
         let invocation = Invocation {
             request_id: "bench".into(),
             deadline: Some(Instant::now() + Duration::from_secs(120)),
         };
-        let response = self
-            .service
-            .handle_json(self.event.clone(), invocation)
-            .await;
+        let response = service.handle_json(self.event.clone(), invocation).await;
         assert_eq!(response.status_code, 200);
     }
 
@@ -276,7 +329,7 @@ fn clients_process(url: &str) {
         .enable_all()
         .build()
         .expect("runtime");
-    let n = connections();
+    let n = env_number("LIFT_BENCH_CONNECTIONS", 10_000);
     let received = Arc::new(AtomicUsize::new(0));
     runtime.block_on(async {
         let connected = futures_util::stream::iter(0..n)

@@ -73,6 +73,9 @@ pub struct LocalConfig {
     pub invocation_timeout: Duration,
     /// An HTML page served on a plain `GET /` (for example a browser client of the app).
     pub page: Option<String>,
+    /// Added to every Management API answer, to emulate the network between a Lambda function
+    /// and API Gateway (a few milliseconds in AWS; none locally). Default: none.
+    pub management_latency: Duration,
 }
 
 impl Default for LocalConfig {
@@ -86,6 +89,7 @@ impl Default for LocalConfig {
             max_lifetime: Duration::from_secs(2 * 60 * 60),
             invocation_timeout: Duration::from_secs(29),
             page: None,
+            management_latency: Duration::ZERO,
         }
     }
 }
@@ -112,6 +116,12 @@ impl LocalConfig {
     /// Close connections open for this long.
     pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Delay every Management API answer by `latency` (see [`LocalConfig::management_latency`]).
+    pub fn management_latency(mut self, latency: Duration) -> Self {
+        self.management_latency = latency;
         self
     }
 
@@ -718,11 +728,19 @@ async fn serve_socket(
 }
 
 async fn post_root(state: Shared, Path(id): Path<String>, body: Bytes) -> Response {
+    latency(&state).await;
     post_message(state, id, body)
 }
 
 async fn post_stage(state: Shared, Path((_, id)): Path<(String, String)>, body: Bytes) -> Response {
+    latency(&state).await;
     post_message(state, id, body)
+}
+
+async fn latency(state: &Shared) {
+    if !state.config.management_latency.is_zero() {
+        tokio::time::sleep(state.config.management_latency).await;
+    }
 }
 
 async fn get_root(state: Shared, Path(id): Path<String>) -> Response {
