@@ -58,17 +58,29 @@ pub struct WhoAmI {
 pub mod chat {
     use super::*;
 
-    /// `ws://HOST/?name=NAME`: refuses the handshake (400) without a name.
+    /// `ws://HOST/?name=NAME`: refuses the handshake (400) without a name. When the app runs
+    /// with JWT authentication (`LIFT_JWT_SECRET`), the name comes from the token's `name`
+    /// claim, else its `sub`.
     #[ws_connect]
     pub async fn connect(ctx: &mut WsContext) -> WsResult {
-        let name = ctx.query("name").map(str::trim).unwrap_or_default();
+        let name = match ctx.identity().await? {
+            Some(claims) => ["name", "sub"]
+                .iter()
+                .find_map(|claim| claims.get(claim).and_then(|name| name.as_str()))
+                .map(str::to_owned)
+                .ok_or_else(|| WsError::unauthorized("the token has no `name` or `sub` claim"))?,
+            None => ctx
+                .query("name")
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned(),
+        };
         if name.is_empty() {
             return Err(WsError::bad_request("connect with ?name=YOUR_NAME"));
         }
         if name.len() > 64 {
             return Err(WsError::bad_request("the name is longer than 64 bytes"));
         }
-        let name = name.to_owned();
         ctx.set_user(name);
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 mod app;
 
+use lift_runtime::auth::JwtAuth;
 use lift_runtime::local::LocalConfig;
 use lift_runtime::App;
 
@@ -14,8 +15,16 @@ async fn main() -> Result<(), lift_runtime::Error> {
                 .unwrap_or_else(|_| "info,lift_runtime=debug".into()),
         )
         .init();
-    App::new(app::chat::router())
-        .local(LocalConfig::default().page(include_str!("index.html")))
-        .run()
-        .await
+    let mut app = App::new(app::chat::router())
+        .local(LocalConfig::default().page(include_str!("index.html")));
+    // With LIFT_JWT_SECRET, every connection needs an HS256 token signed with it (in `?token=`,
+    // `Authorization: Bearer`, or `Sec-WebSocket-Protocol`); the name comes from the token.
+    if let Some(secret) = std::env::var("LIFT_JWT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        tracing::info!("connections need a JWT signed with LIFT_JWT_SECRET");
+        app = app.middleware(JwtAuth::hs256(secret.as_bytes()));
+    }
+    app.run().await
 }

@@ -32,6 +32,8 @@ pub struct WsContext {
     user: Option<String>,
     metadata: serde_json::Value,
     pending_reply: Option<String>,
+    claims: Option<serde_json::Value>,
+    response_headers: Vec<(&'static str, String)>,
 }
 
 pub(crate) struct ContextParts {
@@ -60,6 +62,8 @@ impl WsContext {
             user: None,
             metadata: serde_json::Value::Null,
             pending_reply: None,
+            claims: None,
+            response_headers: Vec::new(),
         }
     }
 
@@ -134,9 +138,48 @@ impl WsContext {
         self.pending_reply.take()
     }
 
+    /// On `$connect`: the verified claims of the caller (set by an authentication middleware
+    /// such as [`JwtAuth`](crate::auth::JwtAuth)). They are saved with the connection, under
+    /// `claims` in its metadata.
+    pub fn set_claims(&mut self, claims: serde_json::Value) {
+        self.claims = Some(claims);
+    }
+
+    /// The caller's verified claims: those set during this event, else the ones saved with the
+    /// connection at `$connect` (read from the store at most once per event, with
+    /// [`connection`](Self::connection)). `None` for connections that were not authenticated.
+    pub async fn identity(&self) -> Result<Option<serde_json::Value>, StoreError> {
+        if let Some(claims) = &self.claims {
+            return Ok(Some(claims.clone()));
+        }
+        Ok(self
+            .connection()
+            .await?
+            .and_then(|conn| conn.metadata.get("claims").cloned()))
+    }
+
+    /// On `$connect`: a header of the response API Gateway answers the handshake with (for
+    /// example the `Sec-WebSocket-Protocol` it must echo).
+    pub fn set_response_header(&mut self, name: &'static str, value: impl Into<String>) {
+        self.response_headers.push((name, value.into()));
+    }
+
+    pub(crate) fn take_response_headers(&mut self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut self.response_headers)
+    }
+
     /// The user set by [`set_user`](Self::set_user) during this event.
     pub(crate) fn take_identity(&mut self) -> (Option<String>, serde_json::Value) {
-        (self.user.take(), std::mem::take(&mut self.metadata))
+        let mut metadata = std::mem::take(&mut self.metadata);
+        if let Some(claims) = self.claims.clone() {
+            match &mut metadata {
+                serde_json::Value::Object(map) => {
+                    map.insert("claims".to_owned(), claims);
+                }
+                _ => metadata = serde_json::json!({ "claims": claims }),
+            }
+        }
+        (self.user.take(), metadata)
     }
 
     /// The caller's stored connection record, read from the store on the first call of an event

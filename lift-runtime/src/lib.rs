@@ -58,6 +58,8 @@
 extern crate self as lift_runtime;
 
 mod app;
+#[cfg(feature = "jwt")]
+pub mod auth;
 pub mod broadcast;
 mod context;
 mod error;

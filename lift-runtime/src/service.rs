@@ -246,7 +246,15 @@ impl Service {
         connection.user = user;
         connection.metadata = metadata;
         match self.inner.store.save(&connection).await {
-            Ok(()) => response(200, None),
+            Ok(()) => {
+                let mut answer = response(200, None);
+                for (name, value) in ctx.take_response_headers() {
+                    if let Ok(value) = http::HeaderValue::from_str(&value) {
+                        answer.headers.insert(name, value);
+                    }
+                }
+                answer
+            }
             Err(err) => {
                 tracing::error!(error = %err, "could not save the connection; refusing it");
                 let err = WsError::internal("the connection could not be stored");
