@@ -9,12 +9,6 @@ use lift_runtime::App;
 
 #[tokio::main]
 async fn main() -> Result<(), lift_runtime::Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,lift_runtime=debug".into()),
-        )
-        .init();
     let mut app = App::new(app::chat::router())
         .local(LocalConfig::default().page(include_str!("index.html")));
     // With LIFT_JWT_SECRET, every connection needs an HS256 token signed with it (in `?token=`,
@@ -23,7 +17,6 @@ async fn main() -> Result<(), lift_runtime::Error> {
         .ok()
         .filter(|s| !s.is_empty())
     {
-        tracing::info!("connections need a JWT signed with LIFT_JWT_SECRET");
         app = app.middleware(JwtAuth::hs256(secret.as_bytes()));
     }
     app.run().await

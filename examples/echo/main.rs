@@ -17,6 +17,5 @@ mod echo {
 
 #[tokio::main]
 async fn main() -> Result<(), lift_runtime::Error> {
-    tracing_subscriber::fmt().init();
     lift_runtime::App::new(echo::router()).run().await
 }

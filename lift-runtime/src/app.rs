@@ -169,8 +169,13 @@ impl App {
     /// Runs the app: on the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else on the
     /// local emulator (at `LIFT_LOCAL_ADDR`, default `127.0.0.1:3001`) until Ctrl-C.
     #[cfg(feature = "lambda")]
+    ///
+    /// It installs a log subscriber unless the program has one (see
+    /// [`init_logging`](crate::observe::init_logging)): JSON in Lambda, readable locally.
     pub async fn run(self) -> Result<(), crate::Error> {
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+        crate::observe::init_logging(lambda);
+        if lambda {
             return crate::lambda::run(self).await;
         }
         #[cfg(feature = "local")]

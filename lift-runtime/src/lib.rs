@@ -71,6 +71,7 @@ pub mod lambda;
 pub mod local;
 pub mod management;
 pub mod middleware;
+pub mod observe;
 mod router;
 mod service;
 pub mod store;

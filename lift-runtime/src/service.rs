@@ -235,7 +235,7 @@ impl Service {
             tracing::info!(
                 status = err.status(),
                 code = err.code(),
-                message = err.message(),
+                reason = err.message(),
                 "connection refused"
             );
             return response(err.status(), Some(err.to_frame()));
@@ -295,21 +295,21 @@ fn log_error(err: &WsError) {
         tracing::error!(
             status = err.status(),
             code = err.code(),
-            message = err.message(),
+            reason = err.message(),
             "handler error"
         );
     } else {
         tracing::warn!(
             status = err.status(),
             code = err.code(),
-            message = err.message(),
+            reason = err.message(),
             "handler error"
         );
     }
 }
 
 fn invalid_event(invocation: &Invocation, message: String) -> ApiGatewayProxyResponse {
-    tracing::error!(request_id = %invocation.request_id, %message, "invalid event");
+    tracing::error!(request_id = %invocation.request_id, reason = %message, "invalid event");
     let err = WsError::new(400, "invalid_event", message);
     response(400, Some(err.to_frame()))
 }

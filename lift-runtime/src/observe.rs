@@ -1,0 +1,221 @@
+//! Observability middleware and log setup: [`Metrics`] (CloudWatch Embedded Metric Format),
+//! [`RateLimit`] (a token bucket per connection), and [`init_logging`].
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use crate::context::WsContext;
+use crate::error::{WsError, WsResult};
+use crate::middleware::{Middleware, Next};
+use crate::router::BoxFuture;
+
+type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// Writes one CloudWatch [Embedded Metric Format] line per event, synchronously as the event
+/// ends (no background task): `Events` (count), `Latency` (ms), `MessageSize` (bytes) and
+/// `Errors` (count), with the dimension `Route`. In Lambda, stdout goes to CloudWatch Logs,
+/// which turns the lines into metrics.
+///
+/// [Embedded Metric Format]: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+///
+/// ```
+/// use lift_runtime::observe::Metrics;
+/// # use lift_runtime::prelude::*;
+/// # #[ws_app] mod app { use lift_runtime::prelude::*; #[ws_default] async fn d() -> WsResult { Ok(()) } }
+/// let app = lift_runtime::App::new(app::router()).middleware(Metrics::new("Lift/Chat"));
+/// # let _ = app;
+/// ```
+#[derive(Clone)]
+pub struct Metrics {
+    namespace: Arc<str>,
+    sink: Sink,
+}
+
+impl Metrics {
+    /// Metrics in this CloudWatch namespace, written to stdout.
+    pub fn new(namespace: &str) -> Self {
+        Metrics::to_writer(namespace, std::io::stdout())
+    }
+
+    /// Metrics written to `writer` (one JSON document per line).
+    pub fn to_writer(namespace: &str, writer: impl Write + Send + 'static) -> Self {
+        Metrics {
+            namespace: namespace.into(),
+            sink: Arc::new(Mutex::new(Box::new(writer))),
+        }
+    }
+
+    fn write(&self, route: &str, latency: Duration, size: usize, failed: bool) {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let line = json!({
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{
+                    "Namespace": &*self.namespace,
+                    "Dimensions": [["Route"]],
+                    "Metrics": [
+                        {"Name": "Events", "Unit": "Count"},
+                        {"Name": "Latency", "Unit": "Milliseconds"},
+                        {"Name": "MessageSize", "Unit": "Bytes"},
+                        {"Name": "Errors", "Unit": "Count"},
+                    ],
+                }],
+            },
+            "Route": route,
+            "Events": 1,
+            "Latency": latency.as_secs_f64() * 1000.0,
+            "MessageSize": size,
+            "Errors": u8::from(failed),
+        });
+        let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(err) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
+            tracing::warn!(error = %err, "could not write the metrics line");
+        }
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Middleware<'a> for Metrics {
+    type Future = BoxFuture<'a, WsResult>;
+
+    fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future {
+        let metrics = self.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            let size = ctx.body().map_or(0, str::len);
+            let route = ctx.route_key().to_owned();
+            let result = next.run(ctx).await;
+            metrics.write(&route, started.elapsed(), size, result.is_err());
+            result
+        })
+    }
+}
+
+/// Limits the messages of each connection with a token bucket (in this process's memory):
+/// `burst` messages at once, refilled at `per_second`. A message over the limit is answered
+/// with the error frame `rate_limited` (status 429) and the handler is not called; the
+/// connection stays open. `$connect` and `$disconnect` are never limited.
+///
+/// In Lambda each instance keeps its own buckets, so the limit is per instance.
+#[derive(Clone)]
+pub struct RateLimit {
+    per_second: f64,
+    burst: f64,
+    buckets: Arc<Mutex<HashMap<String, (f64, Instant)>>>,
+}
+
+impl RateLimit {
+    /// `burst` messages at once, `per_second` on average.
+    pub fn per_connection(per_second: f64, burst: u32) -> Self {
+        RateLimit {
+            per_second,
+            burst: f64::from(burst.max(1)),
+            buckets: Arc::default(),
+        }
+    }
+
+    /// Takes a token for `id`; `false` when there is none.
+    fn take(&self, id: &str) -> bool {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tokens, last) = buckets.entry(id.to_owned()).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        self.buckets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+}
+
+impl std::fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("per_second", &self.per_second)
+            .field("burst", &self.burst)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Middleware<'a> for RateLimit {
+    type Future = BoxFuture<'a, WsResult>;
+
+    fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future {
+        let limit = self.clone();
+        Box::pin(async move {
+            match ctx.route_key() {
+                "$connect" => {}
+                "$disconnect" => limit.forget(ctx.connection_id()),
+                _ if !limit.take(ctx.connection_id()) => {
+                    return Err(WsError::new(
+                        429,
+                        "rate_limited",
+                        "too many messages: slow down",
+                    ))
+                }
+                _ => {}
+            }
+            next.run(ctx).await
+        })
+    }
+}
+
+/// Installs a log subscriber unless one is installed already: JSON lines in Lambda (one per
+/// event, with the `ws_event` span's request id, connection id, route key and event type),
+/// readable lines elsewhere. `RUST_LOG` filters (default `info`). [`App::run`](crate::App::run)
+/// calls it.
+#[cfg(feature = "lambda")]
+pub fn init_logging(lambda: bool) {
+    use tracing::subscriber::set_global_default;
+    let _ = if lambda {
+        set_global_default(lambda_subscriber(std::io::stdout))
+    } else {
+        set_global_default(tracing_subscriber::fmt().with_env_filter(filter()).finish())
+    };
+}
+
+#[cfg(feature = "lambda")]
+fn filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
+/// The subscriber [`init_logging`] installs in Lambda, writing JSON lines to `writer`
+/// (CloudWatch adds the time; each line carries the event's span fields).
+#[cfg(feature = "lambda")]
+pub fn lambda_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .without_time()
+        .with_env_filter(filter())
+        .with_writer(writer)
+        .finish()
+}
