@@ -204,3 +204,40 @@ async fn identity_gives_the_claims_on_every_later_event() {
         );
     }
 }
+
+#[tokio::test]
+async fn tokens_never_appear_in_the_logs() {
+    use lift_runtime::Invocation;
+    use lift_tests::events::connect_event;
+    use tracing::instrument::WithSubscriber;
+
+    let logs = lift_tests::Buffer::default();
+    let service = App::new(chat::router())
+        .middleware(JwtAuth::hs256(SECRET).audience("chat"))
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+    let good = hs256(&claims(json!({})), SECRET);
+    let bad = hs256(&claims(json!({"aud": "other"})), SECRET);
+    for (token, status) in [(&good, 200), (&bad, 401)] {
+        let mut event = connect_event();
+        event["queryStringParameters"] = json!({"token": token});
+        event["headers"]["Authorization"] = json!(format!("Bearer {token}"));
+        let response = service
+            .handle_json(event, Invocation::new())
+            .with_subscriber(lift_runtime::observe::lambda_subscriber(logs.clone()))
+            .await;
+        assert_eq!(response.status_code, status);
+    }
+    let text = logs.text();
+    assert!(
+        text.contains("invalid token"),
+        "the refusal is logged: {text}"
+    );
+    for token in [&good, &bad] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            !text.contains(signature),
+            "a token leaked into the logs: {text}"
+        );
+    }
+}

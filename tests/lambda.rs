@@ -217,3 +217,40 @@ async fn a_panicking_handler_is_an_internal_error_and_the_service_keeps_working(
         matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "fine")
     );
 }
+
+#[tokio::test]
+async fn the_service_can_be_wrapped_in_tower_layers() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tower::{ServiceBuilder, ServiceExt};
+
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let store = MemoryStore::new();
+    let service = App::new(chat::router())
+        .store(store.clone())
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+    let layered = ServiceBuilder::new()
+        .map_request(move |event: lambda_runtime::LambdaEvent<Value>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            event
+        })
+        .service(service);
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 10_000;
+    let event = lambda_runtime::LambdaEvent::new(connect_event(), context.clone());
+    let response = layered.clone().oneshot(event).await.unwrap();
+    assert_eq!(response.status_code, 200);
+    let event = lambda_runtime::LambdaEvent::new(
+        message_event("TWegAcC4EowCHnA=", "whoami", r#"{"action":"whoami"}"#),
+        context,
+    );
+    let response = layered.oneshot(event).await.unwrap();
+    assert_eq!(body(&response).unwrap()["name"], "me");
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}

@@ -132,3 +132,35 @@ async fn a_middleware_refusing_connect_refuses_the_handshake_and_stores_nothing(
     assert_eq!(Client::try_connect(&url).await.err(), Some(401));
     assert!(emulator.service().store().list().await.unwrap().is_empty());
 }
+
+#[derive(Clone)]
+struct Tenant(String);
+
+#[ws_middleware]
+async fn tenant(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+    let tenant = ctx.query("tenant").unwrap_or("public").to_owned();
+    ctx.extensions_mut().insert(Tenant(tenant));
+    next.run(ctx).await
+}
+
+#[ws_app]
+mod tenants {
+    use lift_runtime::prelude::*;
+
+    #[ws_route("tenant", reply)]
+    async fn tenant(ctx: &WsContext) -> WsResult<Reply> {
+        let tenant = ctx
+            .extensions()
+            .get::<super::Tenant>()
+            .expect("set by the middleware");
+        Ok(Reply::text(tenant.0.clone()))
+    }
+}
+
+#[tokio::test]
+async fn middleware_hands_typed_data_to_the_handler() {
+    let emulator = start(App::new(tenants::router()).middleware(tenant)).await;
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+    client.send_json(json!({"action": "tenant"})).await;
+    assert_eq!(client.recv_text().await, "public");
+}

@@ -2,48 +2,14 @@
 //! Metric Format's required fields, JSON logs with the event's span, the per-connection rate
 //! limit, and a panicking middleware.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use lift_runtime::observe::{lambda_subscriber, Metrics, RateLimit};
 use lift_runtime::prelude::*;
 use lift_runtime::store::MemoryStore;
 use lift_runtime::{App, Invocation};
 use lift_tests::events::{connect_event_for, disconnect_event, message_event};
-use lift_tests::{start, Client};
+use lift_tests::{start, Buffer, Client};
 use serde_json::{json, Value};
 use tracing::instrument::WithSubscriber;
-
-/// A writer into shared memory.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
-            .collect()
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Buffer {
-        self.clone()
-    }
-}
 
 #[ws_app]
 mod app {

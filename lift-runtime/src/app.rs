@@ -166,6 +166,26 @@ impl App {
         })
     }
 
+    /// The service as [`run`](Self::run) gives it to `lambda_runtime` (AWS configuration from the
+    /// environment, `LIFT_TABLE_NAME`, `LIFT_MANAGEMENT_ENDPOINT`): a `tower::Service` of
+    /// Lambda events, to wrap in `tower` layers and run yourself.
+    ///
+    /// ```no_run
+    /// # use lift_runtime::prelude::*;
+    /// # #[ws_app] mod app { use lift_runtime::prelude::*; #[ws_default] async fn d() -> WsResult { Ok(()) } }
+    /// # async fn demo() -> Result<(), lift_runtime::Error> {
+    /// let service = lift_runtime::App::new(app::router()).lambda_service().await?;
+    /// let service = tower::ServiceBuilder::new()
+    ///     .layer(tower::layer::util::Identity::new()) // your tower layers here
+    ///     .service(service);
+    /// lambda_runtime::run(service).await
+    /// # }
+    /// ```
+    #[cfg(feature = "lambda")]
+    pub async fn lambda_service(self) -> Result<Service, crate::Error> {
+        crate::lambda::service(self).await
+    }
+
     /// Runs the app: on the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else on the
     /// local emulator (at `LIFT_LOCAL_ADDR`, default `127.0.0.1:3001`) until Ctrl-C.
     #[cfg(feature = "lambda")]

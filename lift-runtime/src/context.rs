@@ -34,6 +34,7 @@ pub struct WsContext {
     pending_reply: Option<String>,
     claims: Option<serde_json::Value>,
     response_headers: Vec<(&'static str, String)>,
+    extensions: http::Extensions,
 }
 
 pub(crate) struct ContextParts {
@@ -64,6 +65,7 @@ impl WsContext {
             pending_reply: None,
             claims: None,
             response_headers: Vec::new(),
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -136,6 +138,36 @@ impl WsContext {
 
     pub(crate) fn take_pending_reply(&mut self) -> Option<String> {
         self.pending_reply.take()
+    }
+
+    /// Typed values attached to this event, e.g. by a middleware for the handler:
+    ///
+    /// ```
+    /// use lift_runtime::prelude::*;
+    ///
+    /// #[derive(Clone)]
+    /// struct Tenant(String);
+    ///
+    /// #[ws_middleware]
+    /// async fn tenant(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+    ///     let tenant = ctx.header("x-tenant").unwrap_or("public").to_owned();
+    ///     ctx.extensions_mut().insert(Tenant(tenant));
+    ///     next.run(ctx).await
+    /// }
+    ///
+    /// #[ws_route("whoami", reply)]
+    /// async fn whoami(ctx: &WsContext) -> WsResult<Reply> {
+    ///     let tenant = ctx.extensions().get::<Tenant>().map_or("none", |t| t.0.as_str());
+    ///     Ok(Reply::text(tenant))
+    /// }
+    /// ```
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// The typed values of this event, to attach one.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// On `$connect`: the verified claims of the caller (set by an authentication middleware

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 
 use crate::app::App;
 use crate::management::SdkManagement;
@@ -45,14 +45,29 @@ pub(crate) async fn service(mut app: App) -> Result<Service, crate::Error> {
 }
 
 pub(crate) async fn run(app: App) -> Result<(), crate::Error> {
-    let service = service(app).await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let service = service.clone();
-        async move {
+    lambda_runtime::run(service(app).await?).await
+}
+
+/// The service is a `tower::Service` of Lambda events, so it can be wrapped in `tower` layers
+/// and given to `lambda_runtime::run` (see [`App::lambda_service`]). Every event gets an
+/// answer (a malformed one a 400), so the error type is `Infallible`.
+impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
+    type Response = aws_lambda_events::apigw::ApiGatewayProxyResponse;
+    type Error = std::convert::Infallible;
+    type Future = crate::router::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, event: LambdaEvent<serde_json::Value>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move {
             let invocation = invocation(&event.context);
-            // Every event gets an answer (a malformed one a 400), so no invocation fails.
-            Ok::<_, std::convert::Infallible>(service.handle_json(event.payload, invocation).await)
-        }
-    }))
-    .await
+            Ok(service.handle_json(event.payload, invocation).await)
+        })
+    }
 }

@@ -26,6 +26,35 @@
 //! # let _ = app;
 //! ```
 //!
+//! A middleware can apply to some events only: check the route first.
+//!
+//! ```
+//! use lift_runtime::prelude::*;
+//!
+//! /// Only on `$connect`: every other event passes straight through.
+//! #[ws_middleware]
+//! async fn connect_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+//!     if ctx.route_key() != "$connect" {
+//!         return next.run(ctx).await;
+//!     }
+//!     if ctx.header("origin") != Some("https://chat.example.com") {
+//!         return Err(WsError::forbidden("unknown origin"));
+//!     }
+//!     next.run(ctx).await
+//! }
+//!
+//! /// Only on the routes that write.
+//! #[ws_middleware]
+//! async fn writers_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+//!     if matches!(ctx.route_key(), "sendMessage" | "join") && ctx.identity().await?.is_none() {
+//!         return Err(WsError::unauthorized("sign in to write"));
+//!     }
+//!     next.run(ctx).await
+//! }
+//! ```
+//!
+//! Data for the handler goes into [`WsContext::extensions_mut`].
+//!
 //! Registered with [`App::middleware`](crate::App::middleware); the first registered is the
 //! outermost: `first → second → handler → second → first`. Middleware runs on every event,
 //! `$connect` and `$disconnect` included; one that returns `Err` without calling
