@@ -346,9 +346,7 @@ impl ConnectionStore for DynamoDbStore {
     }
 
     async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
+        connections(|start| async move {
             let out = self
                 .client
                 .query()
@@ -362,16 +360,9 @@ impl ConnectionStore for DynamoDbStore {
                 .send()
                 .await
                 .map_err(|err| sdk_error("Query", err))?;
-            for item in out.items() {
-                found.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
-        found.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(found)
+            Ok((out.items().to_vec(), out.last_evaluated_key().cloned()))
+        })
+        .await
     }
 
     async fn join(&self, connection_id: &str, room: &str) -> Result<(), StoreError> {
@@ -541,9 +532,7 @@ impl ConnectionStore for DynamoDbStore {
     }
 
     async fn list(&self) -> Result<Vec<Connection>, StoreError> {
-        let mut all = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
+        connections(|start| async move {
             let out = self
                 .client
                 .scan()
@@ -556,17 +545,33 @@ impl ConnectionStore for DynamoDbStore {
                 .send()
                 .await
                 .map_err(|err| sdk_error("Scan", err))?;
-            for item in out.items() {
-                all.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
-        all.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(all)
+            Ok((out.items().to_vec(), out.last_evaluated_key().cloned()))
+        })
+        .await
     }
+}
+
+/// Every connection item of a paginated read, sorted by id: `page` fetches the page after a key
+/// and returns its items and the next key.
+async fn connections<F, Fut>(mut page: F) -> Result<Vec<Connection>, StoreError>
+where
+    F: FnMut(Option<Item>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Item>, Option<Item>), StoreError>>,
+{
+    let mut all = Vec::new();
+    let mut start = None;
+    loop {
+        let (items, next) = page(start).await?;
+        for item in &items {
+            all.push(from_item(item)?);
+        }
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(all)
 }
 
 /// 50 ms × 2^attempt, at most 2 s, with full jitter.
