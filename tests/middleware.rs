@@ -121,8 +121,21 @@ async fn a_middleware_error_stops_the_event_before_the_handler() {
         client.recv_json().await,
         json!({"type": "error", "code": "forbidden", "message": "not allowed"})
     );
-    assert!(!trace_of(&id).contains(&"forbidden handler".to_owned()));
-    assert_eq!(trace_of(&id).last().unwrap(), "outer after");
+    // The exact order: $connect through the whole onion, then the message stopped by `inner`
+    // (no handler, no "inner after") with `outer` still seeing the error on its way out.
+    assert_eq!(
+        trace_of(&id),
+        [
+            "outer before",
+            "inner before",
+            "connect handler",
+            "inner after",
+            "outer after",
+            "outer before",
+            "inner before",
+            "outer after",
+        ]
+    );
 }
 
 #[tokio::test]
