@@ -5,6 +5,8 @@
 //! runtime through `::lift_runtime::__private`. Each macro's documentation (with examples) is
 //! on its re-export in `lift-runtime`.
 
+#![deny(missing_docs)]
+
 use proc_macro::TokenStream;
 
 mod app;

@@ -245,11 +245,25 @@ impl DynamoDbStore {
         Ok(())
     }
 
-    /// The keys of a connection's items (its record and memberships), from its record.
-    fn keys_of(id: &str, rooms: &BTreeSet<String>) -> Vec<Item> {
-        let mut keys = vec![Self::conn_key(id)];
-        keys.extend(rooms.iter().map(|room| Self::member_key(room, id)));
-        keys
+    /// Writes the update of a connection's record and the change of a membership atomically;
+    /// `Ok(false)` when the update's condition failed (the connection is gone).
+    async fn transact(
+        &self,
+        update: Update,
+        membership: TransactWriteItem,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(membership)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.code() == Some("TransactionCanceledException") => Ok(false),
+            Err(err) => Err(sdk_error("TransactWriteItems", err)),
+        }
     }
 }
 
@@ -395,19 +409,11 @@ impl ConnectionStore for DynamoDbStore {
             .set_item(Some(membership))
             .build()
             .map_err(build_error)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.code() == Some("TransactionCanceledException") => {
-                Err(StoreError::not_found(connection_id))
-            }
-            Err(err) => Err(sdk_error("TransactWriteItems", err)),
+        let put = TransactWriteItem::builder().put(put).build();
+        if self.transact(update, put).await? {
+            Ok(())
+        } else {
+            Err(StoreError::not_found(connection_id))
         }
     }
 
@@ -425,19 +431,9 @@ impl ConnectionStore for DynamoDbStore {
             .set_key(Some(Self::member_key(room, connection_id)))
             .build()
             .map_err(build_error)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The connection is gone: its memberships went with it.
-            Err(err) if err.code() == Some("TransactionCanceledException") => Ok(()),
-            Err(err) => Err(sdk_error("TransactWriteItems", err)),
-        }
+        // `false` when the connection is gone: its memberships went with it.
+        let delete = TransactWriteItem::builder().delete(delete).build();
+        self.transact(update, delete).await.map(drop)
     }
 
     fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
@@ -514,7 +510,11 @@ impl ConnectionStore for DynamoDbStore {
                     .flatten()
                 {
                     let id = string(item, "pk")?.trim_start_matches("CONN#").to_owned();
-                    keys.extend(Self::keys_of(&id, &rooms_of(item)).into_iter().skip(1));
+                    keys.extend(
+                        rooms_of(item)
+                            .iter()
+                            .map(|room| Self::member_key(room, &id)),
+                    );
                 }
                 pending = out
                     .unprocessed_keys()
