@@ -26,9 +26,8 @@
 //!
 //!     #[ws_route("say")]
 //!     async fn say(ctx: &WsContext, Json(say): Json<Say>) -> WsResult {
-//!         for conn in ctx.store().list().await? {
-//!             let _ = ctx.send(&conn.id, &say.text).await;
-//!         }
+//!         let everyone = ctx.store().list().await?;
+//!         ctx.broadcast(everyone.iter().map(|c| c.id.as_str()), &say.text).await?;
 //!         Ok(())
 //!     }
 //!
