@@ -88,6 +88,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let started = std::time::SystemTime::now();
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -132,18 +133,23 @@ fn main() {
         let received = setup.stop_clients();
         println!("{name}: the clients received {received} frames in all");
         runtime.block_on(setup.emulator.shutdown());
-        report(name, n);
+        report(name, n, started);
     }
     criterion.final_summary();
 }
 
 /// Prints messages per second and the ratios, from criterion's estimates of this run.
-fn report(group: &str, n: usize) {
+fn report(group: &str, n: usize, started: std::time::SystemTime) {
     let mean_ns = |name: &str| -> Option<f64> {
         let path = format!("target/criterion/{group}/{name}/new/estimates.json");
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join(path);
+        // Only estimates written by this run (a filtered-out benchmark keeps older ones).
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+        if modified < started {
+            return None;
+        }
         let text = std::fs::read_to_string(path).ok()?;
         let value: serde_json::Value = serde_json::from_str(&text).ok()?;
         value["mean"]["point_estimate"].as_f64()
@@ -153,7 +159,7 @@ fn report(group: &str, n: usize) {
         mean_ns("sdk_sequential"),
         mean_ns("raw_http_concurrent"),
     ) else {
-        println!("(no estimates to compare: run without --test to measure)");
+        println!("{group}: no estimates of this run to compare (filtered out, or --test)");
         return;
     };
     let rate = |ns: f64| n as f64 / (ns / 1e9);
