@@ -8,38 +8,12 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Item, ItemMod};
 
-use crate::args::Args;
 use crate::errors::Errors;
 use crate::exports::Exports;
 use crate::handler::{Handler, HandlerKind};
 
 /// API Gateway's default quota of routes per API.
 const MAX_ROUTES: usize = 300;
-
-/// Arguments of `#[ws_app]`: only `crate = "path"`.
-fn parse_args(args: TokenStream, errors: &mut Errors) -> Option<syn::Path> {
-    match Args::parse(args, "ws_app", &["crate = \"...\""]) {
-        Ok(args) => {
-            if let Some(key) = &args.key {
-                errors.push(syn::Error::new(
-                    key.span(),
-                    "`#[ws_app]` takes no route key; put `#[ws_route(\"...\")]` on the handlers inside",
-                ));
-            }
-            if let Some(span) = args.reply {
-                errors.push(syn::Error::new(
-                    span,
-                    "`reply` belongs on a route: `#[ws_route(\"key\", reply)]`",
-                ));
-            }
-            args.krate
-        }
-        Err(err) => {
-            errors.push(err);
-            None
-        }
-    }
-}
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut module: ItemMod = match syn::parse2(item.clone()) {
@@ -54,7 +28,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut errors = Errors::default();
-    let krate = parse_args(args, &mut errors);
+    let krate = crate::args::crate_only(
+        args,
+        "ws_app",
+        "`#[ws_app]` takes no route key; put `#[ws_route(\"...\")]` on the handlers inside",
+        "`reply` belongs on a route: `#[ws_route(\"key\", reply)]`",
+        &mut errors,
+    );
     let exports = Exports::new(krate.as_ref());
 
     let Some((_, items)) = &mut module.content else {

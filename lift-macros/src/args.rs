@@ -24,6 +24,32 @@ impl Args {
     }
 }
 
+/// The arguments of an attribute that takes only `crate = "path"` (`ws_app`, `ws_middleware`):
+/// a route key or `reply` is reported with the given messages. Errors go to `errors`.
+pub fn crate_only(
+    tokens: TokenStream,
+    attr: &str,
+    no_key: &str,
+    no_reply: &str,
+    errors: &mut crate::errors::Errors,
+) -> Option<syn::Path> {
+    match Args::parse(tokens, attr, &["crate = \"...\""]) {
+        Ok(args) => {
+            if let Some(key) = &args.key {
+                errors.push(syn::Error::new(key.span(), no_key));
+            }
+            if let Some(span) = args.reply {
+                errors.push(syn::Error::new(span, no_reply));
+            }
+            args.krate
+        }
+        Err(err) => {
+            errors.push(err);
+            None
+        }
+    }
+}
+
 fn valid_options(options: &[&str]) -> String {
     let list: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
     match list.len() {

@@ -10,7 +10,6 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{FnArg, ItemFn, Type};
 
-use crate::args::Args;
 use crate::errors::Errors;
 use crate::exports::Exports;
 use crate::handler::{check_signature_of, sanitized};
@@ -30,27 +29,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut errors = Errors::default();
-    let krate = match Args::parse(args, "ws_middleware", &["crate = \"...\""]) {
-        Ok(args) => {
-            if let Some(key) = &args.key {
-                errors.push(syn::Error::new(
-                    key.span(),
-                    "a middleware runs for every route and takes no route key",
-                ));
-            }
-            if let Some(span) = args.reply {
-                errors.push(syn::Error::new(
-                    span,
-                    "`reply` belongs on a route, not on a middleware",
-                ));
-            }
-            args.krate
-        }
-        Err(err) => {
-            errors.push(err);
-            None
-        }
-    };
+    let krate = crate::args::crate_only(
+        args,
+        "ws_middleware",
+        "a middleware runs for every route and takes no route key",
+        "`reply` belongs on a route, not on a middleware",
+        &mut errors,
+    );
     check_signature_of("ws_middleware", "a middleware", &func.sig, &mut errors);
     check_inputs(&func, &mut errors);
     check_output(&func.sig, &mut errors);

@@ -440,10 +440,7 @@ impl Room<'_> {
         let mut reports = Vec::new();
         let mut pages = self.ctx.store.members(self.name);
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| SendError::Failed {
-                endpoint: "connection store".to_owned(),
-                message: err.to_string(),
-            })?;
+            let page = page.map_err(store_failure)?;
             let ids = page
                 .into_iter()
                 .map(|member| member.connection_id)
@@ -483,12 +480,17 @@ impl User<'_> {
             .store
             .user_connections(self.user)
             .await
-            .map_err(|err| SendError::Failed {
-                endpoint: "connection store".to_owned(),
-                message: err.to_string(),
-            })?;
+            .map_err(store_failure)?;
         self.ctx
             .broadcast(connections.iter().map(|conn| conn.id.as_str()), message)
             .await
+    }
+}
+
+/// A store failure while finding whom to send to.
+fn store_failure(err: StoreError) -> SendError {
+    SendError::Failed {
+        endpoint: "connection store".to_owned(),
+        message: err.to_string(),
     }
 }

@@ -492,6 +492,25 @@ impl EmulatorState {
     }
 }
 
+/// API Gateway's two views of repeated names (headers, query parameters): the last value of
+/// each, and every value of each.
+fn single_and_multi(
+    pairs: impl Iterator<Item = (String, String)>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let mut single = Map::new();
+    let mut multi = Map::new();
+    for (name, value) in pairs {
+        single.insert(name.clone(), value.clone().into());
+        if let Value::Array(values) = multi
+            .entry(name)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            values.push(value.into());
+        }
+    }
+    (single, multi)
+}
+
 fn epoch_millis(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -551,29 +570,16 @@ async fn upgrade(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in &headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        single.insert(name.to_string(), value.clone().into());
-        if let Value::Array(values) = multi
-            .entry(name.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            values.push(value.into());
-        }
-    }
-    let mut query_single = Map::new();
-    let mut query_multi: Map<String, Value> = Map::new();
-    for (name, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
-        query_single.insert(name.to_string(), value.to_string().into());
-        if let Value::Array(values) = query_multi
-            .entry(name.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            values.push(value.to_string().into());
-        }
-    }
+    let (single, multi) = single_and_multi(headers.iter().map(|(name, value)| {
+        (
+            name.to_string(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    }));
+    let (query_single, query_multi) = single_and_multi(
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned())),
+    );
     let headers_json = Value::Object(single);
     let context =
         state.request_context(&id, &stage, connected_at, &source_ip, user_agent.as_deref());
