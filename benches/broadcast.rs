@@ -130,12 +130,93 @@ fn main() {
             }
         }
         group.finish();
+        let costs = cpu_costs(&runtime, &setup, concurrency);
         let received = setup.stop_clients();
         println!("{name}: the clients received {received} frames in all");
         runtime.block_on(setup.emulator.shutdown());
         report(name, n, started);
+        print_costs(name, &costs);
     }
     criterion.final_summary();
+}
+
+/// CPU spent per message by the thread that sends (the one polling the broadcast: the SDK's
+/// orchestration, signing and request building run there; the HTTP connections' own tasks run
+/// on the runtime's workers) and by the whole benchmark process (sender, emulator and HTTP
+/// connections; the WebSocket clients are in the child process).
+#[derive(Debug)]
+struct Cost {
+    name: &'static str,
+    sender_us: f64,
+    process_us: f64,
+}
+
+fn thread_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn process_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: libc::clockid_t) -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; both clocks exist on Linux.
+    let rc = unsafe { libc::clock_gettime(clock, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Measures [`Cost`]s: a few broadcasts of each kind, on this (the main) thread, as criterion's
+/// `to_async` runs them.
+fn cpu_costs(runtime: &tokio::runtime::Runtime, setup: &Setup, concurrency: usize) -> Vec<Cost> {
+    vec![
+        cost_of(runtime, setup, "lift", || setup.lift()),
+        cost_of(runtime, setup, "sdk_sequential", || setup.sdk_sequential()),
+        cost_of(runtime, setup, "raw_http_concurrent", || {
+            setup.raw_concurrent(concurrency)
+        }),
+    ]
+}
+
+fn cost_of<F: std::future::Future<Output = ()>>(
+    runtime: &tokio::runtime::Runtime,
+    setup: &Setup,
+    name: &'static str,
+    run: impl Fn() -> F,
+) -> Cost {
+    const ROUNDS: u32 = 3;
+    runtime.block_on(run()); // warm
+    let (thread, process) = (thread_cpu(), process_cpu());
+    for _ in 0..ROUNDS {
+        runtime.block_on(run());
+    }
+    let per_message =
+        |d: Duration| d.as_secs_f64() * 1e6 / (setup.ids().len() as f64 * f64::from(ROUNDS));
+    Cost {
+        name,
+        sender_us: per_message(thread_cpu() - thread),
+        process_us: per_message(process_cpu() - process),
+    }
+}
+
+fn print_costs(group: &str, costs: &[Cost]) {
+    println!("{group}: CPU per message (µs): sending thread / whole process (without the clients)");
+    for cost in costs {
+        println!(
+            "  {:<20} {:>8.1} / {:>8.1}",
+            cost.name, cost.sender_us, cost.process_us
+        );
+    }
+    if let [lift, _, raw] = costs {
+        println!(
+            "sending thread, lift / raw HTTP = {:.1}x",
+            lift.sender_us / raw.sender_us
+        );
+    }
 }
 
 /// Prints messages per second and the ratios, from criterion's estimates of this run.
@@ -169,6 +250,10 @@ fn report(group: &str, n: usize, started: std::time::SystemTime) {
     println!("  raw_http_concurrent  {:>10.0}", rate(ceiling));
     println!("lift / sequential = {:.1}x", sequential / lift);
     println!("lift / ceiling    = {:.2}", ceiling / lift);
+    println!(
+        "ceiling / sequential = {:.1}x (the most any sender could gain on the sequential loop here)",
+        sequential / ceiling
+    );
 }
 
 struct Setup {

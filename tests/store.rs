@@ -136,3 +136,96 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
     assert_eq!(members.len(), 7);
     assert_eq!(counter.all(), [("Query".to_owned(), 3)].into());
 }
+
+/// Connections `u00=`.. in two rooms each.
+async fn connections_in_two_rooms(
+    store: &lift_runtime::store::DynamoDbStore,
+    n: usize,
+) -> Vec<String> {
+    use lift_runtime::store::{Connection, ConnectionStore};
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("u{i:02}=");
+        store
+            .save(&Connection::new(&id, std::time::SystemTime::now()))
+            .await
+            .unwrap();
+        store.join(&id, "lobby").await.unwrap();
+        store.join(&id, "games").await.unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn remove_many_retries_what_dynamodb_leaves_unprocessed() {
+    use lift_runtime::store::{collect, ConnectionStore};
+
+    // The first BatchGetItem and the first two BatchWriteItems come back half unprocessed.
+    let faults = dynamodb::Unprocessed::new(1, 2);
+    let (store, counter) = dynamodb::store_with("unprocessed", faults.clone()).await;
+    let ids = connections_in_two_rooms(&store, 30).await;
+    counter.reset();
+
+    // 28 gone: 28 reads, then 28 connections + 56 memberships = 84 deletes in batches of 25.
+    store.remove_many(&ids[..28]).await.unwrap();
+    // Reads: 14 of 28 held back once → 2 requests. Writes: the first batch of 25 sends 13 and
+    // gets 12 back, then sends 6 of those and gets 6 back, then the rest: 3 requests for it,
+    // 1 for each of the other three batches.
+    assert_eq!(faults.injected(), 14 + 12 + 6);
+    assert_eq!(
+        counter.all(),
+        [
+            ("BatchGetItem".to_owned(), 2),
+            ("BatchWriteItem".to_owned(), 6)
+        ]
+        .into()
+    );
+
+    let left: Vec<String> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, ["u28=", "u29="]);
+    for room in ["lobby", "games"] {
+        let members: Vec<String> = collect(store.members(room))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.connection_id)
+            .collect();
+        assert_eq!(members, ["u28=", "u29="], "{room}");
+    }
+}
+
+#[tokio::test]
+async fn a_batch_that_stays_unprocessed_fails_with_a_clear_error() {
+    use lift_runtime::store::ConnectionStore;
+
+    let (store, counter) = dynamodb::store_with("never", dynamodb::Unprocessed::always()).await;
+    let ids = connections_in_two_rooms(&store, 2).await;
+    counter.reset();
+
+    // Nothing is ever processed as far as the store can tell: it gives up after 8 retries of
+    // the reads, with an error that says so, instead of looping for ever.
+    let err = store.remove_many(&ids).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 reads stayed unprocessed after 9 attempts"),
+        "{err}"
+    );
+    assert_eq!(counter.all(), [("BatchGetItem".to_owned(), 9)].into());
+
+    // The same for deletes (a connection's own delete writes its memberships in a batch).
+    counter.reset();
+    let err = store.delete(&ids[0]).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 deletes stayed unprocessed after 9 attempts"),
+        "{err}"
+    );
+    assert_eq!(counter.get("BatchWriteItem"), 9);
+}

@@ -31,8 +31,10 @@
 //!
 //! DynamoDB deletes expired items lazily (up to days later), so every read filters on
 //! `expires_at` itself: an expired connection or membership is invisible at once.
-//! `BatchWriteItem` leftovers (`UnprocessedItems`) are retried with jittered exponential
-//! backoff.
+//! What DynamoDB leaves of a batch when it is throttled (`UnprocessedKeys` of a `BatchGetItem`,
+//! `UnprocessedItems` of a `BatchWriteItem`) is retried with jittered exponential backoff
+//! (50 ms doubling, at most 2 s); after 8 retries the operation fails with a [`StoreError`]
+//! that says how much was left.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -230,7 +232,7 @@ impl DynamoDbStore {
                     break;
                 }
                 attempt += 1;
-                if attempt > 8 {
+                if attempt > MAX_RETRIES {
                     return Err(StoreError::new(
                         format!(
                             "{} deletes stayed unprocessed after {attempt} attempts",
@@ -521,8 +523,17 @@ impl ConnectionStore for DynamoDbStore {
                     .and_then(|keys| keys.get(&self.table))
                     .filter(|request| !request.keys().is_empty())
                     .cloned();
-                if pending.is_some() {
+                if let Some(request) = &pending {
                     attempt += 1;
+                    if attempt > MAX_RETRIES {
+                        return Err(StoreError::new(
+                            format!(
+                                "{} reads stayed unprocessed after {attempt} attempts",
+                                request.keys().len()
+                            ),
+                            None,
+                        ));
+                    }
                     tokio::time::sleep(backoff(attempt)).await;
                 }
             }
@@ -573,6 +584,9 @@ where
     all.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(all)
 }
+
+/// Retries of a batch's unprocessed keys or items before the store gives up with an error.
+const MAX_RETRIES: u32 = 8;
 
 /// 50 ms × 2^attempt, at most 2 s, with full jitter.
 fn backoff(attempt: u32) -> Duration {
