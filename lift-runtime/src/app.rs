@@ -188,11 +188,20 @@ impl App {
 
     /// Runs the app: on the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else on the
     /// local emulator (at `LIFT_LOCAL_ADDR`, default `127.0.0.1:3001`) until Ctrl-C.
-    #[cfg(feature = "lambda")]
     ///
     /// It installs a log subscriber unless the program has one (see
     /// [`init_logging`](crate::observe::init_logging)): JSON in Lambda, readable locally.
+    ///
+    /// Started as `your-app template` or `your-app asyncapi`, it prints the app's deployment
+    /// template ([`template`](Self::template)) or AsyncAPI document ([`asyncapi`](Self::asyncapi))
+    /// as JSON on standard output instead, and returns.
+    #[cfg(feature = "lambda")]
     pub async fn run(self) -> Result<(), crate::Error> {
+        match std::env::args().nth(1).as_deref() {
+            Some("template") => return print_json(&self.template().to_json()),
+            Some("asyncapi") => return print_json(&self.asyncapi()),
+            _ => {}
+        }
         let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
         crate::observe::init_logging(lambda);
         if lambda {
@@ -207,6 +216,57 @@ impl App {
             Err("AWS_LAMBDA_RUNTIME_API is not set and the `local` feature is off: nothing to run on".into())
         }
     }
+}
+
+impl App {
+    /// The deployment template of this app (see [`infra`](crate::infra)), named after the
+    /// running program, with its code from `target/lambda/<program>` (where
+    /// `cargo lambda build` puts it) and the emulator's route selection expression.
+    /// `your-app template` prints it.
+    pub fn template(&self) -> crate::infra::Template {
+        let program = program_name();
+        crate::infra::Template::new(&self.router)
+            .name(program.clone())
+            .code_uri(format!("target/lambda/{program}"))
+            .route_selection(self.route_selection())
+    }
+
+    /// The AsyncAPI document of this app's messages (see [`infra::asyncapi`](crate::infra::asyncapi)).
+    /// `your-app asyncapi` prints it.
+    pub fn asyncapi(&self) -> serde_json::Value {
+        crate::infra::asyncapi(&self.router, &program_name(), &self.route_selection())
+    }
+
+    fn route_selection(&self) -> String {
+        #[cfg(feature = "local")]
+        {
+            self.local.route_selection.clone()
+        }
+        #[cfg(not(feature = "local"))]
+        {
+            "$request.body.action".to_owned()
+        }
+    }
+}
+
+/// The running program's file name, for names in generated documents.
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "lift-app".to_owned())
+}
+
+/// Writes a generated document to standard output (the program's output when run as
+/// `your-app template`, not a log line).
+fn print_json(value: &serde_json::Value) -> Result<(), crate::Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 impl std::fmt::Debug for App {

@@ -64,6 +64,7 @@ mod context;
 mod error;
 mod extract;
 mod ids;
+pub mod infra;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "local")]

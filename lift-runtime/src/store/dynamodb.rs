@@ -52,11 +52,12 @@ use futures_util::StreamExt;
 
 use super::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
 use crate::error::StoreError;
+use crate::infra::table;
 
 /// The name of the global secondary index on users.
-pub const USER_INDEX: &str = "gsi1";
+pub const USER_INDEX: &str = table::USER_INDEX;
 /// The TTL attribute (epoch seconds).
-pub const TTL_ATTRIBUTE: &str = "expires_at";
+pub const TTL_ATTRIBUTE: &str = table::TTL;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -106,7 +107,8 @@ impl DynamoDbStore {
 
     /// Creates the table (keys, the `gsi1` index, on-demand billing, TTL on `expires_at`) and
     /// waits until it is active. `Ok(false)` when it already existed. For local development and
-    /// tests: in AWS the deployment template creates the same table.
+    /// tests: in AWS the deployment template ([`infra::Template`](crate::infra::Template))
+    /// creates the same table.
     pub async fn create_table(&self) -> Result<bool, StoreError> {
         let key = |name: &str, kind: KeyType| {
             KeySchemaElement::builder()
@@ -124,8 +126,8 @@ impl DynamoDbStore {
         };
         let index = GlobalSecondaryIndex::builder()
             .index_name(USER_INDEX)
-            .key_schema(key("gsi1pk", KeyType::Hash)?)
-            .key_schema(key("gsi1sk", KeyType::Range)?)
+            .key_schema(key(table::INDEX_PK, KeyType::Hash)?)
+            .key_schema(key(table::INDEX_SK, KeyType::Range)?)
             .projection(
                 Projection::builder()
                     .projection_type(ProjectionType::All)
@@ -138,12 +140,12 @@ impl DynamoDbStore {
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key("sk", KeyType::Range)?)
-            .attribute_definitions(attr("pk")?)
-            .attribute_definitions(attr("sk")?)
-            .attribute_definitions(attr("gsi1pk")?)
-            .attribute_definitions(attr("gsi1sk")?)
+            .key_schema(key(table::PK, KeyType::Hash)?)
+            .key_schema(key(table::SK, KeyType::Range)?)
+            .attribute_definitions(attr(table::PK)?)
+            .attribute_definitions(attr(table::SK)?)
+            .attribute_definitions(attr(table::INDEX_PK)?)
+            .attribute_definitions(attr(table::INDEX_SK)?)
             .global_secondary_indexes(index)
             .send()
             .await;

@@ -1,0 +1,375 @@
+//! Infrastructure from code: the chat's SAM template and AsyncAPI document, generated from its
+//! router. The template is checked by `cfn-lint` (AWS's CloudFormation linter, with the SAM
+//! translator; installed with moto by `scripts/test`), and its table against the table
+//! `DynamoDbStore::create_table` makes on a real DynamoDB-compatible server.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use lift_runtime::infra::{asyncapi, Template};
+use lift_runtime::store::DynamoDbStore;
+use lift_tests::chat_app::chat;
+use lift_tests::dynamodb;
+use serde_json::{json, Value};
+
+fn chat_template() -> Value {
+    Template::new(&chat::router())
+        .name("chat")
+        .code_uri("target/lambda/chat")
+        .env("LIFT_JWT_SECRET", "change-me")
+        .to_json()
+}
+
+fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+/// Runs cfn-lint on `template`; its exit status and output.
+fn cfn_lint(name: &str, template: &Value) -> (bool, String) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_vec_pretty(template).unwrap()).unwrap();
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; from cfnlint.runner import main; sys.exit(main())",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !text.contains("No module named"),
+        "cfn-lint is NOT installed, so the template was not checked: use `./scripts/test` (it \
+         installs it), or `pip install cfn-lint`\n{text}"
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_template_has_every_route_and_passes_cfn_lint() {
+    let template = chat_template();
+
+    // Every route API Gateway needs: the three special ones (the runtime manages connections
+    // and answers unknown routes itself), and each message route of the router.
+    let keys: BTreeSet<&str> = resources_of(&template, "AWS::ApiGatewayV2::Route")
+        .iter()
+        .map(|(_, r)| r["Properties"]["RouteKey"].as_str().unwrap())
+        .collect();
+    let mut expected: BTreeSet<&str> = ["$connect", "$disconnect", "$default"].into();
+    let router = chat::router();
+    expected.extend(
+        router
+            .routes()
+            .iter()
+            .map(|r| r.key)
+            .filter(|k| router.is_message_route(k)),
+    );
+    assert_eq!(keys, expected);
+
+    // Two-way routes, and only they, have a route response.
+    let replies: BTreeSet<&str> = resources_of(&template, "AWS::ApiGatewayV2::RouteResponse")
+        .iter()
+        .map(|(_, r)| {
+            let route = r["Properties"]["RouteId"]["Ref"].as_str().unwrap();
+            template["Resources"][route]["Properties"]["RouteKey"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let two_way: BTreeSet<&str> = router
+        .routes()
+        .iter()
+        .filter(|r| r.reply)
+        .map(|r| r.key)
+        .collect();
+    assert!(!two_way.is_empty());
+    assert_eq!(replies, two_way);
+
+    // The route selection expression the emulator uses.
+    assert_eq!(
+        template["Resources"]["WebSocketApi"]["Properties"]["RouteSelectionExpression"],
+        "$request.body.action"
+    );
+
+    // The function may post, read and delete connections of this API's stage, and finds its
+    // table in LIFT_TABLE_NAME.
+    let function = &template["Resources"]["Function"]["Properties"];
+    let statement = &function["Policies"][1]["Statement"][0];
+    assert_eq!(statement["Action"], "execute-api:ManageConnections");
+    let resources: Vec<String> = statement["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Fn::Sub"].as_str().unwrap().to_owned())
+        .collect();
+    for method in ["POST", "GET", "DELETE"] {
+        assert!(
+            resources.contains(&format!(
+                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{WebSocketApi}}/prod/{method}/@connections/*"
+            )),
+            "{method}: {resources:?}"
+        );
+    }
+    assert_eq!(
+        function["Environment"]["Variables"]["LIFT_TABLE_NAME"],
+        json!({"Ref": "Table"})
+    );
+    assert_eq!(
+        function["Environment"]["Variables"]["LIFT_JWT_SECRET"],
+        "change-me"
+    );
+    assert_eq!(function["CodeUri"], "target/lambda/chat");
+
+    // AWS's linter accepts it...
+    let (ok, output) = cfn_lint("chat-template", &template);
+    assert!(ok, "cfn-lint refused the template:\n{output}");
+    // ...and is really checking: a route without its key is refused.
+    let mut broken = template.clone();
+    broken["Resources"]["RouteConnect"]["Properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("RouteKey");
+    let (ok, output) = cfn_lint("broken-template", &broken);
+    assert!(!ok && output.contains("RouteKey"), "{output}");
+}
+
+#[test]
+fn route_ids_are_valid_and_distinct_for_awkward_keys() {
+    #[lift_runtime::ws_app]
+    mod awkward {
+        use lift_runtime::prelude::*;
+
+        #[ws_route("send-message")]
+        async fn dashed() -> WsResult {
+            Ok(())
+        }
+
+        #[ws_route("send_message")]
+        async fn underscored() -> WsResult {
+            Ok(())
+        }
+
+        #[ws_route("SendMessage")]
+        async fn camel() -> WsResult {
+            Ok(())
+        }
+    }
+
+    let template = Template::new(&awkward::router()).to_json();
+    let routes = resources_of(&template, "AWS::ApiGatewayV2::Route");
+    let ids: BTreeSet<&str> = routes.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(routes.len(), 6);
+    assert_eq!(ids.len(), 6);
+    assert!(ids.contains("RouteSendMessage") && ids.contains("RouteSendMessage2"));
+    let (ok, output) = cfn_lint("awkward-template", &template);
+    assert!(ok, "{output}");
+
+    // The AsyncAPI document keeps the three apart too.
+    let doc = asyncapi(&awkward::router(), "Awkward", "$request.body.action");
+    let keys: BTreeSet<&str> = doc["operations"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|op| {
+            let message = op["messages"][0]["$ref"].as_str()?.trim_start_matches('#');
+            let message = doc.pointer(message)?["$ref"]
+                .as_str()?
+                .trim_start_matches('#');
+            doc.pointer(message)?["name"].as_str()
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "$default",
+            "SendMessage",
+            "error",
+            "send-message",
+            "send_message"
+        ]
+        .into()
+    );
+}
+
+#[tokio::test]
+async fn the_template_table_is_the_table_create_table_makes() {
+    let template = chat_template();
+    let table = &template["Resources"]["Table"]["Properties"];
+
+    let counter = dynamodb::RequestCounter::default();
+    let client = dynamodb::client(&counter);
+    let name = dynamodb::table_name("template");
+    let store = DynamoDbStore::new(client.clone(), &name);
+    assert!(store.create_table().await.unwrap());
+    let described = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let made = described.table().unwrap();
+
+    let pairs = |values: &Value, a: &str, b: &str| -> BTreeSet<(String, String)> {
+        values
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v[a].as_str().unwrap().to_owned(),
+                    v[b].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let made_attributes: BTreeSet<(String, String)> = made
+        .attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_owned(),
+                a.attribute_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs(
+            &table["AttributeDefinitions"],
+            "AttributeName",
+            "AttributeType"
+        ),
+        made_attributes
+    );
+    let keys =
+        |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> BTreeSet<(String, String)> {
+            schema
+                .iter()
+                .map(|k| {
+                    (
+                        k.attribute_name().to_owned(),
+                        k.key_type().as_str().to_owned(),
+                    )
+                })
+                .collect()
+        };
+    assert_eq!(
+        pairs(&table["KeySchema"], "AttributeName", "KeyType"),
+        keys(made.key_schema())
+    );
+
+    let indexes = made.global_secondary_indexes();
+    assert_eq!(indexes.len(), 1);
+    let index = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexName"], indexes[0].index_name().unwrap());
+    assert_eq!(
+        pairs(&index["KeySchema"], "AttributeName", "KeyType"),
+        keys(indexes[0].key_schema())
+    );
+    assert_eq!(
+        index["Projection"]["ProjectionType"],
+        indexes[0]
+            .projection()
+            .and_then(|p| p.projection_type())
+            .unwrap()
+            .as_str()
+    );
+    assert_eq!(
+        table["BillingMode"],
+        made.billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .unwrap()
+            .as_str()
+    );
+
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(
+        table["TimeToLiveSpecification"],
+        json!({
+            "AttributeName": ttl.attribute_name().unwrap(),
+            "Enabled": ttl.time_to_live_status().unwrap().as_str() == "ENABLED",
+        })
+    );
+}
+
+/// Every `$ref` of an AsyncAPI document, resolved as a JSON pointer in the document.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                out.push(target.clone());
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_asyncapi_document_describes_every_message_and_reply() {
+    let router = chat::router();
+    let doc = asyncapi(&router, "Chat", "$request.body.action");
+    assert_eq!(doc["asyncapi"], "3.0.0");
+
+    let mut targets = Vec::new();
+    refs(&doc, &mut targets);
+    assert!(targets.len() > 10);
+    for target in &targets {
+        let pointer = target.strip_prefix('#').expect("a local reference");
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "{target} resolves to nothing"
+        );
+    }
+
+    for route in router.routes() {
+        if !router.is_message_route(route.key) {
+            continue;
+        }
+        let operation = &doc["operations"][route.key];
+        assert_eq!(operation["action"], "receive", "{}", route.key);
+        let message = doc
+            .pointer(
+                operation["messages"][0]["$ref"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('#'),
+            )
+            .unwrap();
+        let message = doc
+            .pointer(message["$ref"].as_str().unwrap().trim_start_matches('#'))
+            .unwrap();
+        assert_eq!(
+            message["payload"]["properties"]["action"]["const"],
+            route.key
+        );
+        assert_eq!(operation["reply"].is_object(), route.reply, "{}", route.key);
+    }
+    // Unknown routes go to $default; the error frame is described.
+    assert!(doc["operations"]["default"].is_object());
+    assert_eq!(
+        doc["components"]["messages"]["error"]["payload"]["required"],
+        json!(["type", "code", "message"])
+    );
+
+    // A nested route selection expression is described as nested objects.
+    let nested = asyncapi(&router, "Chat", "$request.body.meta.kind");
+    assert_eq!(
+        nested["components"]["messages"]["join"]["payload"]["properties"]["meta"]["properties"]
+            ["kind"]["const"],
+        "join"
+    );
+}
