@@ -70,6 +70,24 @@ mod bench_app {
         assert_eq!(report.sent, ids.len(), "{report:?}");
         Ok(Reply::text(report.sent.to_string()))
     }
+
+    /// Broadcasts one small message to the room every benchmark connection joined (members
+    /// read from the store a page of 100 at a time).
+    #[ws_route("fanout_room", reply)]
+    async fn fanout_room(ctx: &WsContext) -> WsResult<Reply> {
+        let report = ctx
+            .room("everyone")
+            .broadcast(&serde_json::json!({"type": "bench", "text": "hello, everyone"}))
+            .await?;
+        let domain = ctx
+            .event()
+            .request_context
+            .domain_name
+            .as_deref()
+            .unwrap_or_default();
+        assert_eq!(report.sent, super::ids_of(domain).len(), "{report:?}");
+        Ok(Reply::text(report.sent.to_string()))
+    }
 }
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -113,6 +131,9 @@ fn main() {
         group.sampling_mode(SamplingMode::Flat);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function("lift", |b| b.to_async(&runtime).iter(|| setup.lift()));
+        group.bench_function("lift_room", |b| {
+            b.to_async(&runtime).iter(|| setup.lift_room())
+        });
         group.bench_function("sdk_sequential", |b| {
             b.to_async(&runtime).iter(|| setup.sdk_sequential())
         });
@@ -246,6 +267,9 @@ fn report(group: &str, n: usize, started: std::time::SystemTime) {
     let rate = |ns: f64| n as f64 / (ns / 1e9);
     println!("{group}: messages per second, {n} connections:");
     println!("  lift                 {:>10.0}", rate(lift));
+    if let Some(room) = mean_ns("lift_room") {
+        println!("  lift_room            {:>10.0}", rate(room));
+    }
     println!("  sdk_sequential       {:>10.0}", rate(sequential));
     println!("  raw_http_concurrent  {:>10.0}", rate(ceiling));
     println!("lift / sequential = {:.1}x", sequential / lift);
@@ -274,9 +298,11 @@ impl Setup {
         let config = LocalConfig::default()
             .addr("127.0.0.1:0".parse().unwrap())
             .management_latency(latency);
-        let emulator = Emulator::start(App::new(bench_app::router()).local(config))
-            .await
-            .expect("emulator");
+        let store = lift_runtime::store::MemoryStore::new();
+        let app = App::new(bench_app::router())
+            .store(store.clone())
+            .local(config);
+        let emulator = Emulator::start(app).await.expect("emulator");
         let url = emulator.url();
 
         // The clients, in a child process.
@@ -298,6 +324,12 @@ impl Setup {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let ids: &'static [String] = Vec::leak(emulator.connection_ids());
+        {
+            use lift_runtime::store::ConnectionStore;
+            for id in ids {
+                store.join(id, "everyone").await.expect("join");
+            }
+        }
         let sender = ids[0].clone();
         let addr = emulator.local_addr();
         IDS.get_or_init(Default::default)
@@ -355,6 +387,19 @@ impl Setup {
     /// `ctx.broadcast` inside a handler, as Lambda would run it.
     async fn lift(&self) {
         self.lift_on(&self.service).await;
+    }
+
+    /// `ctx.room("everyone").broadcast` inside a handler: the members come from the store.
+    async fn lift_room(&self) {
+        let mut event = self.event.clone();
+        event["requestContext"]["routeKey"] = json!("fanout_room");
+        event["body"] = json!(r#"{"action":"fanout_room"}"#);
+        let invocation = Invocation {
+            request_id: "bench".into(),
+            deadline: Some(Instant::now() + Duration::from_secs(120)),
+        };
+        let response = self.service.handle_json(event, invocation).await;
+        assert_eq!(response.status_code, 200);
     }
 
     async fn lift_on(&self, service: &Service) {

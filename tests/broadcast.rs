@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
+use futures_util::StreamExt;
+use lift_runtime::store::{Connection, ConnectionStore, Member, MemoryStore, Pages};
+use lift_runtime::StoreError;
 use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use lift_tests::events::message_event;
 use lift_tests::faults::{FaultServer, Plan};
@@ -216,6 +218,124 @@ async fn an_oversized_message_is_refused_before_any_request() {
     .await;
     assert_eq!(reply["code"], "message_too_large", "{reply}");
     assert_eq!(server.attempts("conn0000="), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_broadcast_keeps_the_sends_in_flight_across_pages() {
+    // 60 members read 4 at a time: the sends must not wait for each page to finish before
+    // the next one is read (the Management API's answers take 50 ms here), and must never
+    // exceed the configured concurrency either.
+    let server = FaultServer::start().await;
+    server.delay(Duration::from_millis(50));
+    let all = ids(60);
+    let store = store_with(&all).await.page_size(4);
+    for id in &all {
+        store.join(id, "big").await.unwrap();
+    }
+    server.plan(&all[7], Plan::Gone);
+    let config = BroadcastConfig {
+        concurrency: 16,
+        ..BroadcastConfig::default()
+    };
+    let service = service(&store, &server.endpoint(), config);
+
+    let report = fanout(&service, json!({"room": "big"}), Invocation::new()).await;
+    assert_eq!(report["sent"], 59, "{report}");
+    assert_eq!(report["gone"], json!([all[7]]));
+    assert_eq!(server.total_delivered(), 59);
+    assert!(store.get(&all[7]).await.unwrap().is_none());
+    assert!(
+        server.max_in_flight() > 4,
+        "sends went a page at a time: at most {} in flight",
+        server.max_in_flight()
+    );
+    assert!(
+        server.max_in_flight() <= 16,
+        "{} sends in flight with a concurrency of 16",
+        server.max_in_flight()
+    );
+}
+
+/// A `MemoryStore` whose room reads fail after `pages` pages: fault injection for the store.
+#[derive(Clone)]
+struct FailingPages {
+    inner: MemoryStore,
+    pages: usize,
+}
+
+#[async_trait::async_trait]
+impl ConnectionStore for FailingPages {
+    async fn save(&self, c: &Connection) -> Result<(), StoreError> {
+        self.inner.save(c).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn refresh(&self, id: &str, expires_at: SystemTime) -> Result<(), StoreError> {
+        self.inner.refresh(id, expires_at).await
+    }
+    async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
+        self.inner.user_connections(user).await
+    }
+    async fn join(&self, id: &str, room: &str) -> Result<(), StoreError> {
+        self.inner.join(id, room).await
+    }
+    async fn leave(&self, id: &str, room: &str) -> Result<(), StoreError> {
+        self.inner.leave(id, room).await
+    }
+    fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
+        self.inner
+            .members(room)
+            .take(self.pages)
+            .chain(futures_util::stream::once(async {
+                Err(StoreError::new(
+                    "injected: the next page could not be read",
+                    None,
+                ))
+            }))
+            .boxed()
+    }
+    async fn remove_many(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.remove_many(ids).await
+    }
+    async fn list(&self) -> Result<Vec<Connection>, StoreError> {
+        self.inner.list().await
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_mid_room_finishes_the_sends_started_and_says_so() {
+    let server = FaultServer::start().await;
+    let all = ids(12);
+    let memory = store_with(&all).await.page_size(5);
+    for id in &all {
+        memory.join(id, "red").await.unwrap();
+    }
+    server.plan(&all[2], Plan::Gone);
+    let store = FailingPages {
+        inner: memory.clone(),
+        pages: 1,
+    };
+    lift_tests::init_tracing();
+    let service = App::new(fanout::router())
+        .store(store)
+        .management_endpoint(server.endpoint())
+        .service();
+
+    let reply = fanout(&service, json!({"room": "red"}), Invocation::new()).await;
+    // The handler's `?` turns the failure into an internal error frame (the store's words
+    // are logged, not shown to the client)...
+    assert_eq!(
+        reply,
+        json!({"type": "error", "code": "internal", "message": "the message could not be delivered"})
+    );
+    // ...after the first page's sends were finished, and its gone connection removed.
+    assert_eq!(server.total_delivered(), 4);
+    assert!(memory.get(&all[2]).await.unwrap().is_none());
+    assert!(memory.get(&all[3]).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 
 use crate::error::SendError;
 use crate::management::{ManagementApi, MAX_MESSAGE_SIZE};
@@ -74,13 +74,6 @@ impl BroadcastReport {
     /// Connections the broadcast was about.
     pub fn total(&self) -> usize {
         self.sent + self.gone.len() + self.failed.len() + self.not_attempted.len()
-    }
-
-    fn merge(&mut self, other: BroadcastReport) {
-        self.sent += other.sent;
-        self.gone.extend(other.gone);
-        self.failed.extend(other.failed);
-        self.not_attempted.extend(other.not_attempted);
     }
 }
 
@@ -160,6 +153,30 @@ pub(crate) async fn send_many(
     deadline: Instant,
     config: &BroadcastConfig,
 ) -> Result<BroadcastReport, SendError> {
+    let ids = futures_util::stream::iter(ids.into_iter().map(Ok));
+    let (report, failure) = send_stream(api, ids, data, deadline, config).await?;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(report),
+    }
+}
+
+/// Sends `data` to every id the stream yields, keeping up to `concurrency` sends in flight
+/// while the stream is still being read (a room's next page of members is fetched while the
+/// sends of the previous one are under way, never one page at a time). An `Err` from the
+/// stream (a store failure) ends the reading; it is returned beside the report of what was
+/// sent, the sends already started being finished first. Does not touch the store. `Err` before any send when the
+/// message is too large.
+pub(crate) async fn send_stream<S>(
+    api: &dyn ManagementApi,
+    ids: S,
+    data: &[u8],
+    deadline: Instant,
+    config: &BroadcastConfig,
+) -> Result<(BroadcastReport, Option<SendError>), SendError>
+where
+    S: Stream<Item = Result<String, SendError>>,
+{
     if data.len() > MAX_MESSAGE_SIZE {
         return Err(SendError::TooLarge {
             size: data.len(),
@@ -167,28 +184,31 @@ pub(crate) async fn send_many(
         });
     }
     let mut report = BroadcastReport::default();
-    let mut outcomes = futures_util::stream::iter(ids)
+    let mut failure = None;
+    // Nothing is read after the stream's first error.
+    let ids = ids.scan(false, |failed, item| {
+        let next = (!*failed).then_some(item);
+        *failed |= matches!(next, Some(Err(_)));
+        std::future::ready(next)
+    });
+    let outcomes = ids
         .map(|id| async move {
+            let id = id?;
             let outcome = send_one(api, &id, data, deadline, config).await;
-            (id, outcome)
+            Ok::<_, SendError>((id, outcome))
         })
         .buffer_unordered(config.concurrency.max(1));
-    while let Some((id, outcome)) = outcomes.next().await {
-        match outcome {
-            Outcome::Sent => report.sent += 1,
-            Outcome::Gone => report.gone.push(id),
-            Outcome::Failed(err) => report.failed.push((id, err)),
-            Outcome::NotAttempted => report.not_attempted.push(id),
+    let mut outcomes = std::pin::pin!(outcomes);
+    while let Some(result) = outcomes.next().await {
+        match result {
+            Ok((_, Outcome::Sent)) => report.sent += 1,
+            Ok((id, Outcome::Gone)) => report.gone.push(id),
+            Ok((id, Outcome::Failed(err))) => report.failed.push((id, err)),
+            Ok((id, Outcome::NotAttempted)) => report.not_attempted.push(id),
+            Err(err) => {
+                failure.get_or_insert(err);
+            }
         }
     }
-    Ok(report)
-}
-
-/// Merges reports of several pages.
-pub(crate) fn merge(reports: impl IntoIterator<Item = BroadcastReport>) -> BroadcastReport {
-    let mut all = BroadcastReport::default();
-    for report in reports {
-        all.merge(report);
-    }
-    all
+    Ok((report, failure))
 }

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::broadcast::{send_many, send_one, BroadcastConfig, BroadcastReport, Outcome};
+use crate::broadcast::{
+    send_many, send_one, send_stream, BroadcastConfig, BroadcastReport, Outcome,
+};
 use crate::error::{SendError, StoreError};
 use crate::management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
 use crate::store::{Connection, ConnectionStore, Member, Pages};
@@ -429,36 +431,47 @@ pub struct Room<'a> {
 }
 
 impl Room<'_> {
-    /// Sends `message` to every member, a page of members at a time (see
-    /// [`WsContext::broadcast`]).
+    /// Sends `message` to every member (see [`WsContext::broadcast`]). Members are read a page
+    /// at a time while the sends are under way, so up to the configured concurrency is in
+    /// flight however small the store's pages. If a page cannot be read, the sends already
+    /// started are finished, connections found gone are removed, and the error is
+    /// [`SendError::Store`].
     pub async fn broadcast<T: Serialize + ?Sized>(
         &self,
         message: &T,
     ) -> Result<BroadcastReport, SendError> {
         let data = self.ctx.serialise(message)?;
-        let deadline = self.ctx.send_deadline();
-        let mut reports = Vec::new();
-        let mut pages = self.ctx.store.members(self.name);
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(store_failure)?;
-            let ids = page
-                .into_iter()
-                .map(|member| member.connection_id)
-                .collect();
-            reports.push(
-                send_many(
-                    &*self.ctx.management,
-                    ids,
-                    &data,
-                    deadline,
-                    &self.ctx.broadcast,
-                )
-                .await?,
-            );
-        }
-        let report = crate::broadcast::merge(reports);
+        let members = self.ctx.store.members(self.name).flat_map(member_ids);
+        let (report, failure) = send_stream(
+            &*self.ctx.management,
+            members,
+            &data,
+            self.ctx.send_deadline(),
+            &self.ctx.broadcast,
+        )
+        .await?;
+        // Connections found gone are removed even when a later page could not be read.
         self.ctx.forget(&report.gone).await;
-        Ok(report)
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(report),
+        }
+    }
+}
+
+/// The connection ids of a page of members, or the store's failure to read it.
+fn member_ids(
+    page: Result<Vec<Member>, StoreError>,
+) -> impl Stream<Item = Result<String, SendError>> + Send {
+    fn id(member: Member) -> Result<String, SendError> {
+        Ok(member.connection_id)
+    }
+    match page {
+        Ok(members) => futures_util::stream::iter(members.into_iter().map(id)).left_stream(),
+        Err(err) => {
+            futures_util::stream::once(futures_util::future::ready(Err(store_failure(err))))
+                .right_stream()
+        }
     }
 }
 
@@ -489,8 +502,7 @@ impl User<'_> {
 
 /// A store failure while finding whom to send to.
 fn store_failure(err: StoreError) -> SendError {
-    SendError::Failed {
-        endpoint: "connection store".to_owned(),
+    SendError::Store {
         message: err.to_string(),
     }
 }

@@ -192,6 +192,12 @@ pub enum SendError {
         /// The endpoint that was being called.
         endpoint: String,
     },
+    /// The connection store could not say whom to send to (a room's members, a user's
+    /// connections); sends already started were finished first.
+    Store {
+        /// What the store said.
+        message: String,
+    },
     /// Any other failure: a network error, an unexpected answer.
     Failed {
         /// The endpoint that was called.
@@ -224,6 +230,10 @@ impl fmt::Display for SendError {
                 f,
                 "the invocation's deadline came before the Management API at {endpoint} took the message"
             ),
+            SendError::Store { message } => write!(
+                f,
+                "the connection store could not say whom to send to: {message}"
+            ),
             SendError::Failed { endpoint, message } => {
                 write!(f, "Management API call to {endpoint} failed: {message}")
             }
@@ -242,6 +252,10 @@ impl From<SendError> for WsError {
             SendError::TooLarge { size, limit } => WsError::too_large(size, limit),
             SendError::Deadline { .. } => {
                 WsError::new(504, "timeout", "the message could not be delivered in time")
+            }
+            SendError::Store { .. } => {
+                tracing::error!(error = %err, "a broadcast could not read its recipients");
+                WsError::internal("the message could not be delivered")
             }
             other => {
                 tracing::error!(error = %other, "Management API call failed");

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,25 @@ struct FaultState {
     delivered: Mutex<HashMap<String, usize>>,
     attempts: Mutex<HashMap<String, usize>>,
     delay: Mutex<Duration>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a request in flight while it lives.
+struct InFlight<'a>(&'a FaultState);
+
+impl<'a> InFlight<'a> {
+    fn new(state: &'a FaultState) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The running fake.
@@ -92,6 +112,11 @@ impl FaultServer {
             .unwrap_or(0)
     }
 
+    /// The most requests it has had in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
     /// All deliveries.
     pub fn total_delivered(&self) -> usize {
         self.state.delivered.lock().unwrap().values().sum()
@@ -122,6 +147,7 @@ fn error(status: StatusCode, kind: &str) -> Response {
 }
 
 async fn answer(State(state): State<Arc<FaultState>>, id: String) -> Response {
+    let _in_flight = InFlight::new(&state);
     let delay = *state.delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
