@@ -1,6 +1,8 @@
 //! Broadcast under faults: the real SDK client (SigV4 included) against a fake Management API
 //! injecting 429s, 500s, 410s, 403s and slow answers, through the same service Lambda runs.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
@@ -36,6 +38,7 @@ mod fanout {
             "gone": report.gone,
             "failed": report.failed.iter().map(|(id, err)| json!([id, err.to_string()])).collect::<Vec<_>>(),
             "notAttempted": report.not_attempted,
+            "unread": report.unread,
         })
     }
 
@@ -256,11 +259,13 @@ async fn a_room_broadcast_keeps_the_sends_in_flight_across_pages() {
     );
 }
 
-/// A `MemoryStore` whose room reads fail after `pages` pages: fault injection for the store.
-#[derive(Clone)]
+/// A `MemoryStore` that counts the pages of members it reads and, with `fail_after`, fails
+/// after that many: fault injection for the store.
+#[derive(Clone, Default)]
 struct FailingPages {
     inner: MemoryStore,
-    pages: usize,
+    fail_after: Option<usize>,
+    pages_read: Arc<AtomicUsize>,
 }
 
 #[async_trait::async_trait]
@@ -287,16 +292,25 @@ impl ConnectionStore for FailingPages {
         self.inner.leave(id, room).await
     }
     fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
-        self.inner
+        let pages = self
+            .inner
             .members(room)
-            .take(self.pages)
-            .chain(futures_util::stream::once(async {
-                Err(StoreError::new(
-                    "injected: the next page could not be read",
-                    None,
-                ))
-            }))
-            .boxed()
+            .inspect(|_| {
+                self.pages_read.fetch_add(1, Ordering::SeqCst);
+            })
+            .boxed();
+        match self.fail_after {
+            None => pages,
+            Some(n) => pages
+                .take(n)
+                .chain(futures_util::stream::once(async {
+                    Err(StoreError::new(
+                        "injected: the next page could not be read",
+                        None,
+                    ))
+                }))
+                .boxed(),
+        }
     }
     async fn remove_many(&self, ids: &[String]) -> Result<(), StoreError> {
         self.inner.remove_many(ids).await
@@ -317,7 +331,8 @@ async fn a_store_failure_mid_room_finishes_the_sends_started_and_says_so() {
     server.plan(&all[2], Plan::Gone);
     let store = FailingPages {
         inner: memory.clone(),
-        pages: 1,
+        fail_after: Some(1),
+        ..FailingPages::default()
     };
     lift_tests::init_tracing();
     let service = App::new(fanout::router())
@@ -336,6 +351,52 @@ async fn a_store_failure_mid_room_finishes_the_sends_started_and_says_so() {
     assert_eq!(server.total_delivered(), 4);
     assert!(memory.get(&all[2]).await.unwrap().is_none());
     assert!(memory.get(&all[3]).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_room_broadcast_reads_no_members_past_the_deadline() {
+    // 60 members read 4 at a time, answers taking 100 ms, 4 in flight, 700 ms to the deadline
+    // with 100 ms of headroom: the deadline comes long before the last page.
+    let server = FaultServer::start().await;
+    server.delay(Duration::from_millis(100));
+    let all = ids(60);
+    let memory = store_with(&all).await.page_size(4);
+    for id in &all {
+        memory.join(id, "big").await.unwrap();
+    }
+    let store = FailingPages {
+        inner: memory,
+        ..FailingPages::default()
+    };
+    let config = BroadcastConfig {
+        concurrency: 4,
+        headroom: Duration::from_millis(100),
+        ..BroadcastConfig::default()
+    };
+    lift_tests::init_tracing();
+    let service = App::new(fanout::router())
+        .store(store.clone())
+        .management_endpoint(server.endpoint())
+        .broadcast(config)
+        .service();
+    let invocation = Invocation {
+        request_id: "deadline".into(),
+        deadline: Some(Instant::now() + Duration::from_millis(700)),
+    };
+
+    let report = fanout(&service, json!({"room": "big"}), invocation).await;
+    let pages = store.pages_read.load(Ordering::SeqCst);
+    assert!(pages < 15, "all {pages} pages were read");
+    assert_eq!(report["unread"], true, "{report}");
+    // Every member read is in the report: sent, or not attempted (or failed at the deadline).
+    let reported = report["sent"].as_u64().unwrap() as usize
+        + report["failed"].as_array().unwrap().len()
+        + report["notAttempted"].as_array().unwrap().len();
+    assert_eq!(reported, pages * 4, "{report}");
+    assert_eq!(
+        server.total_delivered(),
+        report["sent"].as_u64().unwrap() as usize
+    );
 }
 
 #[tokio::test]

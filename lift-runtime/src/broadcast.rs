@@ -68,10 +68,13 @@ pub struct BroadcastReport {
     pub failed: Vec<(String, SendError)>,
     /// Connections not tried because the deadline came first.
     pub not_attempted: Vec<String>,
+    /// A room broadcast stopped reading the room's members because the deadline came (no store
+    /// request is made past it): the room may have members this report does not list.
+    pub unread: bool,
 }
 
 impl BroadcastReport {
-    /// Connections the broadcast was about.
+    /// Connections the broadcast was about (the members it read, for a room).
     pub fn total(&self) -> usize {
         self.sent + self.gone.len() + self.failed.len() + self.not_attempted.len()
     }

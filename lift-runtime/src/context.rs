@@ -1,6 +1,7 @@
 //! [`WsContext`]: everything a handler knows about the event it serves, and how it answers.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -433,7 +434,9 @@ pub struct Room<'a> {
 impl Room<'_> {
     /// Sends `message` to every member (see [`WsContext::broadcast`]). Members are read a page
     /// at a time while the sends are under way, so up to the configured concurrency is in
-    /// flight however small the store's pages. If a page cannot be read, the sends already
+    /// flight however small the store's pages. No page is read past the deadline (less the
+    /// headroom): the report's [`unread`](BroadcastReport::unread) then says the room may have
+    /// had more members. If a page cannot be read, the sends already
     /// started are finished, connections found gone are removed, and the error is
     /// [`SendError::Store`].
     pub async fn broadcast<T: Serialize + ?Sized>(
@@ -441,21 +444,57 @@ impl Room<'_> {
         message: &T,
     ) -> Result<BroadcastReport, SendError> {
         let data = self.ctx.serialise(message)?;
-        let members = self.ctx.store.members(self.name).flat_map(member_ids);
-        let (report, failure) = send_stream(
+        let deadline = self.ctx.send_deadline();
+        let cutoff = deadline
+            .checked_sub(self.ctx.broadcast.headroom)
+            .unwrap_or(deadline);
+        // No page is read past the cutoff: a room of thousands must not hold the function past
+        // its deadline with store requests for members nobody will be sent to.
+        let unread = AtomicBool::new(false);
+        let pages = UntilCutoff {
+            pages: self.ctx.store.members(self.name),
+            cutoff,
+            cut: &unread,
+        };
+        let members = pages.flat_map(member_ids);
+        let (mut report, failure) = send_stream(
             &*self.ctx.management,
             members,
             &data,
-            self.ctx.send_deadline(),
+            deadline,
             &self.ctx.broadcast,
         )
         .await?;
+        report.unread = unread.load(Ordering::Relaxed);
         // Connections found gone are removed even when a later page could not be read.
         self.ctx.forget(&report.gone).await;
         match failure {
             Some(err) => Err(err),
             None => Ok(report),
         }
+    }
+}
+
+/// A room's pages of members, ending at `cutoff` (no read is started past it) and noting in
+/// `cut` that it ended there.
+struct UntilCutoff<'a> {
+    pages: Pages<'a, Member>,
+    cutoff: Instant,
+    cut: &'a AtomicBool,
+}
+
+impl Stream for UntilCutoff<'_> {
+    type Item = Result<Vec<Member>, StoreError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.cut.load(Ordering::Relaxed) || Instant::now() >= self.cutoff {
+            self.cut.store(true, Ordering::Relaxed);
+            return std::task::Poll::Ready(None);
+        }
+        self.pages.poll_next_unpin(cx)
     }
 }
 

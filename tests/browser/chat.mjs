@@ -1,6 +1,9 @@
 // Drives the chat example's page (examples/chat/index.html) in headless Chromium against the
-// local emulator at CHAT_URL: two users join, each sees the other's message, and a bad join is
-// shown as an error. Exits non-zero on any failure. Run by scripts/test.
+// local emulator at CHAT_URL: two users join and chat, join a room and talk in it, leave it;
+// then, against a second chat at CHAT_JWT_URL that requires tokens (LIFT_JWT_SECRET =
+// CHAT_JWT_SECRET), a user joins with a token sent as a WebSocket subprotocol and a bad token is
+// refused. Exits non-zero on any failure. Run by scripts/test.
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const url = process.env.CHAT_URL ?? 'http://127.0.0.1:3001/';
@@ -10,25 +13,72 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const log = (page) => page.textContent('#log');
+const sees = (page, text) => page.waitForFunction(
+  (t) => document.getElementById('log').textContent.includes(t), text, { timeout: 10000 });
+const b64url = (value) => Buffer.from(value).toString('base64url');
+const hs256 = (claims, secret) => {
+  const body = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+};
+let passed = 0;
 try {
+  // Two users chat.
   const [ana, bob] = [await browser.newPage(), await browser.newPage()];
   for (const [page, name] of [[ana, 'ana'], [bob, 'bob']]) {
     await page.goto(url);
     await page.fill('#name', name);
     await page.click('#join button');
-    await page.waitForFunction(() => document.getElementById('log').textContent.includes('joined as'));
+    await sees(page, 'joined as');
     if (!(await page.isHidden('#join'))) throw new Error('the join form is still shown');
   }
   await ana.fill('#text', 'hello from a real browser');
   await ana.click('#say button');
-  await bob.waitForFunction(() => document.getElementById('log').textContent.includes('ana: hello from a real browser'));
+  await sees(bob, 'ana: hello from a real browser');
   await bob.fill('#text', 'hi ana');
   await bob.click('#say button');
-  await ana.waitForFunction(() => document.getElementById('log').textContent.includes('bob: hi ana'));
-  console.log('browser: 1 passed, 0 failed');
+  await sees(ana, 'bob: hi ana');
+  passed++;
+
+  // A room: both join, ana talks in it (the room is selected once joined), then leaves.
+  for (const page of [ana, bob]) {
+    await page.fill('#room', 'rust');
+    await page.click('#enter');
+    await sees(page, 'you joined room rust');
+  }
+  if ((await ana.inputValue('#to')) !== 'rust') throw new Error('the joined room is not selected');
+  await ana.fill('#text', 'rooms work');
+  await ana.click('#say button');
+  await sees(bob, '[rust] ana: rooms work');
+  await ana.click('#exit');
+  await sees(ana, 'you left room rust');
+  if ((await ana.inputValue('#to')) !== '') throw new Error('the left room is still offered');
+  passed++;
+
+  // Tokens, against the chat that requires them.
+  const jwtUrl = process.env.CHAT_JWT_URL;
+  const secret = process.env.CHAT_JWT_SECRET;
+  if (!jwtUrl || !secret) throw new Error('CHAT_JWT_URL and CHAT_JWT_SECRET are not set');
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const carol = await browser.newPage();
+  await carol.goto(jwtUrl);
+  await carol.fill('#token', hs256({ sub: 'u-carol', name: 'carol', exp }, secret));
+  await carol.click('#join button');
+  await sees(carol, 'joined as carol');
+  await carol.fill('#text', 'signed in');
+  await carol.click('#say button');
+  await sees(carol, 'carol: signed in');
+  const mallory = await browser.newPage();
+  await mallory.goto(jwtUrl);
+  await mallory.fill('#token', hs256({ sub: 'mallory', name: 'mallory', exp }, 'not-the-secret'));
+  await mallory.click('#join button');
+  await sees(mallory, 'the server refused the connection');
+  passed++;
+
+  console.log(`browser: ${passed} passed, 0 failed`);
   console.log(`  ana saw: ${await log(ana)}`);
+  console.log(`  carol saw: ${await log(carol)}`);
 } catch (err) {
-  console.error('browser: 0 passed, 1 failed');
+  console.error(`browser: ${passed} passed, 1 failed`);
   console.error(err);
   process.exitCode = 1;
 } finally {
