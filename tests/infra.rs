@@ -92,6 +92,20 @@ fn the_template_has_every_route_and_passes_cfn_lint() {
     assert!(!two_way.is_empty());
     assert_eq!(replies, two_way);
 
+    // The stage's deployment comes after every route and route response.
+    let depends: BTreeSet<&str> = template["Resources"]["Deployment"]["DependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    let api_parts: BTreeSet<&str> = resources_of(&template, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .chain(resources_of(&template, "AWS::ApiGatewayV2::RouteResponse"))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(depends, api_parts);
+
     // The route selection expression the emulator uses.
     assert_eq!(
         template["Resources"]["WebSocketApi"]["Properties"]["RouteSelectionExpression"],

@@ -107,7 +107,8 @@ impl Template {
     /// A template for `router` with the defaults: API name `lift-app`, stage `prod`, route
     /// selection `$request.body.action` (the emulator's default), code from
     /// `target/lambda/bootstrap` (`cargo lambda build`'s output for a binary named `bootstrap`;
-    /// see [`code_uri`](Self::code_uri)), arm64, 1024 MB, 30 s.
+    /// see [`code_uri`](Self::code_uri)), arm64, 1024 MB, 29 s (API Gateway waits at most 29 s
+    /// for an integration).
     pub fn new(router: &Router) -> Self {
         Template {
             routes: api_routes(router),
@@ -117,7 +118,7 @@ impl Template {
             code_uri: "target/lambda/bootstrap".to_owned(),
             architecture: "arm64".to_owned(),
             memory_mb: 1024,
-            timeout_secs: 30,
+            timeout_secs: 29,
             environment: Vec::new(),
         }
     }
@@ -232,6 +233,8 @@ impl Template {
             }),
         );
         let route_ids = self.route_ids();
+        // The deployment comes after every route and route response.
+        let mut deployed = route_ids.clone();
         for (route, id) in self.routes.iter().zip(&route_ids) {
             let mut properties = json!({
                 "ApiId": api,
@@ -240,6 +243,7 @@ impl Template {
             });
             if route.reply {
                 properties["RouteResponseSelectionExpression"] = json!("$default");
+                deployed.push(format!("{id}Response"));
                 resources.insert(
                     format!("{id}Response"),
                     json!({
@@ -261,7 +265,7 @@ impl Template {
             "Deployment".into(),
             json!({
                 "Type": "AWS::ApiGatewayV2::Deployment",
-                "DependsOn": route_ids,
+                "DependsOn": deployed,
                 "Properties": { "ApiId": api },
             }),
         );
