@@ -6,6 +6,10 @@
 //! 2. `raw_http_concurrent`: unsigned HTTP POSTs with the same concurrency as Lift's default
 //!    (the ceiling of this machine and emulator).
 //!
+//! and, to tell the cost of signing from the cost of the SDK's machinery,
+//! `signed_http_concurrent`: the same POSTs signed with SigV4 by `aws-sigv4` (the SDK's own
+//! signer) and sent with hyper at the same concurrency.
+//!
 //! `lift` is `ctx.broadcast(ids, &msg)` inside a handler, through the service Lambda runs (real
 //! SDK client, SigV4 signing included). The 10,000 clients live in a child process (the
 //! emulator's 10,000 server sockets and the clients' would not fit one process's file limit).
@@ -141,6 +145,10 @@ fn main() {
             b.to_async(&runtime)
                 .iter(|| setup.raw_concurrent(concurrency))
         });
+        group.bench_function("signed_http_concurrent", |b| {
+            b.to_async(&runtime)
+                .iter(|| setup.signed_concurrent(concurrency))
+        });
         if !latency.is_zero() {
             // How the default concurrency was chosen: lift at other concurrencies.
             for other in [8, 16, 32, 64, 256] {
@@ -200,6 +208,9 @@ fn cpu_costs(runtime: &tokio::runtime::Runtime, setup: &Setup, concurrency: usiz
         cost_of(runtime, setup, "raw_http_concurrent", || {
             setup.raw_concurrent(concurrency)
         }),
+        cost_of(runtime, setup, "signed_http_concurrent", || {
+            setup.signed_concurrent(concurrency)
+        }),
     ]
 }
 
@@ -232,7 +243,7 @@ fn print_costs(group: &str, costs: &[Cost]) {
             cost.name, cost.sender_us, cost.process_us
         );
     }
-    if let [lift, _, raw] = costs {
+    if let [lift, _, raw, ..] = costs {
         println!(
             "sending thread, lift / raw HTTP = {:.1}x",
             lift.sender_us / raw.sender_us
@@ -274,6 +285,10 @@ fn report(group: &str, n: usize, started: std::time::SystemTime) {
     println!("  raw_http_concurrent  {:>10.0}", rate(ceiling));
     println!("lift / sequential = {:.1}x", sequential / lift);
     println!("lift / ceiling    = {:.2}", ceiling / lift);
+    if let Some(signed) = mean_ns("signed_http_concurrent") {
+        println!("  signed_http_concurrent {:>8.0}", rate(signed));
+        println!("lift / signed     = {:.2}", signed / lift);
+    }
     println!(
         "ceiling / sequential = {:.1}x (the most any sender could gain on the sequential loop here)",
         sequential / ceiling
@@ -433,6 +448,52 @@ impl Setup {
                 let request = hyper::Request::post(uri)
                     .body(Full::new(self.payload.clone()))
                     .expect("request");
+                let client = &self.http;
+                async move {
+                    let response = client.request(request).await.expect("post");
+                    assert!(response.status().is_success());
+                }
+            })
+            .buffer_unordered(concurrency)
+            .count()
+            .await;
+        assert_eq!(sent, self.ids().len());
+    }
+
+    /// Baseline 3: the POSTs of baseline 2 signed with SigV4 by `aws-sigv4` (the SDK's own
+    /// signer, same credentials, region and service), without the SDK's orchestration.
+    async fn signed_concurrent(&self, concurrency: usize) {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        use aws_sigv4::sign::v4;
+        let identity: aws_smithy_runtime_api::client::identity::Identity =
+            aws_credential_types::Credentials::new("bench", "bench", None, None, "bench").into();
+        let host = self.emulator.local_addr().to_string();
+        let base = format!("http://{host}/local/@connections/");
+        let sent = futures_util::stream::iter(self.ids())
+            .map(|id| {
+                let uri = format!("{base}{}", id.replace('=', "%3D"));
+                let params = v4::SigningParams::builder()
+                    .identity(&identity)
+                    .region("us-east-1")
+                    .name("execute-api")
+                    .time(std::time::SystemTime::now())
+                    .settings(SigningSettings::default())
+                    .build()
+                    .expect("signing params")
+                    .into();
+                let signable = SignableRequest::new(
+                    "POST",
+                    &uri,
+                    [("host", host.as_str())].into_iter(),
+                    SignableBody::Bytes(&self.payload),
+                )
+                .expect("signable");
+                let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+                let mut request = hyper::Request::post(&uri)
+                    .header("host", &host)
+                    .body(Full::new(self.payload.clone()))
+                    .expect("request");
+                instructions.apply_to_request_http1x(&mut request);
                 let client = &self.http;
                 async move {
                     let response = client.request(request).await.expect("post");
