@@ -51,6 +51,12 @@ fn ids_of(domain: &str) -> &'static [String] {
     IDS.get_or_init(Default::default).lock().unwrap()[domain]
 }
 
+/// The connections of the emulator an event came through.
+fn ids_for(ctx: &lift_runtime::WsContext) -> &'static [String] {
+    let domain = ctx.event().request_context.domain_name.as_deref();
+    ids_of(domain.unwrap_or_default())
+}
+
 #[lift_runtime::ws_app]
 mod bench_app {
     use lift_runtime::prelude::*;
@@ -58,13 +64,7 @@ mod bench_app {
     /// Broadcasts one small message to every benchmark connection.
     #[ws_route("fanout", reply)]
     async fn fanout(ctx: &WsContext) -> WsResult<Reply> {
-        let domain = ctx
-            .event()
-            .request_context
-            .domain_name
-            .as_deref()
-            .unwrap_or_default();
-        let ids = super::ids_of(domain);
+        let ids = super::ids_for(ctx);
         let report = ctx
             .broadcast(
                 ids,
@@ -83,13 +83,7 @@ mod bench_app {
             .room("everyone")
             .broadcast(&serde_json::json!({"type": "bench", "text": "hello, everyone"}))
             .await?;
-        let domain = ctx
-            .event()
-            .request_context
-            .domain_name
-            .as_deref()
-            .unwrap_or_default();
-        assert_eq!(report.sent, super::ids_of(domain).len(), "{report:?}");
+        assert_eq!(report.sent, super::ids_for(ctx).len(), "{report:?}");
         Ok(Reply::text(report.sent.to_string()))
     }
 }

@@ -13,6 +13,17 @@ fn conn(id: &str, user: Option<&str>) -> Connection {
     conn
 }
 
+/// The ids of every live connection, sorted.
+pub async fn live_ids(store: &dyn ConnectionStore) -> Vec<String> {
+    store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
 fn secs(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -217,14 +228,7 @@ pub async fn remove_many_removes_connections_and_memberships(store: &dyn Connect
     }
     let stale: Vec<String> = (0..28).map(|i| format!("s{i:02}=")).collect();
     store.remove_many(&stale).await.unwrap();
-    let left: Vec<String> = store
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(left, ["s28=", "s29="]);
+    assert_eq!(live_ids(store).await, ["s28=", "s29="]);
     assert_eq!(
         ids(&collect(store.members("lobby")).await.unwrap()),
         ["s28=", "s29="]
