@@ -12,6 +12,7 @@ use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use lift_tests::events::message_event;
 use lift_tests::faults::{FaultServer, Plan};
 use serde_json::{json, Value};
+use tracing::instrument::WithSubscriber;
 
 #[lift_runtime::ws_app]
 mod fanout {
@@ -384,8 +385,26 @@ async fn a_room_broadcast_reads_no_members_past_the_deadline() {
         deadline: Some(Instant::now() + Duration::from_millis(700)),
     };
 
-    let report = fanout(&service, json!({"room": "big"}), invocation).await;
+    let logs = lift_tests::Buffer::default();
+    let report = fanout(&service, json!({"room": "big"}), invocation)
+        .with_subscriber(lift_runtime::observe::lambda_subscriber(logs.clone()))
+        .await;
     let pages = store.pages_read.load(Ordering::SeqCst);
+    // The shortfall is logged as a warning with the counts, for the operator.
+    let warning = logs
+        .lines()
+        .into_iter()
+        .find(|line| {
+            line.to_string()
+                .contains("broadcast did not reach every connection")
+        })
+        .unwrap_or_else(|| panic!("no warning in {}", logs.text()));
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    let text = warning.to_string();
+    assert!(
+        text.contains(r#""room":"big""#) && text.contains(r#""unread":true"#),
+        "{warning}"
+    );
     assert!(pages < 15, "all {pages} pages were read");
     assert_eq!(report["unread"], true, "{report}");
     // Every member read is in the report: sent, or not attempted (or failed at the deadline).

@@ -334,6 +334,7 @@ impl WsContext {
         let data = self.serialise(message);
         async move {
             let data = data?;
+            let started = Instant::now();
             let report = send_many(
                 &*self.management,
                 ids,
@@ -342,7 +343,7 @@ impl WsContext {
                 &self.broadcast,
             )
             .await?;
-            self.forget(&report.gone).await;
+            self.settle(&report, started, None).await;
             Ok(report)
         }
     }
@@ -368,6 +369,35 @@ impl WsContext {
     fn send_deadline(&self) -> Instant {
         self.deadline
             .unwrap_or_else(|| Instant::now() + self.broadcast.default_budget)
+    }
+
+    /// After a broadcast: removes the connections found gone and logs what happened (at `debug`
+    /// when every connection was reached or gone, at `warn` otherwise).
+    async fn settle(&self, report: &BroadcastReport, started: Instant, room: Option<&str>) {
+        self.forget(&report.gone).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let (sent, gone, failed, not_attempted) = (
+            report.sent,
+            report.gone.len(),
+            report.failed.len(),
+            report.not_attempted.len(),
+        );
+        if failed == 0 && not_attempted == 0 && !report.unread {
+            tracing::debug!(room, sent, gone, elapsed_ms, "broadcast");
+        } else {
+            let first_failure = report.failed.first().map(|(_, err)| err.to_string());
+            tracing::warn!(
+                room,
+                sent,
+                gone,
+                failed,
+                not_attempted,
+                unread = report.unread,
+                first_failure,
+                elapsed_ms,
+                "broadcast did not reach every connection"
+            );
+        }
     }
 
     /// Removes connections API Gateway reported gone, with their memberships.
@@ -457,6 +487,7 @@ impl Room<'_> {
             cut: &unread,
         };
         let members = pages.flat_map(member_ids);
+        let started = Instant::now();
         let (mut report, failure) = send_stream(
             &*self.ctx.management,
             members,
@@ -467,7 +498,7 @@ impl Room<'_> {
         .await?;
         report.unread = unread.load(Ordering::Relaxed);
         // Connections found gone are removed even when a later page could not be read.
-        self.ctx.forget(&report.gone).await;
+        self.ctx.settle(&report, started, Some(self.name)).await;
         match failure {
             Some(err) => Err(err),
             None => Ok(report),
