@@ -18,12 +18,20 @@
 //!
 //! | situation | what happens |
 //! |---|---|
-//! | text message over [`LocalConfig::max_message_size`] (128 KB) | error frame `message_too_large`, connection stays open |
+//! | text message over [`LocalConfig::max_message_size`] (128 KB) | error frame `message_too_large`, connection stays open (see below) |
 //! | message over 1 MB | the WebSocket library closes the connection with 1009 |
 //! | binary frame | MESSAGE event with the base64 body and `isBase64Encoded: true` |
 //! | handler slower than [`LocalConfig::invocation_timeout`] (29 s) | error frame `timeout`, connection stays open |
 //! | no message for [`LocalConfig::idle_timeout`] (10 min) | closed with 1001 `Going away`, then `$disconnect` |
 //! | open for [`LocalConfig::max_lifetime`] (2 h) | closed with 1001 `Going away`, then `$disconnect` |
+//!
+//! One difference from API Gateway, on purpose: API Gateway closes a connection with 1009 when
+//! a client sends a message over 128 KB or a single frame over 32 KB (the function never sees
+//! it), where the emulator answers the error frame and keeps the connection, so a development
+//! session is not cut off. Clients that may send large messages must split them into frames of
+//! at most 32 KB (browsers' `WebSocket` sends one frame per message: keep browser messages
+//! under 32 KB). In the other direction API Gateway splits messages over 32 KB into several
+//! frames, which every WebSocket client reassembles; the emulator sends them as one frame.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
