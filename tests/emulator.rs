@@ -68,6 +68,16 @@ mod probe {
         Ok(Json(json!({"seen": conn.metadata, "id": conn.id})))
     }
 
+    /// What the client sent when it named no route (binary frames always land here).
+    #[ws_default]
+    async fn sizes(ctx: &WsContext, bytes: Vec<u8>) -> WsResult<Json<Value>> {
+        Ok(Json(json!({
+            "binary": ctx.is_binary(),
+            "size": bytes.len(),
+            "head": bytes.iter().take(4).collect::<Vec<_>>(),
+        })))
+    }
+
     /// Answers through the Management API (at the connection's stage).
     #[ws_route("echo")]
     async fn echo(ctx: &WsContext, body: String) -> WsResult {
@@ -216,4 +226,36 @@ async fn shutdown_closes_every_connection_with_its_disconnect() {
     })
     .await;
     assert!(store.get(&id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn binary_messages_arrive_as_bytes_and_the_limit_counts_the_bytes_sent() {
+    let emulator = start_probe(LocalConfig::default()).await;
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+
+    client.send(Message::binary(vec![0u8, 159, 146, 150])).await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"binary": true, "size": 4, "head": [0, 159, 146, 150]})
+    );
+    client.send(Message::text("hello")).await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"binary": false, "size": 5, "head": [104, 101, 108, 108]})
+    );
+
+    // 100 KB of bytes is under API Gateway's 128 KB even though its base64 in the event is
+    // 133 KB; 129 KB is over.
+    client.send(Message::binary(vec![7u8; 100 * 1024])).await;
+    assert_eq!(client.recv_json().await["size"], 100 * 1024);
+    client.send(Message::binary(vec![7u8; 129 * 1024])).await;
+    let frame = client.recv_json().await;
+    assert_eq!(frame["code"], "message_too_large", "{frame}");
+    assert!(
+        frame["message"].as_str().unwrap().contains("132096"),
+        "{frame}"
+    );
+    // The connection still works.
+    client.send(Message::binary(vec![1u8])).await;
+    assert_eq!(client.recv_json().await["size"], 1);
 }

@@ -194,6 +194,38 @@ mod fragile {
     async fn fine() -> WsResult<Reply> {
         Ok(Reply::text("fine"))
     }
+
+    /// Binary frames come to `$default` with a base64 body.
+    #[ws_default(reply)]
+    async fn bytes(body: Vec<u8>) -> WsResult<Reply> {
+        Ok(Reply::text(format!("{body:?}")))
+    }
+}
+
+#[tokio::test]
+async fn binary_events_are_decoded_and_bad_base64_is_an_invalid_body() {
+    let service = App::new(fragile::router())
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+    let mut event = message_event("TWegAcC4EowCHnA=", "$default", "AJ+Slg==");
+    event["isBase64Encoded"] = json!(true);
+    let response = service.handle_json(event.clone(), Invocation::new()).await;
+    assert!(
+        matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "[0, 159, 146, 150]"),
+        "{:?}",
+        response.body
+    );
+    event["body"] = json!("not base64!");
+    let response = service.handle_json(event, Invocation::new()).await;
+    let frame = body(&response).unwrap();
+    assert_eq!(frame["code"], "invalid_body", "{frame}");
+    assert!(
+        frame["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid base64"),
+        "{frame}"
+    );
 }
 
 #[tokio::test]

@@ -158,8 +158,8 @@ pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// An `async fn` whose parameters are, in order:
 ///
 /// 1. optionally the context, `&WsContext` or `&mut WsContext`;
-/// 2. any number of extractors: `Json<T>` (the body deserialised as JSON; `T: Deserialize`) or
-///    `String` (the raw body).
+/// 2. any number of extractors: `Json<T>` (the body deserialised as JSON; `T: Deserialize`),
+///    `String` (the raw body) or `Vec<u8>` (the message's bytes, binary frames decoded).
 ///
 /// It returns `WsResult<T>` (`Result<T, WsError>`) where `T` is `()`, `Reply`, `Json<U>`
 /// (`U: Serialize`) or an `Option` of those.

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 use crate::broadcast::{
     send_many, send_one, send_stream, BroadcastConfig, BroadcastReport, Outcome,
 };
-use crate::error::{SendError, StoreError};
+use crate::error::{SendError, StoreError, WsError};
 use crate::management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
 use crate::store::{Connection, ConnectionStore, Member, Pages};
 
@@ -100,6 +100,36 @@ impl WsContext {
     /// The message body (none on `$connect` and `$disconnect`).
     pub fn body(&self) -> Option<&str> {
         self.event.body.as_deref()
+    }
+
+    /// Whether the client sent a binary frame (the event's body is then its base64).
+    pub fn is_binary(&self) -> bool {
+        self.event.is_base64_encoded
+    }
+
+    /// The message as the client sent it: a binary frame's bytes (decoded from the event's
+    /// base64), or a text frame's UTF-8 bytes. An `invalid_body` error when the event says
+    /// base64 and the body is not.
+    ///
+    /// ```
+    /// # use lift_runtime::prelude::*;
+    /// async fn upload(ctx: &WsContext) -> WsResult<Reply> {
+    ///     let bytes = ctx.body_bytes()?;
+    ///     Ok(Reply::text(format!("{} bytes", bytes.len())))
+    /// }
+    /// ```
+    pub fn body_bytes(&self) -> Result<Vec<u8>, WsError> {
+        use base64::Engine as _;
+        let body = self.body().unwrap_or_default();
+        if self.is_binary() {
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|err| {
+                    WsError::invalid_body(format!("the binary message is not valid base64: {err}"))
+                })
+        } else {
+            Ok(body.as_bytes().to_vec())
+        }
     }
 
     /// A query-string parameter of the `$connect` request.

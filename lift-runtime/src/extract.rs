@@ -1,4 +1,4 @@
-//! What handlers take ([`FromMessage`] extractors: [`Json<T>`], `String`) and what they return
+//! What handlers take ([`FromMessage`] extractors: [`Json<T>`], `String`, `Vec<u8>`) and what they return
 //! ([`IntoReply`]: `()`, [`Reply`], [`Json<U>`]).
 
 use serde::de::DeserializeOwned;
@@ -34,7 +34,7 @@ pub struct Json<T>(pub T);
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be taken by a handler",
     label = "not an extractor",
-    note = "after `&WsContext` / `&mut WsContext`, a handler takes `Json<T>` (T: Deserialize) or `String` (the raw body)"
+    note = "after `&WsContext` / `&mut WsContext`, a handler takes `Json<T>` (T: Deserialize), `String` (the raw body) or `Vec<u8>` (the bytes, binary frames decoded)"
 )]
 pub trait FromMessage: Sized {
     /// Builds the value from the event in `ctx`.
@@ -66,6 +66,14 @@ impl<T: DeserializeOwned> FromMessage for Json<T> {
 impl FromMessage for String {
     fn from_message(ctx: &WsContext) -> Result<Self, WsError> {
         Ok(ctx.body().unwrap_or_default().to_owned())
+    }
+}
+
+/// The message's bytes: a binary frame's, or a text frame's UTF-8 (see
+/// [`WsContext::body_bytes`]).
+impl FromMessage for Vec<u8> {
+    fn from_message(ctx: &WsContext) -> Result<Self, WsError> {
+        ctx.body_bytes()
     }
 }
 

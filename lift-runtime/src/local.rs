@@ -54,6 +54,9 @@ use crate::app::App;
 use crate::error::WsError;
 use crate::ids;
 use crate::management::{SdkManagement, MAX_MESSAGE_SIZE};
+
+/// API Gateway's largest WebSocket frame from a client (32 KB).
+const API_GATEWAY_FRAME_SIZE: usize = 32 * 1024;
 use crate::service::{Endpoint, Invocation, Service};
 
 /// How long the server waits for the client's answer after it sent a close frame.
@@ -416,12 +419,28 @@ impl EmulatorState {
         }
     }
 
-    async fn on_message(&self, id: &str, conn: &LocalConnection, body: String, base64: bool) {
+    /// A message from a client: `size` is its size on the wire (before base64 for binary ones).
+    async fn on_message(
+        &self,
+        id: &str,
+        conn: &LocalConnection,
+        body: String,
+        size: usize,
+        base64: bool,
+    ) {
         conn.touch();
-        if body.len() > self.config.max_message_size {
-            let err = WsError::too_large(body.len(), self.config.max_message_size);
+        if size > self.config.max_message_size {
+            let err = WsError::too_large(size, self.config.max_message_size);
             let _ = conn.tx.send(Outbound::Frame(Message::text(err.to_frame())));
             return;
+        }
+        if size > API_GATEWAY_FRAME_SIZE {
+            tracing::warn!(
+                connection_id = id,
+                size,
+                "a message over 32 KB: API Gateway closes the connection with 1009 if it came as \
+                 one frame over 32 KB (browsers send each message as one frame)"
+            );
         }
         let route_key = if base64 {
             "$default".to_owned()
@@ -723,10 +742,15 @@ async fn serve_socket(
             Ok(Some(Ok(message))) => message,
         };
         match message {
-            Message::Text(text) => state.on_message(&id, &conn, text.to_string(), false).await,
+            Message::Text(text) => {
+                let size = text.len();
+                state
+                    .on_message(&id, &conn, text.to_string(), size, false)
+                    .await
+            }
             Message::Binary(bytes) => {
                 state
-                    .on_message(&id, &conn, ids::base64(&bytes), true)
+                    .on_message(&id, &conn, ids::base64(&bytes), bytes.len(), true)
                     .await
             }
             Message::Close(frame) => {

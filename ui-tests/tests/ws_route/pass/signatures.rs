@@ -38,6 +38,11 @@ async fn raw(body: String) -> WsResult<Reply> {
     Ok(Reply::text(body))
 }
 
+#[ws_route("bytes", reply)]
+async fn bytes(ctx: &WsContext, body: Vec<u8>) -> WsResult<Reply> {
+    Ok(Reply::text(format!("{} bytes, binary: {}", body.len(), ctx.is_binary())))
+}
+
 #[ws_route("optional", reply)]
 async fn optional(_ctx: &WsContext) -> WsResult<Option<Reply>> {
     Ok(None)
@@ -52,5 +57,5 @@ fn main() {
     // The functions are emitted unchanged: they can be called directly, e.g. in unit tests.
     let _ = no_params();
     let _ = raw(String::from("hi"));
-    let _ = (shared, mutable, json, optional, public);
+    let _ = (shared, mutable, json, bytes, optional, public);
 }
