@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use lift_runtime::local::LocalConfig;
+use lift_runtime::testing::TestApp;
 use lift_runtime::App;
 use lift_tests::{eventually, init_tracing, Client};
 use serde_json::json;
@@ -154,15 +155,15 @@ async fn disconnect_events_carry_the_close_code_and_reason() {
 
 #[tokio::test]
 async fn idle_connections_are_closed_with_1001() {
+    // Through the library's own test helpers, as a user would write it.
+    init_tracing();
     let config = LocalConfig::default().idle_timeout(Duration::from_millis(300));
-    let emulator = start_probe(config).await;
-    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
-    client.send_json(json!({"action": "seen"})).await;
+    let app = TestApp::start(App::new(probe::router()).local(config)).await;
+    let mut client = app.connect("/").await;
+    client.send_json(&json!({"action": "seen"})).await;
     let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
-    match client.next().await {
-        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    client.expect_silence(Duration::from_millis(100)).await;
+    assert_eq!(client.closed().await, (1001, "Going away".to_owned()));
     eventually("the $disconnect event", || async {
         disconnect_of(&id).is_some()
     })

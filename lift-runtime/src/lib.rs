@@ -75,6 +75,8 @@ pub mod observe;
 mod router;
 mod service;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use app::App;
 pub use broadcast::{BroadcastConfig, BroadcastReport};

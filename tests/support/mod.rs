@@ -3,13 +3,10 @@
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use lift_runtime::local::{Emulator, LocalConfig};
+use lift_runtime::testing::{Message, TestClient};
 use lift_runtime::App;
 use serde_json::Value;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod conformance;
 pub mod dynamodb;
@@ -51,19 +48,27 @@ pub async fn start_chat() -> Emulator {
     start(App::new(chat_app::chat::router())).await
 }
 
-/// A real WebSocket client (tokio-tungstenite).
-pub struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+/// A real WebSocket client: the library's [`TestClient`] (what users test their apps with),
+/// plus helpers for the chat.
+pub struct Client(TestClient);
+
+impl std::ops::Deref for Client {
+    type Target = TestClient;
+    fn deref(&self) -> &TestClient {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut TestClient {
+        &mut self.0
+    }
 }
 
 impl Client {
     /// Connects to `url`; `Err(status)` when the handshake is refused with an HTTP status.
     pub async fn try_connect(url: &str) -> Result<Client, u16> {
-        match tokio_tungstenite::connect_async(url).await {
-            Ok((ws, _)) => Ok(Client { ws }),
-            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
-            Err(err) => panic!("cannot connect to {url}: {err}"),
-        }
+        TestClient::try_connect(url, &[]).await.map(Client)
     }
 
     /// Connects to `url` sending an extra request header.
@@ -72,16 +77,9 @@ impl Client {
         name: &'static str,
         value: &str,
     ) -> Result<Client, u16> {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = url.into_client_request().expect("a valid URL");
-        request
-            .headers_mut()
-            .insert(name, value.parse().expect("a valid header value"));
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => Ok(Client { ws }),
-            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
-            Err(err) => panic!("cannot connect to {url}: {err}"),
-        }
+        TestClient::try_connect(url, &[(name, value)])
+            .await
+            .map(Client)
     }
 
     /// Connects to the chat on `emulator` as `name`.
@@ -92,49 +90,14 @@ impl Client {
             .unwrap_or_else(|status| panic!("handshake refused with {status}"))
     }
 
-    /// Sends a text frame.
-    pub async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::text(text)).await.expect("frame sent");
-    }
-
     /// Sends a JSON text frame.
     pub async fn send_json(&mut self, value: Value) {
-        self.send_text(&value.to_string()).await;
-    }
-
-    /// Sends a raw frame.
-    pub async fn send(&mut self, message: Message) {
-        self.ws.send(message).await.expect("frame sent");
-    }
-
-    /// The next data frame, parsed as JSON; panics if none comes in [`FRAME_WAIT`].
-    pub async fn recv_json(&mut self) -> Value {
-        let text = self.recv_text().await;
-        serde_json::from_str(&text)
-            .unwrap_or_else(|err| panic!("frame {text:?} is not JSON: {err}"))
-    }
-
-    /// The next text frame; panics if none comes in [`FRAME_WAIT`] or the connection closes.
-    pub async fn recv_text(&mut self) -> String {
-        match self.next().await {
-            Message::Text(text) => text.to_string(),
-            other => panic!("expected a text frame, got {other:?}"),
-        }
+        self.0.send_json(&value).await;
     }
 
     /// The next frame other than ping/pong.
     pub async fn next(&mut self) -> Message {
-        loop {
-            let next = tokio::time::timeout(FRAME_WAIT, self.ws.next())
-                .await
-                .expect("a frame arrives in time");
-            match next {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(message)) => return message,
-                Some(Err(err)) => panic!("connection failed: {err}"),
-                None => panic!("connection ended"),
-            }
-        }
+        self.0.recv().await
     }
 
     /// Asks the chat for this connection's id (`whoami`).
@@ -155,13 +118,8 @@ impl Client {
     }
 
     /// Closes with this code and reason and waits for the server's close.
-    pub async fn close(mut self, code: u16, reason: &str) {
-        let frame = tungstenite::protocol::CloseFrame {
-            code: code.into(),
-            reason: reason.into(),
-        };
-        self.ws.close(Some(frame)).await.expect("close sent");
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(FRAME_WAIT, self.ws.next()).await {}
+    pub async fn close(self, code: u16, reason: &str) {
+        self.0.close_with(code, reason).await;
     }
 }
 
