@@ -69,11 +69,11 @@ mod probe {
         Ok(Json(json!({"seen": conn.metadata, "id": conn.id})))
     }
 
-    /// What the client sent when it named no route (binary frames always land here).
+    /// What the client sent when it named no route.
     #[ws_default]
     async fn sizes(ctx: &WsContext, bytes: Vec<u8>) -> WsResult<Json<Value>> {
         Ok(Json(json!({
-            "binary": ctx.is_binary(),
+            "base64": ctx.is_base64_encoded(),
             "size": bytes.len(),
             "head": bytes.iter().take(4).collect::<Vec<_>>(),
         })))
@@ -230,33 +230,31 @@ async fn shutdown_closes_every_connection_with_its_disconnect() {
 }
 
 #[tokio::test]
-async fn binary_messages_arrive_as_bytes_and_the_limit_counts_the_bytes_sent() {
-    let emulator = start_probe(LocalConfig::default()).await;
-    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+async fn a_binary_frame_closes_the_connection_with_1003_as_api_gateway_does() {
+    let app = TestApp::start(App::new(probe::router())).await;
+    let mut client = app.connect("/").await;
+    client.send_json(&json!({"action": "seen"})).await;
+    let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
 
-    client.send(Message::binary(vec![0u8, 159, 146, 150])).await;
+    // Text reaches the app, as bytes too.
+    client.send_text("hello").await;
     assert_eq!(
         client.recv_json().await,
-        json!({"binary": true, "size": 4, "head": [0, 159, 146, 150]})
-    );
-    client.send(Message::text("hello")).await;
-    assert_eq!(
-        client.recv_json().await,
-        json!({"binary": false, "size": 5, "head": [104, 101, 108, 108]})
+        json!({"base64": false, "size": 5, "head": [104, 101, 108, 108]})
     );
 
-    // 100 KB of bytes is under API Gateway's 128 KB even though its base64 in the event is
-    // 133 KB; 129 KB is over.
-    client.send(Message::binary(vec![7u8; 100 * 1024])).await;
-    assert_eq!(client.recv_json().await["size"], 100 * 1024);
-    client.send(Message::binary(vec![7u8; 129 * 1024])).await;
-    let frame = client.recv_json().await;
-    assert_eq!(frame["code"], "message_too_large", "{frame}");
-    assert!(
-        frame["message"].as_str().unwrap().contains("132096"),
-        "{frame}"
+    client.send_binary(vec![0u8, 159, 146, 150]).await;
+    assert_eq!(
+        client.closed().await,
+        (1003, "binary frames are not supported".to_owned())
     );
-    // The connection still works.
-    client.send(Message::binary(vec![1u8])).await;
-    assert_eq!(client.recv_json().await["size"], 1);
+    eventually("the $disconnect event", || async {
+        disconnect_of(&id).is_some()
+    })
+    .await;
+    assert_eq!(disconnect_of(&id).unwrap().0, Some(1003));
+    // The emulator goes on.
+    let mut other = app.connect("/").await;
+    other.send_text("still here").await;
+    assert_eq!(other.recv_json().await["size"], 10);
 }

@@ -195,7 +195,7 @@ mod fragile {
         Ok(Reply::text("fine"))
     }
 
-    /// Binary frames come to `$default` with a base64 body.
+    /// A base64 body (`isBase64Encoded`, e.g. from an integration's `CONVERT_TO_BINARY`).
     #[ws_default(reply)]
     async fn bytes(body: Vec<u8>) -> WsResult<Reply> {
         Ok(Reply::text(format!("{body:?}")))
@@ -203,7 +203,7 @@ mod fragile {
 }
 
 #[tokio::test]
-async fn binary_events_are_decoded_and_bad_base64_is_an_invalid_body() {
+async fn base64_bodies_are_decoded_and_bad_base64_is_an_invalid_body() {
     let service = App::new(fragile::router())
         .management_endpoint("http://127.0.0.1:9/unused")
         .service();

@@ -159,7 +159,7 @@ pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// 1. optionally the context, `&WsContext` or `&mut WsContext`;
 /// 2. any number of extractors: `Json<T>` (the body deserialised as JSON; `T: Deserialize`),
-///    `String` (the raw body) or `Vec<u8>` (the message's bytes, binary frames decoded).
+///    `String` (the raw body) or `Vec<u8>` (the message's bytes).
 ///
 /// It returns `WsResult<T>` (`Result<T, WsError>`) where `T` is `()`, `Reply`, `Json<U>`
 /// (`U: Serialize`) or an `Option` of those.
@@ -356,8 +356,7 @@ pub fn ws_disconnect(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::attribute(HandlerKind::Disconnect, args.into(), item.into()).into()
 }
 
-/// Handles `$default`: messages that match no route, including bodies that are not JSON and
-/// binary frames.
+/// Handles `$default`: messages that match no route, including bodies that are not JSON.
 ///
 /// # Grammar
 ///

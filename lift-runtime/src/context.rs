@@ -102,14 +102,16 @@ impl WsContext {
         self.event.body.as_deref()
     }
 
-    /// Whether the client sent a binary frame (the event's body is then its base64).
-    pub fn is_binary(&self) -> bool {
+    /// Whether the event's body is base64 (`isBase64Encoded`), as when the integration converts
+    /// a payload to binary (`contentHandlingStrategy: CONVERT_TO_BINARY`). Clients themselves
+    /// can only send text frames: API Gateway closes the connection with 1003 on a binary one.
+    pub fn is_base64_encoded(&self) -> bool {
         self.event.is_base64_encoded
     }
 
-    /// The message as the client sent it: a binary frame's bytes (decoded from the event's
-    /// base64), or a text frame's UTF-8 bytes. An `invalid_body` error when the event says
-    /// base64 and the body is not.
+    /// The message's bytes: the body decoded from base64 when the event says it is
+    /// ([`is_base64_encoded`](Self::is_base64_encoded)), else the text's UTF-8 bytes. An
+    /// `invalid_body` error when the event says base64 and the body is not.
     ///
     /// ```
     /// # use lift_runtime::prelude::*;
@@ -121,11 +123,11 @@ impl WsContext {
     pub fn body_bytes(&self) -> Result<Vec<u8>, WsError> {
         use base64::Engine as _;
         let body = self.body().unwrap_or_default();
-        if self.is_binary() {
+        if self.is_base64_encoded() {
             base64::engine::general_purpose::STANDARD
                 .decode(body)
                 .map_err(|err| {
-                    WsError::invalid_body(format!("the binary message is not valid base64: {err}"))
+                    WsError::invalid_body(format!("the message is not valid base64: {err}"))
                 })
         } else {
             Ok(body.as_bytes().to_vec())

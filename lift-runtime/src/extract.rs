@@ -34,7 +34,7 @@ pub struct Json<T>(pub T);
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be taken by a handler",
     label = "not an extractor",
-    note = "after `&WsContext` / `&mut WsContext`, a handler takes `Json<T>` (T: Deserialize), `String` (the raw body) or `Vec<u8>` (the bytes, binary frames decoded)"
+    note = "after `&WsContext` / `&mut WsContext`, a handler takes `Json<T>` (T: Deserialize), `String` (the raw body) or `Vec<u8>` (its bytes)"
 )]
 pub trait FromMessage: Sized {
     /// Builds the value from the event in `ctx`.
@@ -69,7 +69,7 @@ impl FromMessage for String {
     }
 }
 
-/// The message's bytes: a binary frame's, or a text frame's UTF-8 (see
+/// The message's bytes: a base64 body decoded, or the text's UTF-8 (see
 /// [`WsContext::body_bytes`]).
 impl FromMessage for Vec<u8> {
     fn from_message(ctx: &WsContext) -> Result<Self, WsError> {

@@ -20,7 +20,7 @@
 //! |---|---|
 //! | text message over [`LocalConfig::max_message_size`] (128 KB) | error frame `message_too_large`, connection stays open (see below) |
 //! | message over 1 MB | the WebSocket library closes the connection with 1009 |
-//! | binary frame | MESSAGE event with the base64 body and `isBase64Encoded: true` |
+//! | binary frame | closed with 1003, as API Gateway does (it accepts text frames only), then `$disconnect` |
 //! | handler slower than [`LocalConfig::invocation_timeout`] (29 s) | error frame `timeout`, connection stays open |
 //! | no message for [`LocalConfig::idle_timeout`] (10 min) | closed with 1001 `Going away`, then `$disconnect` |
 //! | open for [`LocalConfig::max_lifetime`] (2 h) | closed with 1001 `Going away`, then `$disconnect` |
@@ -54,6 +54,9 @@ use crate::app::App;
 use crate::error::WsError;
 use crate::ids;
 use crate::management::{SdkManagement, MAX_MESSAGE_SIZE};
+
+/// The close reason for a binary frame (API Gateway does not document its own).
+const BINARY_REFUSED: &str = "binary frames are not supported";
 
 /// API Gateway's largest WebSocket frame from a client (32 KB).
 const API_GATEWAY_FRAME_SIZE: usize = 32 * 1024;
@@ -419,16 +422,10 @@ impl EmulatorState {
         }
     }
 
-    /// A message from a client: `size` is its size on the wire (before base64 for binary ones).
-    async fn on_message(
-        &self,
-        id: &str,
-        conn: &LocalConnection,
-        body: String,
-        size: usize,
-        base64: bool,
-    ) {
+    /// A text message from a client.
+    async fn on_message(&self, id: &str, conn: &LocalConnection, body: String) {
         conn.touch();
+        let size = body.len();
         if size > self.config.max_message_size {
             let err = WsError::too_large(size, self.config.max_message_size);
             let _ = conn.tx.send(Outbound::Frame(Message::text(err.to_frame())));
@@ -442,11 +439,7 @@ impl EmulatorState {
                  one frame over 32 KB (browsers send each message as one frame)"
             );
         }
-        let route_key = if base64 {
-            "$default".to_owned()
-        } else {
-            self.select_route(&body)
-        };
+        let route_key = self.select_route(&body);
         let mut context = self.request_context(
             id,
             &conn.stage,
@@ -459,7 +452,7 @@ impl EmulatorState {
             context,
             &route_key,
             "MESSAGE",
-            json!({"body": body, "isBase64Encoded": base64}),
+            json!({"body": body, "isBase64Encoded": false}),
         ) {
             Ok(event) => event,
             Err(err) => {
@@ -742,16 +735,15 @@ async fn serve_socket(
             Ok(Some(Ok(message))) => message,
         };
         match message {
-            Message::Text(text) => {
-                let size = text.len();
-                state
-                    .on_message(&id, &conn, text.to_string(), size, false)
-                    .await
-            }
+            Message::Text(text) => state.on_message(&id, &conn, text.to_string()).await,
             Message::Binary(bytes) => {
-                state
-                    .on_message(&id, &conn, ids::base64(&bytes), bytes.len(), true)
-                    .await
+                // API Gateway accepts text frames only: it closes the connection with 1003.
+                tracing::warn!(
+                    connection_id = %id,
+                    size = bytes.len(),
+                    "a binary frame: API Gateway closes the connection with 1003 (send text, e.g. base64)"
+                );
+                conn.close(1003, BINARY_REFUSED);
             }
             Message::Close(frame) => {
                 break frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
