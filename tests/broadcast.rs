@@ -419,6 +419,47 @@ async fn a_room_broadcast_reads_no_members_past_the_deadline() {
 }
 
 #[tokio::test]
+async fn the_metrics_line_counts_what_the_sends_did() {
+    let server = FaultServer::start().await;
+    let all = ids(10);
+    let store = store_with(&all).await;
+    server.plan(&all[3], Plan::Gone);
+    server.plan(&all[4], Plan::Gone);
+    server.plan(&all[5], Plan::Forbidden);
+    let metrics = lift_tests::Buffer::default();
+    let service = App::new(fanout::router())
+        .store(store)
+        .management_endpoint(server.endpoint())
+        .middleware(lift_runtime::observe::Metrics::to_writer(
+            "Lift/Test",
+            metrics.clone(),
+        ))
+        .service();
+
+    let report = fanout(&service, json!({"ids": all}), Invocation::new()).await;
+    assert_eq!(report["sent"], 7, "{report}");
+    let lines = metrics.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["MessagesDelivered"], 7, "{line}");
+    assert_eq!(line["ConnectionsGone"], 2, "{line}");
+    assert_eq!(line["MessagesUndelivered"], 1, "{line}");
+    let names: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "MessagesDelivered",
+        "ConnectionsGone",
+        "MessagesUndelivered",
+    ] {
+        assert!(names.contains(&name), "{name} is declared: {line}");
+    }
+}
+
+#[tokio::test]
 async fn rooms_and_users_broadcast_to_their_connections() {
     let server = FaultServer::start().await;
     let all = ids(12);

@@ -1,7 +1,7 @@
 //! [`WsContext`]: everything a handler knows about the event it serves, and how it answers.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -38,6 +38,27 @@ pub struct WsContext {
     claims: Option<serde_json::Value>,
     response_headers: Vec<(&'static str, String)>,
     extensions: http::Extensions,
+    sends: SendCounters,
+}
+
+/// What the sends of one event did, counted as they finish.
+#[derive(Default)]
+struct SendCounters {
+    delivered: AtomicUsize,
+    gone: AtomicUsize,
+    undelivered: AtomicUsize,
+}
+
+/// The Management API sends of one event so far ([`WsContext::send_totals`]): every `send`,
+/// `reply` and broadcast, connection by connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendTotals {
+    /// Messages delivered.
+    pub delivered: usize,
+    /// Connections found gone (410).
+    pub gone: usize,
+    /// Messages not delivered: failed after the retries, or not attempted before the deadline.
+    pub undelivered: usize,
 }
 
 pub(crate) struct ContextParts {
@@ -69,7 +90,26 @@ impl WsContext {
             claims: None,
             response_headers: Vec::new(),
             extensions: http::Extensions::new(),
+            sends: SendCounters::default(),
         }
+    }
+
+    /// What this event's sends did so far (for middleware such as
+    /// [`observe::Metrics`](crate::observe::Metrics)).
+    pub fn send_totals(&self) -> SendTotals {
+        SendTotals {
+            delivered: self.sends.delivered.load(Ordering::Relaxed),
+            gone: self.sends.gone.load(Ordering::Relaxed),
+            undelivered: self.sends.undelivered.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count(&self, delivered: usize, gone: usize, undelivered: usize) {
+        self.sends.delivered.fetch_add(delivered, Ordering::Relaxed);
+        self.sends.gone.fetch_add(gone, Ordering::Relaxed);
+        self.sends
+            .undelivered
+            .fetch_add(undelivered, Ordering::Relaxed);
     }
 
     /// The caller's connection id.
@@ -329,6 +369,11 @@ impl WsContext {
             &self.broadcast,
         )
         .await;
+        match &outcome {
+            Outcome::Sent => self.count(1, 0, 0),
+            Outcome::Gone => self.count(0, 1, 0),
+            Outcome::Failed(_) | Outcome::NotAttempted => self.count(0, 0, 1),
+        }
         match outcome {
             Outcome::Sent => Ok(()),
             Outcome::Gone => {
@@ -406,6 +451,11 @@ impl WsContext {
     /// After a broadcast: removes the connections found gone and logs what happened (at `debug`
     /// when every connection was reached or gone, at `warn` otherwise).
     async fn settle(&self, report: &BroadcastReport, started: Instant, room: Option<&str>) {
+        self.count(
+            report.sent,
+            report.gone.len(),
+            report.failed.len() + report.not_attempted.len(),
+        );
         self.forget(&report.gone).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let (sent, gone, failed, not_attempted) = (

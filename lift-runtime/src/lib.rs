@@ -80,7 +80,7 @@ pub mod testing;
 
 pub use app::App;
 pub use broadcast::{BroadcastConfig, BroadcastReport};
-pub use context::{Room, User, WsContext};
+pub use context::{Room, SendTotals, User, WsContext};
 pub use error::{Error, SendError, StoreError, WsError, WsResult};
 pub use extract::{FromMessage, IntoReply, Json, Reply};
 pub use lift_macros::{

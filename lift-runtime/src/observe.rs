@@ -16,8 +16,10 @@ use crate::router::BoxFuture;
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Writes one CloudWatch [Embedded Metric Format] line per event, synchronously as the event
-/// ends (no background task): `Events` (count), `Latency` (ms), `MessageSize` (bytes) and
-/// `Errors` (count), with the dimension `Route`. In Lambda, stdout goes to CloudWatch Logs,
+/// ends (no background task): `Events` (count), `Latency` (ms), `MessageSize` (bytes),
+/// `Errors` (count), and what the event's sends and broadcasts did (see
+/// [`WsContext::send_totals`]): `MessagesDelivered`, `ConnectionsGone` and
+/// `MessagesUndelivered` (counts), with the dimension `Route`. In Lambda, stdout goes to CloudWatch Logs,
 /// which turns the lines into metrics.
 ///
 /// [Embedded Metric Format]: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
@@ -49,7 +51,14 @@ impl Metrics {
         }
     }
 
-    fn write(&self, route: &str, latency: Duration, size: usize, failed: bool) {
+    fn write(
+        &self,
+        route: &str,
+        latency: Duration,
+        size: usize,
+        failed: bool,
+        sends: crate::SendTotals,
+    ) {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -64,6 +73,9 @@ impl Metrics {
                         {"Name": "Latency", "Unit": "Milliseconds"},
                         {"Name": "MessageSize", "Unit": "Bytes"},
                         {"Name": "Errors", "Unit": "Count"},
+                        {"Name": "MessagesDelivered", "Unit": "Count"},
+                        {"Name": "ConnectionsGone", "Unit": "Count"},
+                        {"Name": "MessagesUndelivered", "Unit": "Count"},
                     ],
                 }],
             },
@@ -72,6 +84,9 @@ impl Metrics {
             "Latency": latency.as_secs_f64() * 1000.0,
             "MessageSize": size,
             "Errors": u8::from(failed),
+            "MessagesDelivered": sends.delivered,
+            "ConnectionsGone": sends.gone,
+            "MessagesUndelivered": sends.undelivered,
         });
         let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(err) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
@@ -98,7 +113,8 @@ impl<'a> Middleware<'a> for Metrics {
             let size = ctx.body().map_or(0, str::len);
             let route = ctx.route_key().to_owned();
             let result = next.run(ctx).await;
-            metrics.write(&route, started.elapsed(), size, result.is_err());
+            let sends = ctx.send_totals();
+            metrics.write(&route, started.elapsed(), size, result.is_err(), sends);
             result
         })
     }
