@@ -366,12 +366,24 @@ fn the_asyncapi_document_describes_every_message_and_reply() {
         let message = doc
             .pointer(message["$ref"].as_str().unwrap().trim_start_matches('#'))
             .unwrap();
-        assert_eq!(
-            message["payload"]["properties"]["action"]["const"],
-            route.key
-        );
+        // The route field, alone or beside the message type's schema.
+        let payload = &message["payload"];
+        let selector = payload.get("allOf").map_or(payload, |all| &all[0]);
+        assert_eq!(selector["properties"]["action"]["const"], route.key);
         assert_eq!(operation["reply"].is_object(), route.reply, "{}", route.key);
     }
+    // The chat's message types derive JsonSchema: their fields are described.
+    assert_eq!(
+        doc["components"]["messages"]["sendMessage"]["payload"]["allOf"][1]["properties"]["text"]
+            ["description"],
+        "What to say."
+    );
+    assert_eq!(
+        doc["components"]["messages"]["whoamiReply"]["payload"]["properties"]["connectionId"]
+            ["type"],
+        "string"
+    );
+
     // Unknown routes go to $default; the error frame is described.
     assert!(doc["operations"]["default"].is_object());
     assert_eq!(
@@ -382,8 +394,89 @@ fn the_asyncapi_document_describes_every_message_and_reply() {
     // A nested route selection expression is described as nested objects.
     let nested = asyncapi(&router, "Chat", "$request.body.meta.kind");
     assert_eq!(
-        nested["components"]["messages"]["join"]["payload"]["properties"]["meta"]["properties"]
-            ["kind"]["const"],
+        nested["components"]["messages"]["join"]["payload"]["allOf"][0]["properties"]["meta"]
+            ["properties"]["kind"]["const"],
         "join"
     );
+}
+
+#[lift_runtime::ws_app]
+mod typed {
+    use lift_runtime::prelude::*;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    /// A chat message.
+    #[derive(Deserialize, JsonSchema)]
+    pub struct Say {
+        /// What to say.
+        pub text: String,
+        /// Where: a room, or everyone.
+        pub room: Option<String>,
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    pub struct Said {
+        pub id: u64,
+    }
+
+    /// Not described: no `JsonSchema`.
+    #[derive(Deserialize)]
+    pub struct Opaque {
+        pub anything: serde_json::Value,
+    }
+
+    #[ws_route("say", reply)]
+    async fn say(Json(say): Json<Say>) -> WsResult<Json<Said>> {
+        let room = say.room.map_or(0, |room| room.len());
+        Ok(Json(Said {
+            id: (say.text.len() + room) as u64,
+        }))
+    }
+
+    #[ws_route("opaque")]
+    async fn opaque(_ctx: &WsContext, Json(o): Json<Opaque>) -> WsResult {
+        tracing::debug!(anything = %o.anything, "opaque");
+        Ok(())
+    }
+
+    #[ws_route("raw", reply)]
+    async fn raw(body: String) -> WsResult<Reply> {
+        Ok(Reply::text(body))
+    }
+}
+
+#[test]
+fn message_types_deriving_json_schema_are_described() {
+    let doc = asyncapi(&typed::router(), "Typed", "$request.body.action");
+    let messages = &doc["components"]["messages"];
+
+    // `say` takes Json<Say>: the route field and Say's schema, inlined.
+    let say = &messages["say"]["payload"]["allOf"];
+    assert_eq!(say[0]["properties"]["action"]["const"], "say", "{say}");
+    assert_eq!(say[1]["properties"]["text"]["type"], "string", "{say}");
+    assert_eq!(say[1]["properties"]["text"]["description"], "What to say.");
+    assert_eq!(say[1]["required"], json!(["text"]), "{say}");
+    // ...and returns Json<Said>.
+    let said = &messages["sayReply"]["payload"];
+    assert_eq!(said["properties"]["id"]["type"], "integer", "{said}");
+
+    // Types without JsonSchema, and raw bodies, get the route field only.
+    assert_eq!(
+        messages["opaque"]["payload"]["properties"]["action"]["const"],
+        "opaque"
+    );
+    assert!(messages["opaque"]["payload"].get("allOf").is_none());
+    assert!(messages["raw"]["payload"].get("allOf").is_none());
+    assert!(messages["rawReply"].get("payload").is_none());
+
+    // Still self-contained: every $ref resolves inside the document.
+    let mut targets = Vec::new();
+    refs(&doc, &mut targets);
+    for target in &targets {
+        assert!(
+            doc.pointer(target.trim_start_matches('#')).is_some(),
+            "{target} resolves to nothing"
+        );
+    }
 }

@@ -2,19 +2,25 @@
 
 use lift_runtime::prelude::*;
 use lift_runtime::BroadcastReport;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+// The message types derive `JsonSchema` so `chat asyncapi` describes them.
+
 /// `{"action":"sendMessage","text":"..."}`, or to a room: `{..., "room":"R"}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct SendMessage {
+    /// What to say.
     pub text: String,
+    /// A room the sender has joined; everyone when absent.
     #[serde(default)]
     pub room: Option<String>,
 }
 
 /// `{"action":"join","room":"R"}` and `{"action":"leave","room":"R"}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct RoomRequest {
+    /// The room's name, 1 to 64 bytes.
     pub room: String,
 }
 
@@ -30,10 +36,12 @@ pub struct ChatMessage<'a> {
 }
 
 /// The answer to `join` / `leave`: `{"type":"joined","room":"R"}` / `{"type":"left",...}`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RoomReply {
+    /// `joined` or `left`.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// The room.
     pub room: String,
 }
 
@@ -46,10 +54,12 @@ fn check_room(room: &str) -> WsResult {
 }
 
 /// The answer to `{"action":"whoami"}`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(tag = "type", rename = "whoami")]
 pub struct WhoAmI {
+    /// The caller's name.
     pub name: String,
+    /// The caller's connection id.
     #[serde(rename = "connectionId")]
     pub connection_id: String,
 }

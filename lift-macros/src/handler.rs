@@ -190,6 +190,7 @@ impl Handler {
                 #convert
             })
         };
+        let schemas = self.schemas(exports);
         let doc = format!("Routing entry of `{ident}` for the route key `{key}`.");
         quote! {
             #[doc = #doc]
@@ -207,6 +208,43 @@ impl Handler {
                 ) -> #box_future<'__lift, #handler_result> {
                     #boxed
                 }
+
+                #schemas
+            }
+        }
+    }
+
+    /// The schema functions of the companion: the first `Json<T>` extractor's `T` and the
+    /// returned `Json<U>`'s `U`, when they implement `JsonSchema` (chosen by method resolution,
+    /// see the runtime's `schema` module). Types naming lifetimes are left out (they cannot be
+    /// named in the impl).
+    fn schemas(&self, exports: &Exports) -> TokenStream {
+        let value = exports.item("Value");
+        let schema_of = exports.item("SchemaOf");
+        let via = exports.item("ViaJsonSchema");
+        let none = exports.item("NoJsonSchema");
+        let nameable = |ty: &&Type| !names_lifetime(ty);
+        let message = self.extractors.iter().filter(nameable).map(|ty| {
+            quote! { .or_else(|| (&#schema_of::<#ty>::new()).schema()) }
+        });
+        let reply = self.output.iter().filter(nameable).map(|ty| {
+            quote! { .or_else(|| (&#schema_of::<#ty>::new()).schema()) }
+        });
+        quote! {
+            fn message_schema() -> ::core::option::Option<#value> {
+                #[allow(unused_imports)]
+                use #via as _;
+                #[allow(unused_imports)]
+                use #none as _;
+                ::core::option::Option::None #(#message)*
+            }
+
+            fn reply_schema() -> ::core::option::Option<#value> {
+                #[allow(unused_imports)]
+                use #via as _;
+                #[allow(unused_imports)]
+                use #none as _;
+                ::core::option::Option::None #(#reply)*
             }
         }
     }
@@ -503,4 +541,17 @@ pub fn attribute(kind: HandlerKind, args: TokenStream, item: TokenStream) -> Tok
     };
     crate::debug::print(kind.attr_name(), &func.sig.ident.to_string(), &expanded);
     expanded
+}
+
+/// Whether `ty` names a lifetime or uses `impl Trait` (it cannot be written in an impl).
+fn names_lifetime(ty: &Type) -> bool {
+    fn any(stream: TokenStream) -> bool {
+        stream.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Punct(p) => p.as_char() == '\'',
+            proc_macro2::TokenTree::Ident(i) => i == "impl",
+            proc_macro2::TokenTree::Group(g) => any(g.stream()),
+            proc_macro2::TokenTree::Literal(_) => false,
+        })
+    }
+    any(quote!(#ty))
 }

@@ -11,7 +11,9 @@
 //!   `DELETE` of `@connections` (sends, `info` and `disconnect`).
 //! - [`asyncapi`]: an AsyncAPI 3.0 document of the messages: one message per route key (the
 //!   `action` field, or whichever the route selection expression names), the replies of
-//!   two-way routes, and the error frame.
+//!   two-way routes, and the error frame. With the `schemas` feature, a handler taking
+//!   `Json<T>` or returning `Json<U>` where the type derives `schemars::JsonSchema` gets that
+//!   type's JSON Schema (draft-07, inlined) as the payload.
 //!
 //! [`App::run`](crate::App::run) prints them when the program is started with `template` or
 //! `asyncapi` as its first argument:
@@ -51,6 +53,8 @@ use crate::router::{RouteInfo, Router};
 struct ApiRoute {
     key: &'static str,
     reply: bool,
+    /// The app's handler, when it has one.
+    info: Option<&'static RouteInfo>,
 }
 
 /// The routes API Gateway must have: `$connect`, `$disconnect` and `$default` always (the
@@ -61,14 +65,16 @@ fn api_routes(router: &Router) -> Vec<ApiRoute> {
     let special = ["$connect", "$disconnect", "$default"].map(|key| ApiRoute {
         key,
         reply: router.route(key).is_some_and(|route| route.reply),
+        info: router.route(key),
     });
     let messages = router
         .routes()
         .iter()
         .filter(|route| router.is_message_route(route.key))
-        .map(|route: &RouteInfo| ApiRoute {
+        .map(|route: &'static RouteInfo| ApiRoute {
             key: route.key,
             reply: route.reply,
+            info: Some(route),
         });
     special.into_iter().chain(messages).collect()
 }
@@ -439,12 +445,16 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
             name = format!("{base}{n}");
             n += 1;
         }
+        let message_schema = route.info.and_then(|info| (info.message_schema)());
         let payload = if route.key == "$default" {
-            json!({
-                "description": "Any message that names no route (or is not JSON)",
+            message_schema.unwrap_or_else(|| {
+                json!({
+                    "description": "Any message that names no route (or is not JSON)",
+                })
             })
         } else {
-            path.iter()
+            let selector = path
+                .iter()
                 .rev()
                 .fold(json!({ "const": route.key }), |inner, field| {
                     json!({
@@ -452,7 +462,11 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
                         "required": [field],
                         "properties": { *field: inner },
                     })
-                })
+                });
+            match message_schema {
+                Some(schema) => json!({ "allOf": [selector, schema] }),
+                None => selector,
+            }
         };
         messages.insert(
             name.clone(),
@@ -471,13 +485,15 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
         });
         if route.reply {
             let reply = format!("{name}Reply");
-            messages.insert(
-                reply.clone(),
-                json!({
-                    "name": format!("{} reply", route.key),
-                    "title": format!("The reply to `{}` (the route's response)", route.key),
-                }),
-            );
+            let mut message = json!({
+                "name": format!("{} reply", route.key),
+                "title": format!("The reply to `{}` (the route's response)", route.key),
+            });
+            if let Some(schema) = route.info.and_then(|info| (info.reply_schema)()) {
+                message["contentType"] = json!("application/json");
+                message["payload"] = schema;
+            }
+            messages.insert(reply.clone(), message);
             channel_messages.insert(reply.clone(), message_ref(&reply));
             operation["reply"] = json!({
                 "channel": { "$ref": "#/channels/socket" },

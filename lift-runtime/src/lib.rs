@@ -73,6 +73,7 @@ pub mod management;
 pub mod middleware;
 pub mod observe;
 mod router;
+mod schema;
 mod service;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -108,6 +109,8 @@ pub mod __private {
         entry, key_listed, BoxFuture, HandlerOutput, HandlerResult, Route, RouteEntry, RouteInfo,
         RouteKind, Router,
     };
+    pub use crate::schema::{NoJsonSchema, SchemaOf, ViaJsonSchema};
+    pub use serde_json::Value;
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.

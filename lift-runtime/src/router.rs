@@ -29,7 +29,7 @@ pub enum RouteKind {
 }
 
 /// One route of a [`Router`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct RouteInfo {
     /// The route key (`$connect`, `$disconnect`, `$default` for the special routes).
     pub key: &'static str,
@@ -37,6 +37,25 @@ pub struct RouteInfo {
     pub kind: RouteKind,
     /// A two-way route: its reply is the response (API Gateway route response).
     pub reply: bool,
+    /// The JSON Schema of the message the handler takes as `Json<T>`, when `T` implements
+    /// `schemars::JsonSchema` and the `schemas` feature is on.
+    pub message_schema: fn() -> Option<serde_json::Value>,
+    /// The JSON Schema of the `Json<U>` the handler returns, likewise.
+    pub reply_schema: fn() -> Option<serde_json::Value>,
+}
+
+impl PartialEq for RouteInfo {
+    /// Routes are equal when their key, kind and reply are (the schema functions are not
+    /// compared).
+    fn eq(&self, other: &Self) -> bool {
+        (self.key, self.kind, self.reply) == (other.key, other.kind, other.reply)
+    }
+}
+
+impl Eq for RouteInfo {}
+
+fn no_schema() -> Option<serde_json::Value> {
+    None
 }
 
 impl RouteInfo {
@@ -46,6 +65,8 @@ impl RouteInfo {
             key: R::KEY,
             kind: R::KIND,
             reply: R::REPLY,
+            message_schema: R::message_schema,
+            reply_schema: R::reply_schema,
         }
     }
 }
@@ -65,6 +86,14 @@ pub trait Route {
     const REPLY: bool;
     /// Extracts the arguments from `ctx` and calls the handler.
     fn call(ctx: &mut WsContext) -> BoxFuture<'_, HandlerResult>;
+    /// See [`RouteInfo::message_schema`].
+    fn message_schema() -> Option<serde_json::Value> {
+        None
+    }
+    /// See [`RouteInfo::reply_schema`].
+    fn reply_schema() -> Option<serde_json::Value> {
+        None
+    }
 }
 
 type Dispatch = for<'a> fn(&str, &'a mut WsContext) -> Option<BoxFuture<'a, HandlerResult>>;
@@ -86,6 +115,8 @@ impl RouteEntry {
             key: "",
             kind: RouteKind::Message,
             reply: false,
+            message_schema: no_schema,
+            reply_schema: no_schema,
         }; N];
         let mut i = 0;
         while i < N {
