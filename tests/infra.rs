@@ -336,7 +336,7 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 fn the_asyncapi_document_describes_every_message_and_reply() {
     let router = chat::router();
     let doc = asyncapi(&router, "Chat", "$request.body.action");
-    assert_eq!(doc["asyncapi"], "3.0.0");
+    assert_eq!(doc["asyncapi"], "3.1.0");
 
     let mut targets = Vec::new();
     refs(&doc, &mut targets);

@@ -9,7 +9,7 @@
 //!   the `gsi1` user index, on-demand billing, TTL on `expires_at`), and the IAM policy:
 //!   the table and its index, and `execute-api:ManageConnections` on `POST`, `GET` *and*
 //!   `DELETE` of `@connections` (sends, `info` and `disconnect`).
-//! - [`asyncapi`]: an AsyncAPI 3.0 document of the messages: one message per route key (the
+//! - [`asyncapi`]: an AsyncAPI 3.1 document of the messages: one message per route key (the
 //!   `action` field, or whichever the route selection expression names), the replies of
 //!   two-way routes, and the error frame. With the `schemas` feature, a handler taking
 //!   `Json<T>` or returning `Json<U>` where the type derives `schemars::JsonSchema` gets that
@@ -395,7 +395,7 @@ fn table_resource() -> Value {
     })
 }
 
-/// An AsyncAPI 3.0 document of the app's messages, from its router. See the
+/// An AsyncAPI 3.1 document of the app's messages, from its router. See the
 /// [module docs](self).
 ///
 /// `route_selection` is the route selection expression (`$request.body.action`, the
@@ -529,7 +529,7 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
         }),
     );
     json!({
-        "asyncapi": "3.0.0",
+        "asyncapi": "3.1.0",
         "info": {
             "title": title,
             "version": "1.0.0",
