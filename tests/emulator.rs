@@ -40,13 +40,26 @@ mod probe {
             Some("panic") => panic!("the connect handler blew up"),
             _ => {}
         }
-        let seen = json!({
+        // As in API Gateway, the connection being opened cannot be sent to yet.
+        let greeting = match ctx.query("greet") {
+            Some(_) => Some(
+                ctx.reply(&json!({"hello": true}))
+                    .await
+                    .err()
+                    .map(|e| e.to_string()),
+            ),
+            None => None,
+        };
+        let mut seen = json!({
             "q": ctx.query("q"),
             "header": ctx.header("x-probe"),
             "sourceIp": ctx.source_ip(),
             "stage": ctx.event().request_context.stage,
             "eventType": ctx.event().request_context.event_type,
         });
+        if let Some(greeting) = greeting {
+            seen["greeting"] = json!(greeting);
+        }
         ctx.set_metadata(seen);
         Ok(())
     }
@@ -257,4 +270,23 @@ async fn a_binary_frame_closes_the_connection_with_1003_as_api_gateway_does() {
     let mut other = app.connect("/").await;
     other.send_text("still here").await;
     assert_eq!(other.recv_json().await["size"], 10);
+}
+
+#[tokio::test]
+async fn the_connection_being_opened_cannot_be_sent_to_as_in_api_gateway() {
+    let app = TestApp::start(App::new(probe::router())).await;
+    let mut client = app.connect("/?greet=1").await;
+    client.send_json(&json!({"action": "seen"})).await;
+    let seen = client.recv_json().await;
+    // The send in $connect failed with 410 (and the handshake still succeeded)...
+    let greeting = seen["seen"]["greeting"].as_str().unwrap_or_default();
+    assert!(greeting.contains("is gone (410)"), "{seen}");
+    // ...nothing was delivered, and the connection was stored all the same.
+    client.expect_silence(Duration::from_millis(100)).await;
+    assert!(app
+        .store()
+        .get(seen["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .is_some());
 }

@@ -376,6 +376,20 @@ impl WsContext {
         }
         match outcome {
             Outcome::Sent => Ok(()),
+            Outcome::Gone
+                if self.route_key == "$connect" && connection_id == self.connection_id =>
+            {
+                // Not stored yet, so nothing to forget.
+                tracing::warn!(
+                    connection_id,
+                    "a send to the connection being opened: API Gateway delivers nothing to a \
+                     connection before its $connect handler has returned (410); send from a \
+                     later event, e.g. when the client asks"
+                );
+                Err(SendError::Gone {
+                    connection_id: connection_id.to_owned(),
+                })
+            }
             Outcome::Gone => {
                 self.forget(&[connection_id.to_owned()]).await;
                 Err(SendError::Gone {

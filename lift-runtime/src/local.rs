@@ -21,6 +21,7 @@
 //! | text message over [`LocalConfig::max_message_size`] (128 KB) | error frame `message_too_large`, connection stays open (see below) |
 //! | message over 1 MB | the WebSocket library closes the connection with 1009 |
 //! | binary frame | closed with 1003, as API Gateway does (it accepts text frames only), then `$disconnect` |
+//! | a send to a connection while its `$connect` handler runs | `410 Gone`, as in API Gateway: the connection exists once `$connect` has returned (the runtime logs a hint) |
 //! | handler slower than [`LocalConfig::invocation_timeout`] (29 s) | error frame `timeout`, connection stays open |
 //! | no message for [`LocalConfig::idle_timeout`] (10 min) | closed with 1001 `Going away`, then `$disconnect` |
 //! | open for [`LocalConfig::max_lifetime`] (2 h) | closed with 1001 `Going away`, then `$disconnect` |
