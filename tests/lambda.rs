@@ -286,3 +286,44 @@ async fn the_service_can_be_wrapped_in_tower_layers() {
     assert_eq!(body(&response).unwrap()["name"], "me");
     assert_eq!(seen.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn the_testing_event_builder_makes_events_the_service_accepts() {
+    use lift_runtime::store::ConnectionStore;
+    use lift_runtime::testing::Event;
+
+    let store = MemoryStore::new();
+    let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
+    let event = Event::connect("built=").query("name", "ana").build();
+    // The shape is the one aws_lambda_events knows...
+    let parsed: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest =
+        serde_json::from_value(event.clone()).unwrap();
+    assert_eq!(
+        parsed.request_context.route_key.as_deref(),
+        Some("$connect")
+    );
+    // ...and the chat handles it like the fixtures: stored under its name...
+    assert_eq!(
+        service
+            .handle_json(event, Invocation::new())
+            .await
+            .status_code,
+        200
+    );
+    let stored = store.get("built=").await.unwrap().unwrap();
+    assert_eq!(stored.user.as_deref(), Some("ana"));
+    // ...answers a reply route...
+    let whoami = Event::message("built=", "whoami", r#"{"action":"whoami"}"#).build();
+    let response = service.handle_json(whoami, Invocation::new()).await;
+    assert_eq!(body(&response).unwrap()["name"], "ana");
+    // ...and forgets it on $disconnect.
+    let bye = Event::disconnect("built=", 1001, "going away").build();
+    assert_eq!(
+        service
+            .handle_json(bye, Invocation::new())
+            .await
+            .status_code,
+        200
+    );
+    assert!(store.get("built=").await.unwrap().is_none());
+}

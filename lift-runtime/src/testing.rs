@@ -1,5 +1,6 @@
 //! Testing an app end to end: the local emulator in your test process and real WebSocket
-//! clients, the way this crate tests itself (feature `testing`).
+//! clients, the way this crate tests itself (feature `testing`) — or without sockets, feeding
+//! the [`Event`]s API Gateway sends to Lambda to the app's [`Service`](crate::Service).
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -303,5 +304,168 @@ impl TestClient {
                 Ok(None) => panic!("the connection ended"),
             }
         }
+    }
+}
+
+/// An event as API Gateway sends it to Lambda, for testing a [`Service`](crate::Service)
+/// directly (`service.handle_json(event, Invocation::new())`), without sockets.
+///
+/// ```
+/// use lift_runtime::testing::Event;
+/// use lift_runtime::{App, Invocation};
+///
+/// #[lift_runtime::ws_app]
+/// mod app {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_connect]
+///     async fn connect(ctx: &mut WsContext) -> WsResult {
+///         match ctx.query("name") {
+///             Some(name) => Ok(ctx.set_user(name.to_owned())),
+///             None => Err(WsError::bad_request("connect with ?name=")),
+///         }
+///     }
+///
+///     #[ws_route("ping", reply)]
+///     async fn ping() -> WsResult<Reply> {
+///         Ok(Reply::text("pong"))
+///     }
+/// }
+///
+/// # #[tokio::main] async fn main() {
+/// let service = App::new(app::router()).service();
+/// let refused = service.handle_json(Event::connect("abc=").build(), Invocation::new()).await;
+/// assert_eq!(refused.status_code, 400);
+/// let event = Event::connect("abc=").query("name", "ana").build();
+/// assert_eq!(service.handle_json(event, Invocation::new()).await.status_code, 200);
+///
+/// let event = Event::message("abc=", "ping", r#"{"action":"ping"}"#).build();
+/// let response = service.handle_json(event, Invocation::new()).await;
+/// assert_eq!(response.body, Some(aws_lambda_events::encodings::Body::Text("pong".into())));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Event {
+    connection_id: String,
+    route_key: String,
+    event_type: &'static str,
+    body: Option<String>,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    close: Option<(u16, String)>,
+    stage: String,
+    domain: String,
+}
+
+impl Event {
+    fn new(connection_id: &str, route_key: &str, event_type: &'static str) -> Self {
+        Event {
+            connection_id: connection_id.to_owned(),
+            route_key: route_key.to_owned(),
+            event_type,
+            body: None,
+            query: Vec::new(),
+            headers: Vec::new(),
+            close: None,
+            stage: "prod".to_owned(),
+            domain: "abc123.execute-api.us-east-1.amazonaws.com".to_owned(),
+        }
+    }
+
+    /// A `$connect` (add the handshake's [`query`](Self::query) and [`header`](Self::header)s).
+    pub fn connect(connection_id: &str) -> Self {
+        Event::new(connection_id, "$connect", "CONNECT")
+    }
+
+    /// A message API Gateway routed to `route_key` (`$default` when none matched).
+    pub fn message(connection_id: &str, route_key: &str, body: &str) -> Self {
+        let mut event = Event::new(connection_id, route_key, "MESSAGE");
+        event.body = Some(body.to_owned());
+        event
+    }
+
+    /// A `$disconnect`, with the client's close code and reason.
+    pub fn disconnect(connection_id: &str, code: u16, reason: &str) -> Self {
+        let mut event = Event::new(connection_id, "$disconnect", "DISCONNECT");
+        event.close = Some((code, reason.to_owned()));
+        event
+    }
+
+    /// A query-string parameter of the handshake.
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A header of the handshake.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The stage (default `prod`) and domain (default a made-up execute-api host) the
+    /// Management API endpoint is built from.
+    pub fn endpoint(mut self, domain: &str, stage: &str) -> Self {
+        self.domain = domain.to_owned();
+        self.stage = stage.to_owned();
+        self
+    }
+
+    /// The event's JSON, as Lambda receives it.
+    pub fn build(&self) -> Value {
+        let now = chrono::Utc::now();
+        let mut context = serde_json::json!({
+            "routeKey": self.route_key,
+            "eventType": self.event_type,
+            "messageDirection": "IN",
+            "stage": self.stage,
+            "domainName": self.domain,
+            "connectionId": self.connection_id,
+            "apiId": self.domain.split('.').next().unwrap_or("local"),
+            "requestId": crate::ids::request_id(),
+            "extendedRequestId": crate::ids::request_id(),
+            "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "requestTimeEpoch": now.timestamp_millis(),
+            "connectedAt": now.timestamp_millis(),
+            "identity": {"sourceIp": "127.0.0.1"},
+        });
+        if self.event_type == "MESSAGE" {
+            context["messageId"] = Value::from(crate::ids::request_id());
+        }
+        if let Some((code, reason)) = &self.close {
+            context["disconnectStatusCode"] = Value::from(*code);
+            context["disconnectReason"] = Value::from(reason.as_str());
+        }
+        let pairs = |pairs: &[(String, String)]| {
+            let (mut single, mut multi) = (serde_json::Map::new(), serde_json::Map::new());
+            for (name, value) in pairs {
+                single.insert(name.clone(), Value::from(value.as_str()));
+                multi
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                    .as_array_mut()
+                    .expect("an array")
+                    .push(Value::from(value.as_str()));
+            }
+            (Value::Object(single), Value::Object(multi))
+        };
+        let (query, multi_query) = pairs(&self.query);
+        let (headers, multi_headers) = pairs(&self.headers);
+        let mut event = serde_json::json!({
+            "requestContext": context,
+            "isBase64Encoded": false,
+        });
+        if self.event_type != "MESSAGE" {
+            event["headers"] = headers;
+            event["multiValueHeaders"] = multi_headers;
+        }
+        if !self.query.is_empty() {
+            event["queryStringParameters"] = query;
+            event["multiValueQueryStringParameters"] = multi_query;
+        }
+        if let Some(body) = &self.body {
+            event["body"] = Value::from(body.as_str());
+        }
+        event
     }
 }
