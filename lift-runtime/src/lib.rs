@@ -47,6 +47,12 @@
 //! - `lambda` (default): the Management API client (`aws-sdk-apigatewaymanagement`) and the
 //!   Lambda runtime; [`App::run`].
 //! - `local` (default): the local emulator of API Gateway's WebSocket API ([`local`]).
+//! - `dynamodb` (default): the DynamoDB connection store (`store::DynamoDbStore`).
+//! - `jwt` (default): JWT authentication on `$connect` (`auth::JwtAuth`).
+//! - `testing`: test helpers, the emulator in-process with real WebSocket clients
+//!   (`testing::TestApp`) and Lambda events (`testing::Event`).
+//! - `schemas`: JSON Schemas of `Json<T>` messages (`T: schemars::JsonSchema`) in the AsyncAPI
+//!   document ([`infra::asyncapi`]).
 //!
 //! Without features the crate has the macros and the types handlers use, which is enough to
 //! compile and unit-test handlers.
