@@ -223,30 +223,25 @@ impl Handler {
         let schema_of = exports.item("SchemaOf");
         let via = exports.item("ViaJsonSchema");
         let none = exports.item("NoJsonSchema");
-        let nameable = |ty: &&Type| !names_lifetime(ty);
-        let message = self.extractors.iter().filter(nameable).map(|ty| {
-            quote! { .or_else(|| (&#schema_of::<#ty>::new()).schema()) }
-        });
-        let reply = self.output.iter().filter(nameable).map(|ty| {
-            quote! { .or_else(|| (&#schema_of::<#ty>::new()).schema()) }
-        });
-        quote! {
-            fn message_schema() -> ::core::option::Option<#value> {
-                #[allow(unused_imports)]
-                use #via as _;
-                #[allow(unused_imports)]
-                use #none as _;
-                ::core::option::Option::None #(#message)*
+        // `fn name() -> Option<Value>`: the first of `types` that has a schema.
+        let schema_fn = |name: &str, types: &mut dyn Iterator<Item = &Type>| {
+            let name = syn::Ident::new(name, Span::call_site());
+            let tries = types.filter(|ty| !names_lifetime(ty)).map(|ty| {
+                quote! { .or_else(|| (&#schema_of::<#ty>::new()).schema()) }
+            });
+            quote! {
+                fn #name() -> ::core::option::Option<#value> {
+                    #[allow(unused_imports)]
+                    use #via as _;
+                    #[allow(unused_imports)]
+                    use #none as _;
+                    ::core::option::Option::None #(#tries)*
+                }
             }
-
-            fn reply_schema() -> ::core::option::Option<#value> {
-                #[allow(unused_imports)]
-                use #via as _;
-                #[allow(unused_imports)]
-                use #none as _;
-                ::core::option::Option::None #(#reply)*
-            }
-        }
+        };
+        let message = schema_fn("message_schema", &mut self.extractors.iter());
+        let reply = schema_fn("reply_schema", &mut self.output.iter());
+        quote!(#message #reply)
     }
 }
 
