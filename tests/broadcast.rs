@@ -31,6 +31,8 @@ mod fanout {
         pub user: Option<String>,
         #[serde(default)]
         pub size: usize,
+        #[serde(default)]
+        pub except: Option<String>,
     }
 
     fn summary(report: BroadcastReport) -> Value {
@@ -47,7 +49,12 @@ mod fanout {
     async fn fanout(ctx: &WsContext, Json(targets): Json<Targets>) -> WsResult<Json<Value>> {
         let message = json!({"type": "news", "padding": "x".repeat(targets.size)});
         let report = if let Some(room) = &targets.room {
-            ctx.room(room).broadcast(&message).await?
+            let room = ctx.room(room);
+            let room = match &targets.except {
+                Some(id) => room.except(id),
+                None => room,
+            };
+            room.broadcast(&message).await?
         } else if let Some(user) = &targets.user {
             ctx.user(user).send(&message).await?
         } else {
@@ -475,6 +482,21 @@ async fn rooms_and_users_broadcast_to_their_connections() {
     assert_eq!(report["gone"], json!([all[1]]));
     assert_eq!(server.total_delivered(), 4);
     assert!(store.get(&all[1]).await.unwrap().is_none());
+
+    // Everyone in the room but one (the sender, typically).
+    let report = fanout(
+        &service,
+        json!({"room": "red", "except": all[0]}),
+        Invocation::new(),
+    )
+    .await;
+    assert_eq!(report["sent"], 3, "{report}");
+    assert_eq!(
+        server.delivered(&all[0]),
+        1,
+        "only the first broadcast reached it"
+    );
+    assert_eq!(server.delivered(&all[2]), 2);
 
     // Users: conn000x= belong to user0 (see store_with), conn001x= to user1.
     let report = fanout(&service, json!({"user": "user1"}), Invocation::new()).await;

@@ -441,7 +441,11 @@ impl WsContext {
 
     /// A room, to broadcast to its members: `ctx.room("lobby").broadcast(&msg)`.
     pub fn room<'a>(&'a self, name: &'a str) -> Room<'a> {
-        Room { ctx: self, name }
+        Room {
+            ctx: self,
+            name,
+            except: None,
+        }
     }
 
     /// A user, to reach all of their connections: `ctx.user("ana").send(&msg)`.
@@ -555,9 +559,17 @@ const _: () = {
 pub struct Room<'a> {
     ctx: &'a WsContext,
     name: &'a str,
+    except: Option<&'a str>,
 }
 
-impl Room<'_> {
+impl<'a> Room<'a> {
+    /// Leaves one connection out of the broadcast, typically the sender's:
+    /// `ctx.room("lobby").except(ctx.connection_id()).broadcast(&msg)`.
+    pub fn except(mut self, connection_id: &'a str) -> Self {
+        self.except = Some(connection_id);
+        self
+    }
+
     /// Sends `message` to every member (see [`WsContext::broadcast`]). Members are read a page
     /// at a time while the sends are under way, so up to the configured concurrency is in
     /// flight however small the store's pages. No page is read past the deadline (less the
@@ -577,10 +589,11 @@ impl Room<'_> {
         // No page is read past the cutoff: a room of thousands must not hold the function past
         // its deadline with store requests for members nobody will be sent to.
         let unread = AtomicBool::new(false);
-        let pages = UntilCutoff {
+        let pages = MemberPages {
             pages: self.ctx.store.members(self.name),
             cutoff,
             cut: &unread,
+            except: self.except,
         };
         let members = pages.flat_map(member_ids);
         let started = Instant::now();
@@ -602,15 +615,16 @@ impl Room<'_> {
     }
 }
 
-/// A room's pages of members, ending at `cutoff` (no read is started past it) and noting in
-/// `cut` that it ended there.
-struct UntilCutoff<'a> {
+/// A room's pages of members, without `except`, ending at `cutoff` (no read is started past
+/// it) and noting in `cut` that it ended there.
+struct MemberPages<'a> {
     pages: Pages<'a, Member>,
     cutoff: Instant,
     cut: &'a AtomicBool,
+    except: Option<&'a str>,
 }
 
-impl Stream for UntilCutoff<'_> {
+impl Stream for MemberPages<'_> {
     type Item = Result<Vec<Member>, StoreError>;
 
     fn poll_next(
@@ -621,7 +635,15 @@ impl Stream for UntilCutoff<'_> {
             self.cut.store(true, Ordering::Relaxed);
             return std::task::Poll::Ready(None);
         }
-        self.pages.poll_next_unpin(cx)
+        let except = self.except;
+        self.pages.poll_next_unpin(cx).map(|page| {
+            page.map(|page| {
+                page.map(|mut members| {
+                    members.retain(|member| Some(member.connection_id.as_str()) != except);
+                    members
+                })
+            })
+        })
     }
 }
 
