@@ -194,11 +194,17 @@ impl App {
     ///
     /// Started as `your-app template` or `your-app asyncapi`, it prints the app's deployment
     /// template ([`template`](Self::template)) or AsyncAPI document ([`asyncapi`](Self::asyncapi))
-    /// as JSON on standard output instead, and returns.
+    /// as JSON on standard output instead, and returns. `template` takes options:
+    /// `--stage NAME`, `--x86_64`, `--memory MB`, `--timeout SECONDS`, `--env KEY=VALUE`
+    /// (repeatable), `--code-uri DIR`.
     #[cfg(feature = "lambda")]
     pub async fn run(self) -> Result<(), crate::Error> {
-        match std::env::args().nth(1).as_deref() {
-            Some("template") => return print_json(&self.template().to_json()),
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match args.first().map(String::as_str) {
+            Some("template") => {
+                let template = crate::infra::template_options(self.template(), &args[1..])?;
+                return print_json(&template.to_json());
+            }
             Some("asyncapi") => return print_json(&self.asyncapi()),
             _ => {}
         }

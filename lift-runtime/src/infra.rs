@@ -372,6 +372,48 @@ impl Template {
     }
 }
 
+/// Applies `your-app template` command-line options to `template` (see
+/// [`App::run`](crate::App::run)).
+pub(crate) fn template_options(
+    mut template: Template,
+    args: &[String],
+) -> Result<Template, crate::Error> {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("`template {name}` needs a value"))
+        };
+        let number = |name: &str, text: String| {
+            text.parse::<u32>()
+                .map_err(|_| format!("`template {name}` takes a number, not `{text}`"))
+        };
+        template = match arg.as_str() {
+            "--stage" => template.stage(value("--stage")?),
+            "--x86_64" => template.x86_64(),
+            "--memory" => template.memory_mb(number("--memory", value("--memory")?)?),
+            "--timeout" => template.timeout_secs(number("--timeout", value("--timeout")?)?),
+            "--code-uri" => template.code_uri(value("--code-uri")?),
+            "--env" => {
+                let pair = value("--env")?;
+                let (key, val) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("`template --env` takes KEY=VALUE, not `{pair}`"))?;
+                template.env(key, val)
+            }
+            other => {
+                return Err(format!(
+                    "unknown option `{other}` for `template`: use --stage NAME, --x86_64, \
+                     --memory MB, --timeout SECONDS, --env KEY=VALUE, --code-uri DIR"
+                )
+                .into())
+            }
+        };
+    }
+    Ok(template)
+}
+
 /// The DynamoDB table as `DynamoDbStore::create_table` makes it.
 fn table_resource() -> Value {
     use table::*;
@@ -566,4 +608,54 @@ fn operation_name(key: &str) -> String {
         .collect::<String>()
         .trim_start_matches('_')
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{template_options, Template};
+    use crate::router::Router;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn command_line_options_set_the_template() {
+        let router = Router::from_entries(&[], &[]);
+        let base = Template::new(&router);
+        let options = args(&[
+            "--stage",
+            "dev",
+            "--x86_64",
+            "--memory",
+            "2048",
+            "--timeout",
+            "20",
+            "--env",
+            "LIFT_JWT_SECRET=s=1",
+            "--code-uri",
+            "target/lambda/x",
+        ]);
+        let json = template_options(base.clone(), &options).unwrap().to_json();
+        let function = &json["Resources"]["Function"]["Properties"];
+        assert_eq!(function["Architectures"][0], "x86_64");
+        assert_eq!(function["MemorySize"], 2048);
+        assert_eq!(function["Timeout"], 20);
+        assert_eq!(function["CodeUri"], "target/lambda/x");
+        assert_eq!(
+            function["Environment"]["Variables"]["LIFT_JWT_SECRET"],
+            "s=1"
+        );
+        assert_eq!(json["Resources"]["Stage"]["Properties"]["StageName"], "dev");
+
+        for (bad, says) in [
+            (&["--stage"][..], "needs a value"),
+            (&["--memory", "lots"][..], "takes a number"),
+            (&["--env", "NOEQUALS"][..], "KEY=VALUE"),
+            (&["--arm"][..], "unknown option `--arm`"),
+        ] {
+            let err = template_options(base.clone(), &args(bad)).unwrap_err();
+            assert!(err.to_string().contains(says), "{bad:?}: {err}");
+        }
+    }
 }
