@@ -327,3 +327,105 @@ async fn the_testing_event_builder_makes_events_the_service_accepts() {
     );
     assert!(store.get("built=").await.unwrap().is_none());
 }
+
+#[lift_runtime::ws_app]
+mod lobby {
+    use lift_runtime::prelude::*;
+
+    #[ws_connect]
+    async fn connect(ctx: &mut WsContext) -> WsResult {
+        ctx.join("lobby").await?;
+        ctx.join("lobby").await?; // twice is once
+        ctx.join("tmp").await?;
+        ctx.leave("tmp").await?;
+        Ok(())
+    }
+}
+
+/// A `MemoryStore` whose `join` fails: fault injection for the store.
+#[derive(Clone, Default)]
+struct JoinFails(MemoryStore);
+
+#[async_trait::async_trait]
+impl lift_runtime::store::ConnectionStore for JoinFails {
+    async fn save(
+        &self,
+        c: &lift_runtime::store::Connection,
+    ) -> Result<(), lift_runtime::StoreError> {
+        self.0.save(c).await
+    }
+    async fn get(
+        &self,
+        id: &str,
+    ) -> Result<Option<lift_runtime::store::Connection>, lift_runtime::StoreError> {
+        self.0.get(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), lift_runtime::StoreError> {
+        self.0.delete(id).await
+    }
+    async fn refresh(
+        &self,
+        id: &str,
+        at: std::time::SystemTime,
+    ) -> Result<(), lift_runtime::StoreError> {
+        self.0.refresh(id, at).await
+    }
+    async fn user_connections(
+        &self,
+        user: &str,
+    ) -> Result<Vec<lift_runtime::store::Connection>, lift_runtime::StoreError> {
+        self.0.user_connections(user).await
+    }
+    async fn join(&self, _id: &str, _room: &str) -> Result<(), lift_runtime::StoreError> {
+        Err(lift_runtime::StoreError::new("injected: join failed", None))
+    }
+    async fn leave(&self, id: &str, room: &str) -> Result<(), lift_runtime::StoreError> {
+        self.0.leave(id, room).await
+    }
+    fn members<'a>(
+        &'a self,
+        room: &'a str,
+    ) -> lift_runtime::store::Pages<'a, lift_runtime::store::Member> {
+        self.0.members(room)
+    }
+    async fn remove_many(&self, ids: &[String]) -> Result<(), lift_runtime::StoreError> {
+        self.0.remove_many(ids).await
+    }
+    async fn list(&self) -> Result<Vec<lift_runtime::store::Connection>, lift_runtime::StoreError> {
+        self.0.list().await
+    }
+}
+
+#[tokio::test]
+async fn rooms_joined_in_connect_are_joined_once_the_connection_is_saved() {
+    use lift_runtime::store::{collect, ConnectionStore};
+    use lift_runtime::testing::Event;
+
+    let store = MemoryStore::new();
+    let service = App::new(lobby::router())
+        .store(store.clone())
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+    let response = service
+        .handle_json(Event::connect("lobbyist=").build(), Invocation::new())
+        .await;
+    assert_eq!(response.status_code, 200);
+    let stored = store.get("lobbyist=").await.unwrap().unwrap();
+    assert_eq!(stored.rooms.iter().collect::<Vec<_>>(), ["lobby"]);
+    let members = collect(store.members("lobby")).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert!(collect(store.members("tmp")).await.unwrap().is_empty());
+
+    // If a room cannot be joined, the connection is refused and nothing of it stays.
+    let failing = JoinFails::default();
+    let service = App::new(lobby::router())
+        .store(failing.clone())
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+    let response = service
+        .handle_json(Event::connect("unlucky=").build(), Invocation::new())
+        .await;
+    assert_eq!(response.status_code, 500);
+    assert_eq!(body(&response).unwrap()["code"], "internal");
+    assert!(failing.0.get("unlucky=").await.unwrap().is_none());
+}

@@ -45,10 +45,19 @@ pub struct RoomReply {
     pub room: String,
 }
 
-/// Room names are 1 to 64 bytes.
+/// The room every connection joins at `$connect`: messages to everyone go to its members, read
+/// page by page, instead of listing the whole store.
+pub const EVERYONE: &str = "$everyone";
+
+/// Room names are 1 to 64 bytes and do not start with `$` (reserved for the app's own rooms).
 fn check_room(room: &str) -> WsResult {
     if room.is_empty() || room.len() > 64 {
         return Err(WsError::bad_request("a room name is 1 to 64 bytes"));
+    }
+    if room.starts_with('$') {
+        return Err(WsError::bad_request(
+            "room names starting with `$` are reserved",
+        ));
     }
     Ok(())
 }
@@ -92,6 +101,8 @@ pub mod chat {
             return Err(WsError::bad_request("the name is longer than 64 bytes"));
         }
         ctx.set_user(name);
+        // Joined once the connection is saved (nothing is stored before `$connect` succeeds).
+        ctx.join(EVERYONE).await?;
         Ok(())
     }
 
@@ -106,11 +117,7 @@ pub mod chat {
             text: &msg.text,
         };
         let Some(room) = msg.room.as_deref() else {
-            let everyone = ctx.store().list().await?;
-            report(
-                ctx.broadcast(everyone.iter().map(|c| c.id.as_str()), &message)
-                    .await?,
-            );
+            report(ctx.room(EVERYONE).broadcast(&message).await?);
             return Ok(());
         };
         let joined = ctx

@@ -39,6 +39,8 @@ pub struct WsContext {
     response_headers: Vec<(&'static str, String)>,
     extensions: http::Extensions,
     sends: SendCounters,
+    /// Rooms joined during `$connect`, joined once the connection is saved.
+    pending_rooms: std::sync::Mutex<Vec<String>>,
 }
 
 /// What the sends of one event did, counted as they finish.
@@ -91,6 +93,7 @@ impl WsContext {
             response_headers: Vec::new(),
             extensions: http::Extensions::new(),
             sends: SendCounters::default(),
+            pending_rooms: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -307,13 +310,40 @@ impl WsContext {
 
     /// Adds the caller to `room`. (A record already read with [`connection`](Self::connection)
     /// keeps the rooms it had when read.)
+    ///
+    /// In `$connect` the connection is not stored yet: the rooms are joined right after it is
+    /// saved, before the handshake completes (if that fails, the connection is refused and
+    /// removed). So `ctx.join("everyone")` in `$connect` puts every connection in a room that
+    /// broadcasts can read page by page, instead of listing the whole store.
     pub async fn join(&self, room: &str) -> Result<(), StoreError> {
+        if self.route_key == "$connect" {
+            let mut pending = self.pending_rooms();
+            if !pending.iter().any(|r| r == room) {
+                pending.push(room.to_owned());
+            }
+            return Ok(());
+        }
         self.store.join(&self.connection_id, room).await
     }
 
-    /// Removes the caller from `room`.
+    /// Removes the caller from `room` (in `$connect`, from the rooms it was to join).
     pub async fn leave(&self, room: &str) -> Result<(), StoreError> {
+        if self.route_key == "$connect" {
+            self.pending_rooms().retain(|r| r != room);
+            return Ok(());
+        }
         self.store.leave(&self.connection_id, room).await
+    }
+
+    fn pending_rooms(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.pending_rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The rooms joined during `$connect`, to join once the connection is saved.
+    pub(crate) fn take_pending_rooms(&mut self) -> Vec<String> {
+        std::mem::take(&mut *self.pending_rooms())
     }
 
     /// The members of `room`, a page at a time (one store request per page):

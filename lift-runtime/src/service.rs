@@ -245,7 +245,20 @@ impl Service {
         connection.expires_at = connection.connected_at + self.inner.connection_ttl;
         connection.user = user;
         connection.metadata = metadata;
-        match self.inner.store.save(&connection).await {
+        let mut saved = self.inner.store.save(&connection).await;
+        if saved.is_ok() {
+            for room in ctx.take_pending_rooms() {
+                if let Err(err) = self.inner.store.join(&connection.id, &room).await {
+                    // Half a connection is worse than none: remove it and refuse.
+                    if let Err(err) = self.inner.store.delete(&connection.id).await {
+                        tracing::warn!(error = %err, "could not remove the refused connection");
+                    }
+                    saved = Err(err);
+                    break;
+                }
+            }
+        }
+        match saved {
             Ok(()) => {
                 let mut answer = response(200, None);
                 for (name, value) in ctx.take_response_headers() {
@@ -256,7 +269,7 @@ impl Service {
                 answer
             }
             Err(err) => {
-                tracing::error!(error = %err, "could not save the connection; refusing it");
+                tracing::error!(error = %err, "could not store the connection or its rooms; refusing it");
                 let err = WsError::internal("the connection could not be stored");
                 response(err.status(), Some(err.to_frame()))
             }
