@@ -21,13 +21,13 @@
 //!         let name = ctx.query("name").ok_or_else(|| WsError::unauthorized("add ?name=..."))?;
 //!         let name = name.to_owned();
 //!         ctx.set_user(name);
+//!         ctx.join("everyone").await?; // joined as soon as the connection is stored
 //!         Ok(())
 //!     }
 //!
 //!     #[ws_route("say")]
 //!     async fn say(ctx: &WsContext, Json(say): Json<Say>) -> WsResult {
-//!         let everyone = ctx.store().list().await?;
-//!         ctx.broadcast(everyone.iter().map(|c| c.id.as_str()), &say.text).await?;
+//!         ctx.room("everyone").broadcast(&say.text).await?;
 //!         Ok(())
 //!     }
 //!
