@@ -1,6 +1,7 @@
 //! Ids in API Gateway's shapes: connection ids like `L0SM9cOFvHcCIhw=` (note the `=`, which
 //! callers must URL-encode) and UUID-shaped request ids.
 
+#[cfg(feature = "local")]
 /// A new random connection id: 11 random bytes in base64 (16 characters ending in `=`, which
 /// callers must URL-encode), with `+` and `/` replaced so the rest is alphanumeric.
 pub(crate) fn connection_id() -> String {
@@ -27,6 +28,7 @@ pub(crate) fn request_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "local")]
     #[test]
     fn connection_ids_look_like_api_gateway_ones() {
         let id = super::connection_id();
