@@ -372,12 +372,34 @@ impl Template {
     }
 }
 
+/// A mistake on the command line. Its `Debug` is its message, so `main` returning it prints
+/// `Error: unknown option ...` rather than a quoted string.
+struct UsageError(String);
+
+impl std::fmt::Debug for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Applies `your-app template` command-line options to `template` (see
 /// [`App::run`](crate::App::run)).
 pub(crate) fn template_options(
-    mut template: Template,
+    template: Template,
     args: &[String],
 ) -> Result<Template, crate::Error> {
+    parse_template_options(template, args).map_err(|message| UsageError(message).into())
+}
+
+fn parse_template_options(mut template: Template, args: &[String]) -> Result<Template, String> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -406,8 +428,7 @@ pub(crate) fn template_options(
                 return Err(format!(
                     "unknown option `{other}` for `template`: use --stage NAME, --x86_64, \
                      --memory MB, --timeout SECONDS, --env KEY=VALUE, --code-uri DIR"
-                )
-                .into())
+                ))
             }
         };
     }
@@ -656,6 +677,8 @@ mod tests {
         ] {
             let err = template_options(base.clone(), &args(bad)).unwrap_err();
             assert!(err.to_string().contains(says), "{bad:?}: {err}");
+            // What `main` prints (`Error: {:?}`) is the message, not a quoted string.
+            assert_eq!(format!("{err:?}"), err.to_string());
         }
     }
 }
