@@ -435,23 +435,7 @@ impl Setup {
 
     /// Baseline 2 (the ceiling): unsigned HTTP POSTs with the same concurrency.
     async fn raw_concurrent(&self, concurrency: usize) {
-        let base = format!("http://{}/local/@connections/", self.emulator.local_addr());
-        let sent = futures_util::stream::iter(self.ids())
-            .map(|id| {
-                let uri = format!("{base}{}", id.replace('=', "%3D"));
-                let request = hyper::Request::post(uri)
-                    .body(Full::new(self.payload.clone()))
-                    .expect("request");
-                let client = &self.http;
-                async move {
-                    let response = client.request(request).await.expect("post");
-                    assert!(response.status().is_success());
-                }
-            })
-            .buffer_unordered(concurrency)
-            .count()
-            .await;
-        assert_eq!(sent, self.ids().len());
+        self.post_concurrently(concurrency, |_| {}).await;
     }
 
     /// Baseline 3: the POSTs of baseline 2 signed with SigV4 by `aws-sigv4` (the SDK's own
@@ -462,32 +446,47 @@ impl Setup {
         let identity: aws_smithy_runtime_api::client::identity::Identity =
             aws_credential_types::Credentials::new("bench", "bench", None, None, "bench").into();
         let host = self.emulator.local_addr().to_string();
+        self.post_concurrently(concurrency, |request| {
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-east-1")
+                .name("execute-api")
+                .time(std::time::SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .expect("signing params")
+                .into();
+            let uri = request.uri().to_string();
+            let signable = SignableRequest::new(
+                "POST",
+                &uri,
+                [("host", host.as_str())].into_iter(),
+                SignableBody::Bytes(&self.payload),
+            )
+            .expect("signable");
+            let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+            instructions.apply_to_request_http1x(request);
+        })
+        .await;
+    }
+
+    /// POSTs the payload to every connection with hyper, `concurrency` at a time, each request
+    /// passed through `prepare` first.
+    async fn post_concurrently(
+        &self,
+        concurrency: usize,
+        prepare: impl Fn(&mut hyper::Request<Full<Bytes>>),
+    ) {
+        let host = self.emulator.local_addr().to_string();
         let base = format!("http://{host}/local/@connections/");
         let sent = futures_util::stream::iter(self.ids())
             .map(|id| {
                 let uri = format!("{base}{}", id.replace('=', "%3D"));
-                let params = v4::SigningParams::builder()
-                    .identity(&identity)
-                    .region("us-east-1")
-                    .name("execute-api")
-                    .time(std::time::SystemTime::now())
-                    .settings(SigningSettings::default())
-                    .build()
-                    .expect("signing params")
-                    .into();
-                let signable = SignableRequest::new(
-                    "POST",
-                    &uri,
-                    [("host", host.as_str())].into_iter(),
-                    SignableBody::Bytes(&self.payload),
-                )
-                .expect("signable");
-                let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
-                let mut request = hyper::Request::post(&uri)
+                let mut request = hyper::Request::post(uri)
                     .header("host", &host)
                     .body(Full::new(self.payload.clone()))
                     .expect("request");
-                instructions.apply_to_request_http1x(&mut request);
+                prepare(&mut request);
                 let client = &self.http;
                 async move {
                     let response = client.request(request).await.expect("post");

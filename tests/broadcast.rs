@@ -1,16 +1,13 @@
 //! Broadcast under faults: the real SDK client (SigV4 included) against a fake Management API
 //! injecting 429s, 500s, 410s, 403s and slow answers, through the same service Lambda runs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::StreamExt;
-use lift_runtime::store::{Connection, ConnectionStore, Member, MemoryStore, Pages};
-use lift_runtime::StoreError;
+use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
 use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use lift_tests::events::message_event;
-use lift_tests::faults::{FaultServer, Plan};
+use lift_tests::faults::{FaultServer, FaultyStore, Plan};
 use serde_json::{json, Value};
 use tracing::instrument::WithSubscriber;
 
@@ -150,13 +147,7 @@ async fn a_thousand_connections_with_throttles_errors_and_gone_ones() {
         }
     }
     // Gone connections (and their memberships) are out of the store; no live one is.
-    let left: Vec<String> = store
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let left = lift_tests::conformance::live_ids(&store).await;
     let live: Vec<String> = all
         .iter()
         .filter(|id| !gone.contains(id))
@@ -267,67 +258,6 @@ async fn a_room_broadcast_keeps_the_sends_in_flight_across_pages() {
     );
 }
 
-/// A `MemoryStore` that counts the pages of members it reads and, with `fail_after`, fails
-/// after that many: fault injection for the store.
-#[derive(Clone, Default)]
-struct FailingPages {
-    inner: MemoryStore,
-    fail_after: Option<usize>,
-    pages_read: Arc<AtomicUsize>,
-}
-
-#[async_trait::async_trait]
-impl ConnectionStore for FailingPages {
-    async fn save(&self, c: &Connection) -> Result<(), StoreError> {
-        self.inner.save(c).await
-    }
-    async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
-        self.inner.get(id).await
-    }
-    async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        self.inner.delete(id).await
-    }
-    async fn refresh(&self, id: &str, expires_at: SystemTime) -> Result<(), StoreError> {
-        self.inner.refresh(id, expires_at).await
-    }
-    async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
-        self.inner.user_connections(user).await
-    }
-    async fn join(&self, id: &str, room: &str) -> Result<(), StoreError> {
-        self.inner.join(id, room).await
-    }
-    async fn leave(&self, id: &str, room: &str) -> Result<(), StoreError> {
-        self.inner.leave(id, room).await
-    }
-    fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
-        let pages = self
-            .inner
-            .members(room)
-            .inspect(|_| {
-                self.pages_read.fetch_add(1, Ordering::SeqCst);
-            })
-            .boxed();
-        match self.fail_after {
-            None => pages,
-            Some(n) => pages
-                .take(n)
-                .chain(futures_util::stream::once(async {
-                    Err(StoreError::new(
-                        "injected: the next page could not be read",
-                        None,
-                    ))
-                }))
-                .boxed(),
-        }
-    }
-    async fn remove_many(&self, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.remove_many(ids).await
-    }
-    async fn list(&self) -> Result<Vec<Connection>, StoreError> {
-        self.inner.list().await
-    }
-}
-
 #[tokio::test]
 async fn a_store_failure_mid_room_finishes_the_sends_started_and_says_so() {
     let server = FaultServer::start().await;
@@ -337,10 +267,10 @@ async fn a_store_failure_mid_room_finishes_the_sends_started_and_says_so() {
         memory.join(id, "red").await.unwrap();
     }
     server.plan(&all[2], Plan::Gone);
-    let store = FailingPages {
+    let store = FaultyStore {
         inner: memory.clone(),
-        fail_after: Some(1),
-        ..FailingPages::default()
+        members_fail_after: Some(1),
+        ..FaultyStore::default()
     };
     lift_tests::init_tracing();
     let service = App::new(fanout::router())
@@ -372,9 +302,9 @@ async fn a_room_broadcast_reads_no_members_past_the_deadline() {
     for id in &all {
         memory.join(id, "big").await.unwrap();
     }
-    let store = FailingPages {
+    let store = FaultyStore {
         inner: memory,
-        ..FailingPages::default()
+        ..FaultyStore::default()
     };
     let config = BroadcastConfig {
         concurrency: 4,

@@ -342,60 +342,6 @@ mod lobby {
     }
 }
 
-/// A `MemoryStore` whose `join` fails: fault injection for the store.
-#[derive(Clone, Default)]
-struct JoinFails(MemoryStore);
-
-#[async_trait::async_trait]
-impl lift_runtime::store::ConnectionStore for JoinFails {
-    async fn save(
-        &self,
-        c: &lift_runtime::store::Connection,
-    ) -> Result<(), lift_runtime::StoreError> {
-        self.0.save(c).await
-    }
-    async fn get(
-        &self,
-        id: &str,
-    ) -> Result<Option<lift_runtime::store::Connection>, lift_runtime::StoreError> {
-        self.0.get(id).await
-    }
-    async fn delete(&self, id: &str) -> Result<(), lift_runtime::StoreError> {
-        self.0.delete(id).await
-    }
-    async fn refresh(
-        &self,
-        id: &str,
-        at: std::time::SystemTime,
-    ) -> Result<(), lift_runtime::StoreError> {
-        self.0.refresh(id, at).await
-    }
-    async fn user_connections(
-        &self,
-        user: &str,
-    ) -> Result<Vec<lift_runtime::store::Connection>, lift_runtime::StoreError> {
-        self.0.user_connections(user).await
-    }
-    async fn join(&self, _id: &str, _room: &str) -> Result<(), lift_runtime::StoreError> {
-        Err(lift_runtime::StoreError::new("injected: join failed", None))
-    }
-    async fn leave(&self, id: &str, room: &str) -> Result<(), lift_runtime::StoreError> {
-        self.0.leave(id, room).await
-    }
-    fn members<'a>(
-        &'a self,
-        room: &'a str,
-    ) -> lift_runtime::store::Pages<'a, lift_runtime::store::Member> {
-        self.0.members(room)
-    }
-    async fn remove_many(&self, ids: &[String]) -> Result<(), lift_runtime::StoreError> {
-        self.0.remove_many(ids).await
-    }
-    async fn list(&self) -> Result<Vec<lift_runtime::store::Connection>, lift_runtime::StoreError> {
-        self.0.list().await
-    }
-}
-
 #[tokio::test]
 async fn rooms_joined_in_connect_are_joined_once_the_connection_is_saved() {
     use lift_runtime::store::{collect, ConnectionStore};
@@ -417,7 +363,10 @@ async fn rooms_joined_in_connect_are_joined_once_the_connection_is_saved() {
     assert!(collect(store.members("tmp")).await.unwrap().is_empty());
 
     // If a room cannot be joined, the connection is refused and nothing of it stays.
-    let failing = JoinFails::default();
+    let failing = lift_tests::faults::FaultyStore {
+        fail_join: true,
+        ..Default::default()
+    };
     let service = App::new(lobby::router())
         .store(failing.clone())
         .management_endpoint("http://127.0.0.1:9/unused")
@@ -427,5 +376,5 @@ async fn rooms_joined_in_connect_are_joined_once_the_connection_is_saved() {
         .await;
     assert_eq!(response.status_code, 500);
     assert_eq!(body(&response).unwrap()["code"], "internal");
-    assert!(failing.0.get("unlucky=").await.unwrap().is_none());
+    assert!(failing.inner.get("unlucky=").await.unwrap().is_none());
 }

@@ -46,6 +46,13 @@ pub struct BroadcastConfig {
     pub default_budget: Duration,
 }
 
+impl BroadcastConfig {
+    /// When sends must stop for an invocation ending at `deadline`: the headroom before it.
+    pub(crate) fn cutoff(&self, deadline: Instant) -> Instant {
+        deadline.checked_sub(self.headroom).unwrap_or(deadline)
+    }
+}
+
 impl Default for BroadcastConfig {
     fn default() -> Self {
         BroadcastConfig {
@@ -115,7 +122,7 @@ pub(crate) async fn send_one(
     deadline: Instant,
     config: &BroadcastConfig,
 ) -> Outcome {
-    let cutoff = deadline.checked_sub(config.headroom).unwrap_or(deadline);
+    let cutoff = config.cutoff(deadline);
     let mut attempt = 0;
     loop {
         let now = Instant::now();

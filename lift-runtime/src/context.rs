@@ -613,9 +613,7 @@ impl<'a> Room<'a> {
     ) -> Result<BroadcastReport, SendError> {
         let data = self.ctx.serialise(message)?;
         let deadline = self.ctx.send_deadline();
-        let cutoff = deadline
-            .checked_sub(self.ctx.broadcast.headroom)
-            .unwrap_or(deadline);
+        let cutoff = self.ctx.broadcast.cutoff(deadline);
         // No page is read past the cutoff: a room of thousands must not hold the function past
         // its deadline with store requests for members nobody will be sent to.
         let unread = AtomicBool::new(false);

@@ -52,9 +52,15 @@ use crate::router::{RouteInfo, Router};
 #[derive(Clone, Debug)]
 struct ApiRoute {
     key: &'static str,
-    reply: bool,
     /// The app's handler, when it has one.
     info: Option<&'static RouteInfo>,
+}
+
+impl ApiRoute {
+    /// A two-way route (only a handler can make one).
+    fn reply(&self) -> bool {
+        self.info.is_some_and(|info| info.reply)
+    }
 }
 
 /// The routes API Gateway must have: `$connect`, `$disconnect` and `$default` always (the
@@ -64,7 +70,6 @@ struct ApiRoute {
 fn api_routes(router: &Router) -> Vec<ApiRoute> {
     let special = ["$connect", "$disconnect", "$default"].map(|key| ApiRoute {
         key,
-        reply: router.route(key).is_some_and(|route| route.reply),
         info: router.route(key),
     });
     let messages = router
@@ -73,7 +78,6 @@ fn api_routes(router: &Router) -> Vec<ApiRoute> {
         .filter(|route| router.is_message_route(route.key))
         .map(|route: &'static RouteInfo| ApiRoute {
             key: route.key,
-            reply: route.reply,
             info: Some(route),
         });
     special.into_iter().chain(messages).collect()
@@ -247,7 +251,7 @@ impl Template {
                 "RouteKey": route.key,
                 "Target": { "Fn::Sub": "integrations/${Integration}" },
             });
-            if route.reply {
+            if route.reply() {
                 properties["RouteResponseSelectionExpression"] = json!("$default");
                 deployed.push(format!("{id}Response"));
                 resources.insert(
@@ -546,7 +550,7 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
             "channel": { "$ref": "#/channels/socket" },
             "messages": [channel_message_ref(&name)],
         });
-        if route.reply {
+        if route.reply() {
             let reply = format!("{name}Reply");
             let mut message = json!({
                 "name": format!("{} reply", route.key),

@@ -370,24 +370,15 @@ impl EmulatorState {
         source_ip: &str,
         user_agent: Option<&str>,
     ) -> Map<String, Value> {
-        let now = chrono::Utc::now();
-        let context = json!({
-            "stage": conn_stage,
-            "requestId": ids::request_id(),
-            "extendedRequestId": ids::request_id(),
-            "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
-            "requestTimeEpoch": now.timestamp_millis(),
-            "messageDirection": "IN",
-            "connectedAt": epoch_millis(connected_at),
-            "identity": {"sourceIp": source_ip, "userAgent": user_agent},
-            "domainName": self.domain,
-            "connectionId": id,
-            "apiId": "local",
-        });
-        match context {
-            Value::Object(map) => map,
-            _ => unreachable!("a JSON object literal"),
-        }
+        request_context(
+            &self.domain,
+            "local",
+            conn_stage,
+            id,
+            connected_at,
+            source_ip,
+            user_agent,
+        )
     }
 
     fn event(
@@ -530,6 +521,37 @@ fn single_and_multi(
         }
     }
     (single, multi)
+}
+
+/// The `requestContext` API Gateway puts in every event of a connection (without `routeKey`
+/// and `eventType`).
+pub(crate) fn request_context(
+    domain: &str,
+    api_id: &str,
+    stage: &str,
+    id: &str,
+    connected_at: SystemTime,
+    source_ip: &str,
+    user_agent: Option<&str>,
+) -> Map<String, Value> {
+    let now = chrono::Utc::now();
+    let context = json!({
+        "stage": stage,
+        "requestId": ids::request_id(),
+        "extendedRequestId": ids::request_id(),
+        "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+        "requestTimeEpoch": now.timestamp_millis(),
+        "messageDirection": "IN",
+        "connectedAt": epoch_millis(connected_at),
+        "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+        "domainName": domain,
+        "connectionId": id,
+        "apiId": api_id,
+    });
+    match context {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    }
 }
 
 fn epoch_millis(time: SystemTime) -> i64 {

@@ -413,22 +413,18 @@ impl Event {
 
     /// The event's JSON, as Lambda receives it.
     pub fn build(&self) -> Value {
-        let now = chrono::Utc::now();
-        let mut context = serde_json::json!({
-            "routeKey": self.route_key,
-            "eventType": self.event_type,
-            "messageDirection": "IN",
-            "stage": self.stage,
-            "domainName": self.domain,
-            "connectionId": self.connection_id,
-            "apiId": self.domain.split('.').next().unwrap_or("local"),
-            "requestId": crate::ids::request_id(),
-            "extendedRequestId": crate::ids::request_id(),
-            "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
-            "requestTimeEpoch": now.timestamp_millis(),
-            "connectedAt": now.timestamp_millis(),
-            "identity": {"sourceIp": "127.0.0.1"},
-        });
+        let mut context = crate::local::request_context(
+            &self.domain,
+            self.domain.split('.').next().unwrap_or("local"),
+            &self.stage,
+            &self.connection_id,
+            std::time::SystemTime::now(),
+            "127.0.0.1",
+            None,
+        );
+        context.insert("routeKey".into(), Value::from(self.route_key.as_str()));
+        context.insert("eventType".into(), Value::from(self.event_type));
+        let mut context = Value::Object(context);
         if self.event_type == "MESSAGE" {
             context["messageId"] = Value::from(crate::ids::request_id());
         }

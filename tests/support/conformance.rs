@@ -24,6 +24,16 @@ pub async fn live_ids(store: &dyn ConnectionStore) -> Vec<String> {
         .collect()
 }
 
+/// The rooms recorded on a stored connection, sorted.
+async fn rooms_of(store: &dyn ConnectionStore, id: &str) -> Vec<String> {
+    let conn = store
+        .get(id)
+        .await
+        .unwrap()
+        .expect("the connection is stored");
+    conn.rooms.into_iter().collect()
+}
+
 fn secs(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -117,15 +127,7 @@ pub async fn join_is_idempotent_and_recorded_on_the_connection(store: &dyn Conne
     store.join("j=", "lobby").await.unwrap();
     store.join("j=", "games").await.unwrap();
     assert_eq!(ids(&collect(store.members("lobby")).await.unwrap()), ["j="]);
-    let rooms: Vec<String> = store
-        .get("j=")
-        .await
-        .unwrap()
-        .unwrap()
-        .rooms
-        .into_iter()
-        .collect();
-    assert_eq!(rooms, ["games", "lobby"]);
+    assert_eq!(rooms_of(store, "j=").await, ["games", "lobby"]);
 }
 
 pub async fn leave_removes_one_membership(store: &dyn ConnectionStore) {
@@ -137,15 +139,7 @@ pub async fn leave_removes_one_membership(store: &dyn ConnectionStore) {
     store.leave("unknown=", "a").await.unwrap();
     assert!(collect(store.members("a")).await.unwrap().is_empty());
     assert_eq!(ids(&collect(store.members("b")).await.unwrap()), ["l="]);
-    let rooms: Vec<String> = store
-        .get("l=")
-        .await
-        .unwrap()
-        .unwrap()
-        .rooms
-        .into_iter()
-        .collect();
-    assert_eq!(rooms, ["b"]);
+    assert_eq!(rooms_of(store, "l=").await, ["b"]);
 }
 
 pub async fn join_never_resurrects_a_disconnected_connection(store: &dyn ConnectionStore) {
@@ -242,12 +236,5 @@ pub async fn list_returns_every_live_connection(store: &dyn ConnectionStore) {
         store.save(&conn(id, None)).await.unwrap();
     }
     store.join("a=", "lobby").await.unwrap();
-    let all: Vec<String> = store
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(all, ["a=", "b=", "c="]);
+    assert_eq!(live_ids(store).await, ["a=", "b=", "c="]);
 }

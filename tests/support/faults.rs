@@ -1,17 +1,20 @@
 //! A fake Management API that injects faults on chosen connection ids (429, 5xx, 410, 403,
-//! slow answers). A fake is right here: it exists to inject faults; the real emulator's
+//! slow answers), and a connection store that injects store faults. A fake is right here: it exists to inject faults; the real emulator's
 //! Management API is tested with the real SDK elsewhere.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::StreamExt;
+use lift_runtime::store::{Connection, ConnectionStore, Member, Pages};
+use lift_runtime::StoreError;
 
 /// What the server answers a connection id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,5 +190,75 @@ async fn answer(State(state): State<Arc<FaultState>>, id: String) -> Response {
             *state.delivered.lock().unwrap().entry(id).or_default() += 1;
             StatusCode::OK.into_response()
         }
+    }
+}
+
+/// A `MemoryStore` with faults injected: it counts the pages of members it reads, can fail
+/// reading members after `members_fail_after` pages, and can fail every `join`. The other
+/// operations are the memory store's.
+#[derive(Clone, Default)]
+pub struct FaultyStore {
+    /// The store underneath.
+    pub inner: lift_runtime::store::MemoryStore,
+    /// Pages of members read before the next read fails.
+    pub members_fail_after: Option<usize>,
+    /// Every `join` fails.
+    pub fail_join: bool,
+    /// Pages of members read so far.
+    pub pages_read: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl ConnectionStore for FaultyStore {
+    async fn save(&self, c: &Connection) -> Result<(), StoreError> {
+        self.inner.save(c).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn refresh(&self, id: &str, expires_at: SystemTime) -> Result<(), StoreError> {
+        self.inner.refresh(id, expires_at).await
+    }
+    async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
+        self.inner.user_connections(user).await
+    }
+    async fn join(&self, id: &str, room: &str) -> Result<(), StoreError> {
+        if self.fail_join {
+            return Err(StoreError::new("injected: join failed", None));
+        }
+        self.inner.join(id, room).await
+    }
+    async fn leave(&self, id: &str, room: &str) -> Result<(), StoreError> {
+        self.inner.leave(id, room).await
+    }
+    fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
+        let pages = self
+            .inner
+            .members(room)
+            .inspect(|_| {
+                self.pages_read.fetch_add(1, Ordering::SeqCst);
+            })
+            .boxed();
+        match self.members_fail_after {
+            None => pages,
+            Some(n) => pages
+                .take(n)
+                .chain(futures_util::stream::once(async {
+                    Err(StoreError::new(
+                        "injected: the next page could not be read",
+                        None,
+                    ))
+                }))
+                .boxed(),
+        }
+    }
+    async fn remove_many(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.remove_many(ids).await
+    }
+    async fn list(&self) -> Result<Vec<Connection>, StoreError> {
+        self.inner.list().await
     }
 }
