@@ -29,7 +29,7 @@ fn trace_of(id: &str) -> Vec<String> {
 }
 
 #[ws_middleware]
-async fn outer(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+async fn outer(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
     trace(ctx, "outer before");
     let result = next.run(ctx).await;
     trace(ctx, "outer after");
@@ -37,7 +37,7 @@ async fn outer(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
 }
 
 #[ws_middleware]
-async fn inner(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+async fn inner(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
     trace(ctx, "inner before");
     if ctx.query("token") == Some("bad") {
         return Err(WsError::unauthorized("bad token"));
@@ -46,11 +46,11 @@ async fn inner(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
         // Short-circuit: the handler never runs.
         return Err(WsError::forbidden("not allowed"));
     }
-    let result = next.run(ctx).await;
     // Rewrite the reply on its way out.
-    if let Some(reply) = ctx.pending_reply().map(str::to_owned) {
-        ctx.set_pending_reply(Some(reply.to_uppercase()));
-    }
+    let result = next
+        .run(ctx)
+        .await
+        .map(|reply| reply.map(|reply| Reply::text(reply.body().to_uppercase())));
     trace(ctx, "inner after");
     result
 }
@@ -150,7 +150,7 @@ async fn a_middleware_refusing_connect_refuses_the_handshake_and_stores_nothing(
 struct Tenant(String);
 
 #[ws_middleware]
-async fn tenant(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+async fn tenant(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
     let tenant = ctx.query("tenant").unwrap_or("public").to_owned();
     ctx.extensions_mut().insert(Tenant(tenant));
     next.run(ctx).await

@@ -175,7 +175,7 @@ async fn the_rate_limit_answers_an_error_frame_and_keeps_the_connection() {
 }
 
 #[ws_middleware]
-async fn explode(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+async fn explode(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
     if ctx.body().is_some_and(|body| body.contains("explode")) {
         panic!("the middleware blew up");
     }

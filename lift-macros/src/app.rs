@@ -110,8 +110,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             .last()
             .map_or_else(|| attr.span(), |seg| seg.ident.span());
         match Handler::parse(kind, args, attr_span, func) {
-            Ok(mut handler) => {
-                handler.krate = krate.clone().or(handler.krate);
+            Ok(handler) => {
+                if let Some(own) = &handler.krate {
+                    errors.push(syn::Error::new_spanned(
+                        own,
+                        "inside `#[ws_app]`, `crate = \"...\"` goes on the app, where it applies to every handler: `#[ws_app(crate = \"...\")]`",
+                    ));
+                }
                 let companion = handler.companion(&exports);
                 expanded.push(item);
                 expanded.push(Item::Verbatim(companion));
@@ -206,12 +211,12 @@ fn check_duplicates(handlers: &[Handler], errors: &mut Errors) {
 }
 
 fn router_fn(handlers: &[Handler], exports: &Exports) -> TokenStream {
-    let router = exports.item("Router");
-    let route = exports.item("Route");
-    let route_info = exports.item("RouteInfo");
-    let ws_context = exports.item("WsContext");
-    let box_future = exports.item("BoxFuture");
-    let handler_result = exports.item("HandlerResult");
+    let router = exports.router();
+    let route = exports.route();
+    let route_info = exports.route_info();
+    let ws_context = exports.ws_context();
+    let box_future = exports.box_future();
+    let handler_result = exports.handler_result();
     let keys = handlers.iter().map(|h| &h.key);
     let idents: Vec<_> = handlers.iter().map(|h| &h.ident).collect();
     quote! {

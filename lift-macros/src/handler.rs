@@ -149,13 +149,13 @@ impl Handler {
         let Handler {
             ident, vis, key, ..
         } = self;
-        let route = exports.item("Route");
-        let ws_context = exports.item("WsContext");
-        let box_future = exports.item("BoxFuture");
-        let handler_result = exports.item("HandlerResult");
-        let from_message = exports.item("FromMessage");
-        let handler_output = exports.item("HandlerOutput");
-        let route_kind = exports.item("RouteKind");
+        let route = exports.route();
+        let ws_context = exports.ws_context();
+        let box_future = exports.box_future();
+        let handler_result = exports.handler_result();
+        let from_message = exports.from_message();
+        let handler_output = exports.handler_output();
+        let route_kind = exports.route_kind();
         let kind = syn::Ident::new(self.kind.runtime_kind(), Span::call_site());
         let reply = self.reply;
 
@@ -219,10 +219,10 @@ impl Handler {
     /// see the runtime's `schema` module). Types naming lifetimes are left out (they cannot be
     /// named in the impl).
     fn schemas(&self, exports: &Exports) -> TokenStream {
-        let value = exports.item("Value");
-        let schema_of = exports.item("SchemaOf");
-        let via = exports.item("ViaJsonSchema");
-        let none = exports.item("NoJsonSchema");
+        let value = exports.value();
+        let schema_of = exports.schema_of();
+        let via = exports.via_json_schema();
+        let none = exports.no_json_schema();
         // `fn name() -> Option<Value>`: the first of `types` that has a schema.
         let schema_fn = |name: &str, types: &mut dyn Iterator<Item = &Type>| {
             let name = syn::Ident::new(name, Span::call_site());

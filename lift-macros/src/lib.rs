@@ -17,6 +17,8 @@ mod exports;
 mod handler;
 mod list;
 mod middleware;
+#[cfg(test)]
+mod tests;
 
 use handler::HandlerKind;
 
@@ -235,7 +237,8 @@ pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// Print the real expansion with `LIFT_MACRO_DEBUG=add cargo build`.
+/// Print the real expansion with `cargo expand`, or with `LIFT_MACRO_DEBUG=add cargo build` and
+/// `lift-runtime`'s `macro-debug` feature.
 ///
 /// # Mistakes it catches
 ///
@@ -467,7 +470,7 @@ pub fn ws_routes(input: TokenStream) -> TokenStream {
 /// #[ws_middleware(crate = "path")]
 /// ```
 ///
-/// on `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult`.
+/// on `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>>`.
 ///
 /// # Semantics
 ///
@@ -477,9 +480,10 @@ pub fn ws_routes(input: TokenStream) -> TokenStream {
 /// mistakes below into errors at your own tokens instead of a trait error at the `App`.
 ///
 /// At run time the middleware gets the context and the rest of the chain; `next.run(ctx).await`
-/// runs it (and the handler) and returns the handler's error, if any; the handler's reply is
-/// then in `ctx.pending_reply()`. Returning `Err` without calling `next.run` stops the event:
-/// the client gets the error frame (on `$connect`, the handshake is refused).
+/// runs it (and the handler) and returns what the handler returned: its reply (`None` when it
+/// has none) or its error. The middleware returns that on, as it is or rewritten. Returning
+/// `Err` without calling `next.run` stops the event: the client gets the error frame (on
+/// `$connect`, the handshake is refused).
 ///
 /// # Example
 ///
@@ -488,8 +492,8 @@ pub fn ws_routes(input: TokenStream) -> TokenStream {
 ///
 /// /// Refuses messages from connections that did not say who they are.
 /// #[ws_middleware]
-/// async fn require_user(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
-///     if ctx.route_key() != "$connect" && ctx.connection().await?.and_then(|c| c.user.clone()).is_none() {
+/// async fn require_user(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+///     if *ctx.route() != RouteKey::Connect && ctx.connection().await?.and_then(|c| c.user.clone()).is_none() {
 ///         return Err(WsError::unauthorized("connect with a user first"));
 ///     }
 ///     next.run(ctx).await
@@ -504,19 +508,19 @@ pub fn ws_routes(input: TokenStream) -> TokenStream {
 /// use lift_runtime::prelude::*;
 ///
 /// #[ws_middleware]
-/// async fn log(ctx: &mut WsContext) -> WsResult { // error: a middleware takes `next: Next<'_>`
-///     Ok(())
+/// async fn log(ctx: &mut WsContext) -> WsResult<Option<Reply>> { // error: a middleware takes `next: Next<'_>`
+///     Ok(None)
 /// }
 /// # fn main() {}
 /// ```
 ///
-/// Returning the reply instead of leaving it in the context:
+/// Returning something else than what `next.run` returns:
 ///
 /// ```compile_fail
 /// use lift_runtime::prelude::*;
 ///
 /// #[ws_middleware]
-/// async fn log(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Reply> { // error: returns `WsResult`
+/// async fn log(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Reply> { // error: returns `WsResult<Option<Reply>>`
 ///     next.run(ctx).await?;
 ///     Ok(Reply::text("hi"))
 /// }

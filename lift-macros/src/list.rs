@@ -54,11 +54,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
         .to_compile_error();
     }
     let exports = Exports::new(list.krate.as_ref());
-    let router = exports.item("Router");
-    let route_entry = exports.item("RouteEntry");
-    let route_info = exports.item("RouteInfo");
-    let entry = exports.item("entry");
-    let key_listed = exports.item("key_listed");
+    let router = exports.router();
+    let route_entry = exports.route_entry();
+    let route_info = exports.route_info();
+    let entry = exports.entry();
+    let key_listed = exports.key_listed();
     let paths: Vec<&Path> = list.paths.iter().collect();
 
     // Every use of a path goes through `entry::<path>()` at the path's span, so a path that is

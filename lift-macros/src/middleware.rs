@@ -1,6 +1,8 @@
 //! `#[ws_middleware]`: checks a middleware's signature at compile time.
 //!
-//! A middleware is `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult`. The
+//! A middleware is `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>>`:
+//! it returns what `next.run(ctx)` returned (the handler's reply, if any, or its error),
+//! possibly rewritten. The
 //! function is emitted unchanged (any such function can be passed to `App::middleware`); the
 //! attribute adds spanned errors for the shapes that cannot work and a check, at the function's
 //! name, that it satisfies the runtime's `Middleware` trait (for example that its future is
@@ -14,7 +16,7 @@ use crate::errors::Errors;
 use crate::exports::Exports;
 use crate::handler::{check_signature_of, sanitized};
 
-const SHAPE: &str = "async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult";
+const SHAPE: &str = "async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>>";
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
@@ -43,7 +45,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let expanded = match errors.finish() {
         Ok(()) => {
             let exports = Exports::new(krate.as_ref());
-            let assert_middleware = exports.item("assert_middleware");
+            let assert_middleware = exports.assert_middleware();
             let ident = &func.sig.ident;
             let check = quote_spanned! {ident.span()=>
                 #[allow(dead_code)]
@@ -125,7 +127,8 @@ fn check_output(sig: &syn::Signature, errors: &mut Errors) {
         syn::ReturnType::Default => false,
         syn::ReturnType::Type(_, ty) => match &**ty {
             Type::Path(path) => path.path.segments.last().is_some_and(|seg| {
-                seg.ident == "WsResult" && (seg.arguments.is_empty() || is_unit_arg(&seg.arguments))
+                seg.ident == "WsResult" && first_type_arg_is(&seg.arguments, "Option")
+                    || seg.ident == "HandlerResult"
                     || seg.ident == "Result"
             }),
             _ => false,
@@ -133,7 +136,7 @@ fn check_output(sig: &syn::Signature, errors: &mut Errors) {
     };
     if !ok {
         let message = format!(
-            "a middleware returns `WsResult` (the handler's reply stays in the context; read it with `ctx.pending_reply()`): `{SHAPE}`"
+            "a middleware returns what `next.run(ctx).await` returns, `WsResult<Option<Reply>>` (the handler's reply, if any, or its error): `{SHAPE}`"
         );
         errors.push(match &sig.output {
             syn::ReturnType::Default => syn::Error::new_spanned(&sig.ident, message),
@@ -142,14 +145,15 @@ fn check_output(sig: &syn::Signature, errors: &mut Errors) {
     }
 }
 
-fn is_unit_arg(arguments: &syn::PathArguments) -> bool {
+/// Whether the only generic argument is a type whose path ends in `name`.
+fn first_type_arg_is(arguments: &syn::PathArguments, name: &str) -> bool {
     let syn::PathArguments::AngleBracketed(args) = arguments else {
         return false;
     };
-    matches!(
-        args.args.first(),
-        Some(syn::GenericArgument::Type(Type::Tuple(tuple))) if tuple.elems.is_empty()
-    ) && args.args.len() == 1
+    match (args.args.len(), args.args.first()) {
+        (1, Some(syn::GenericArgument::Type(ty))) => last_ident_is(ty, name),
+        _ => false,
+    }
 }
 
 fn last_ident_is(ty: &Type, name: &str) -> bool {

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broadcast::BroadcastConfig;
-use crate::management::{Clients, ManagementApi};
 use crate::middleware::{erase, ErasedMiddleware, Middleware};
+use crate::outbound::BroadcastConfig;
+use crate::outbound::{Clients, ManagementApi};
 use crate::router::Router;
 use crate::service::{Endpoint, Service};
 use crate::store::{ConnectionStore, MemoryStore, EXPIRY_SLACK, MAX_CONNECTION_LIFETIME};
@@ -162,7 +162,7 @@ impl App {
     pub fn service(mut self) -> Service {
         let config = self.sdk_config.take().unwrap_or_else(local_sdk_config);
         self.build(Endpoint::FromEvent { scheme: "https" }, move |endpoint| {
-            Arc::new(crate::management::SdkManagement::new(&config, endpoint))
+            Arc::new(crate::outbound::SdkManagement::new(&config, endpoint))
         })
     }
 

@@ -31,9 +31,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::context::WsContext;
-use crate::error::{WsError, WsResult};
+use crate::error::WsError;
 use crate::middleware::{Middleware, Next};
-use crate::router::BoxFuture;
+use crate::route_key::RouteKey;
+use crate::router::{BoxFuture, HandlerResult};
 
 /// The JWT middleware; see the [module docs](self).
 #[derive(Clone)]
@@ -150,8 +151,8 @@ impl Inner {
         jsonwebtoken::decode::<Value>(token, &self.key, &self.validation).map(|data| data.claims)
     }
 
-    async fn run(&self, ctx: &mut WsContext, next: Next<'_>) -> WsResult {
-        if ctx.route_key() != "$connect" {
+    async fn run(&self, ctx: &mut WsContext, next: Next<'_>) -> HandlerResult {
+        if *ctx.route() != RouteKey::Connect {
             return next.run(ctx).await;
         }
         let Some(found) = self.find(ctx) else {
@@ -176,7 +177,7 @@ impl Inner {
 }
 
 impl<'a> Middleware<'a> for JwtAuth {
-    type Future = BoxFuture<'a, WsResult>;
+    type Future = BoxFuture<'a, HandlerResult>;
 
     fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future {
         let inner = self.inner.clone();

@@ -96,11 +96,12 @@ impl WsError {
         Self::new(400, "invalid_body", message)
     }
 
-    pub(crate) fn unknown_route(route_key: &str) -> Self {
-        let message = if route_key == "$default" {
-            "no route matches this message and the app has no $default handler".to_owned()
-        } else {
-            format!("no route handles `{route_key}` and the app has no $default handler")
+    pub(crate) fn unknown_route(route_key: &crate::RouteKey) -> Self {
+        let message = match route_key {
+            crate::RouteKey::Default => {
+                "no route matches this message and the app has no $default handler".to_owned()
+            }
+            key => format!("no route handles `{key}` and the app has no $default handler"),
         };
         Self::new(404, "unknown_route", message)
     }

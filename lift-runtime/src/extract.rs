@@ -110,6 +110,11 @@ impl Reply {
     pub fn body(&self) -> &str {
         &self.body
     }
+
+    /// The frame's content, owned.
+    pub fn into_body(self) -> String {
+        self.body
+    }
 }
 
 /// What a handler can return inside `WsResult<T>`: nothing, a [`Reply`] or a [`Json<U>`].
@@ -119,30 +124,30 @@ impl Reply {
     note = "a handler returns `WsResult<()>`, `WsResult<Reply>` or `WsResult<Json<U>>` where U: Serialize"
 )]
 pub trait IntoReply {
-    /// The frame to send back, if any.
-    fn into_reply(self) -> Result<Option<String>, WsError>;
+    /// The reply to send back, if any.
+    fn into_reply(self) -> Result<Option<Reply>, WsError>;
 }
 
 impl IntoReply for () {
-    fn into_reply(self) -> Result<Option<String>, WsError> {
+    fn into_reply(self) -> Result<Option<Reply>, WsError> {
         Ok(None)
     }
 }
 
 impl IntoReply for Reply {
-    fn into_reply(self) -> Result<Option<String>, WsError> {
-        Ok(Some(self.body))
+    fn into_reply(self) -> Result<Option<Reply>, WsError> {
+        Ok(Some(self))
     }
 }
 
 impl<T: Serialize> IntoReply for Json<T> {
-    fn into_reply(self) -> Result<Option<String>, WsError> {
-        Reply::json(&self.0).map(|reply| Some(reply.body))
+    fn into_reply(self) -> Result<Option<Reply>, WsError> {
+        Reply::json(&self.0).map(Some)
     }
 }
 
 impl<T: IntoReply> IntoReply for Option<T> {
-    fn into_reply(self) -> Result<Option<String>, WsError> {
+    fn into_reply(self) -> Result<Option<Reply>, WsError> {
         self.map_or(Ok(None), IntoReply::into_reply)
     }
 }

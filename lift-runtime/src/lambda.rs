@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use lambda_runtime::LambdaEvent;
 
 use crate::app::App;
-use crate::management::SdkManagement;
+use crate::outbound::SdkManagement;
 use crate::service::{Endpoint, Invocation, Service};
 
 /// The invocation facts of a Lambda context: its request id and deadline.

@@ -65,7 +65,7 @@ extern crate self as lift_runtime;
 mod app;
 #[cfg(feature = "jwt")]
 pub mod auth;
-pub mod broadcast;
+mod connect;
 mod context;
 mod error;
 mod extract;
@@ -75,9 +75,11 @@ pub mod infra;
 pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
-pub mod management;
 pub mod middleware;
 pub mod observe;
+pub mod outbound;
+mod retry;
+mod route_key;
 mod router;
 mod schema;
 mod service;
@@ -86,22 +88,23 @@ pub mod store;
 pub mod testing;
 
 pub use app::App;
-pub use broadcast::{BroadcastConfig, BroadcastReport};
-pub use context::{Room, SendTotals, User, WsContext};
+pub use context::WsContext;
 pub use error::{Error, SendError, StoreError, WsError, WsResult};
 pub use extract::{FromMessage, IntoReply, Json, Reply};
 pub use lift_macros::{
     ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_route, ws_routes,
 };
 pub use middleware::{Middleware, Next};
-pub use router::{RouteInfo, RouteKind, Router};
+pub use outbound::{BroadcastConfig, BroadcastReport, Outbound, Room, SendTotals, User};
+pub use route_key::{RouteKey, RouteKind};
+pub use router::{HandlerResult, Resolved, RouteInfo, Router};
 pub use service::{Invocation, Service};
 
 /// The names a handler module needs: `use lift_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_route, ws_routes, Json,
-        Next, Reply, WsContext, WsError, WsResult,
+        Next, Reply, RouteKey, WsContext, WsError, WsResult,
     };
 }
 

@@ -54,7 +54,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::app::App;
 use crate::error::WsError;
 use crate::ids;
-use crate::management::{SdkManagement, MAX_MESSAGE_SIZE};
+use crate::outbound::{SdkManagement, MAX_MESSAGE_SIZE};
+use crate::route_key::RouteKey;
 
 /// The close reason for a binary frame (API Gateway does not document its own).
 const BINARY_REFUSED: &str = "binary frames are not supported";
@@ -399,19 +400,15 @@ impl EmulatorState {
     }
 
     /// The route API Gateway would select for this body.
-    fn select_route(&self, body: &str) -> String {
-        let router = self.service.router();
-        let selected = serde_json::from_str::<Value>(body).ok().and_then(|value| {
-            let field = self
-                .selection
+    fn select_route(&self, body: &str) -> RouteKey {
+        let value = serde_json::from_str::<Value>(body).ok();
+        let selected = value.as_ref().and_then(|value| {
+            self.selection
                 .iter()
-                .try_fold(&value, |v, key| v.get(key))?;
-            field.as_str().map(str::to_owned)
+                .try_fold(value, |v, key| v.get(key))?
+                .as_str()
         });
-        match selected {
-            Some(key) if router.is_message_route(&key) => key,
-            _ => "$default".to_owned(),
-        }
+        self.service.router().select(selected)
     }
 
     /// A text message from a client.
@@ -442,7 +439,7 @@ impl EmulatorState {
         context.insert("messageId".into(), ids::request_id().into());
         let event = match Self::event(
             context,
-            &route_key,
+            route_key.as_str(),
             "MESSAGE",
             json!({"body": body, "isBase64Encoded": false}),
         ) {
@@ -465,12 +462,7 @@ impl EmulatorState {
                 return;
             }
         };
-        let two_way = self
-            .service
-            .router()
-            .route(&route_key)
-            .is_some_and(|route| route.reply);
-        if two_way {
+        if self.service.router().resolve(&route_key).replies() {
             let frame = match response.body {
                 Some(EventBody::Text(text)) if !text.is_empty() => Message::text(text),
                 Some(EventBody::Binary(bytes)) if !bytes.is_empty() => Message::binary(bytes),

@@ -5,7 +5,7 @@
 //!
 //! /// Logs how long each event took.
 //! #[ws_middleware]
-//! async fn timing(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+//! async fn timing(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
 //!     let started = std::time::Instant::now();
 //!     let result = next.run(ctx).await;
 //!     let _elapsed = started.elapsed();
@@ -30,11 +30,12 @@
 //!
 //! ```
 //! use lift_runtime::prelude::*;
+//! use lift_runtime::RouteKey;
 //!
 //! /// Only on `$connect`: every other event passes straight through.
 //! #[ws_middleware]
-//! async fn connect_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
-//!     if ctx.route_key() != "$connect" {
+//! async fn connect_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+//!     if *ctx.route() != RouteKey::Connect {
 //!         return next.run(ctx).await;
 //!     }
 //!     if ctx.header("origin") != Some("https://chat.example.com") {
@@ -45,7 +46,7 @@
 //!
 //! /// Only on the routes that write.
 //! #[ws_middleware]
-//! async fn writers_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+//! async fn writers_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
 //!     if matches!(ctx.route_key(), "sendMessage" | "join") && ctx.identity().await?.is_none() {
 //!         return Err(WsError::unauthorized("sign in to write"));
 //!     }
@@ -59,60 +60,61 @@
 //! outermost: `first → second → handler → second → first`. Middleware runs on every event,
 //! `$connect` and `$disconnect` included; one that returns `Err` without calling
 //! [`Next::run`] stops the event there (on `$connect` the handshake is refused and nothing is
-//! stored). The handler's reply is in [`WsContext::pending_reply`] after `next.run(ctx)`
-//! returns, where middleware can read or replace it.
+//! stored). [`Next::run`] returns what the handler returned — its reply, if any, or its error
+//! — and the middleware returns that on, as it is or rewritten:
+//!
+//! ```
+//! use lift_runtime::prelude::*;
+//!
+//! /// Every reply in capitals.
+//! #[ws_middleware]
+//! async fn shout(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+//!     let reply = next.run(ctx).await?;
+//!     Ok(reply.map(|reply| Reply::text(reply.body().to_uppercase())))
+//! }
+//! ```
 
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::context::WsContext;
-use crate::error::{WsError, WsResult};
-use crate::router::{BoxFuture, Router};
+use crate::error::WsError;
+use crate::router::{BoxFuture, HandlerResult, Resolved, Router};
 
 /// The rest of the middleware chain and, at its end, the handler.
 pub struct Next<'a> {
     rest: &'a [Arc<dyn ErasedMiddleware>],
     router: &'a Router,
-    key: &'a str,
+    resolved: Resolved,
 }
 
 impl<'a> Next<'a> {
     pub(crate) fn new(
         chain: &'a [Arc<dyn ErasedMiddleware>],
         router: &'a Router,
-        key: &'a str,
+        resolved: Resolved,
     ) -> Self {
         Next {
             rest: chain,
             router,
-            key,
+            resolved,
         }
     }
 
-    /// Runs the rest of the chain and the handler. The handler's reply, if any, is then in
-    /// [`WsContext::pending_reply`]; its error is returned.
-    pub async fn run(self, ctx: &mut WsContext) -> WsResult {
+    /// Runs the rest of the chain and the handler; returns the handler's reply (`None` when it
+    /// returned none) or its error.
+    pub async fn run(self, ctx: &mut WsContext) -> HandlerResult {
         match self.rest.split_first() {
             Some((first, rest)) => {
                 let next = Next { rest, ..self };
                 first.call(ctx, next).await
             }
-            None => {
-                if self.router.route(self.key).is_none() {
-                    return match self.key {
-                        // No handler for the special routes: the runtime's own management
-                        // applies.
-                        "$connect" | "$disconnect" => Ok(()),
-                        _ => Err(WsError::unknown_route(ctx.route_key())),
-                    };
-                }
-                let reply = match self.router.dispatch(self.key, ctx) {
-                    Some(handler) => handler.await?,
-                    None => None,
-                };
-                ctx.set_pending_reply(reply);
-                Ok(())
-            }
+            None => match self.resolved {
+                Resolved::Handler(route) => self.router.call(route, ctx).await,
+                // No handler for `$connect` / `$disconnect`: the runtime's own management applies.
+                Resolved::Managed => Ok(None),
+                Resolved::Unknown => Err(WsError::unknown_route(ctx.route())),
+            },
         }
     }
 }
@@ -121,23 +123,24 @@ impl std::fmt::Debug for Next<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Next")
             .field("remaining_middleware", &self.rest.len())
-            .field("route_key", &self.key)
+            .field("resolved", &self.resolved)
             .finish()
     }
 }
 
-/// A middleware function: `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult`.
+/// A middleware function:
+/// `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>>`.
 ///
 /// Implemented for every such `async fn`; `#[ws_middleware]` checks the signature at compile
 /// time with spanned errors.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a middleware",
     label = "not a middleware",
-    note = "a middleware is `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult` and its future must be `Send`"
+    note = "a middleware is `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>>` and its future must be `Send`"
 )]
 pub trait Middleware<'a>: Send + Sync + 'static {
     /// The future the middleware returns.
-    type Future: Future<Output = WsResult> + Send + 'a;
+    type Future: Future<Output = HandlerResult> + Send + 'a;
     /// Calls the middleware.
     fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future;
 }
@@ -145,7 +148,7 @@ pub trait Middleware<'a>: Send + Sync + 'static {
 impl<'a, F, Fut> Middleware<'a> for F
 where
     F: Fn(&'a mut WsContext, Next<'a>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = WsResult> + Send + 'a,
+    Fut: Future<Output = HandlerResult> + Send + 'a,
 {
     type Future = Fut;
 
@@ -156,7 +159,7 @@ where
 
 /// A middleware behind a pointer.
 pub(crate) trait ErasedMiddleware: Send + Sync {
-    fn call<'a>(&'a self, ctx: &'a mut WsContext, next: Next<'a>) -> BoxFuture<'a, WsResult>;
+    fn call<'a>(&'a self, ctx: &'a mut WsContext, next: Next<'a>) -> BoxFuture<'a, HandlerResult>;
 }
 
 struct Erased<M>(M);
@@ -165,7 +168,7 @@ impl<M> ErasedMiddleware for Erased<M>
 where
     M: for<'a> Middleware<'a>,
 {
-    fn call<'a>(&'a self, ctx: &'a mut WsContext, next: Next<'a>) -> BoxFuture<'a, WsResult> {
+    fn call<'a>(&'a self, ctx: &'a mut WsContext, next: Next<'a>) -> BoxFuture<'a, HandlerResult> {
         Box::pin(Middleware::call(&self.0, ctx, next))
     }
 }
@@ -183,13 +186,4 @@ pub fn assert_middleware<M>(_: &M)
 where
     M: for<'a> Middleware<'a>,
 {
-}
-
-/// The key of the handler that serves `route_key`: the route itself, or `$default`.
-pub(crate) fn handler_key<'k>(router: &Router, route_key: &'k str) -> &'k str {
-    match route_key {
-        "$connect" | "$disconnect" => route_key,
-        key if router.is_message_route(key) => key,
-        _ => "$default",
-    }
 }

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use crate::context::WsContext;
-use crate::error::{WsError, WsResult};
+use crate::error::WsError;
 use crate::middleware::{Middleware, Next};
-use crate::router::BoxFuture;
+use crate::route_key::RouteKey;
+use crate::router::{BoxFuture, HandlerResult};
 
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
@@ -104,7 +105,7 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl<'a> Middleware<'a> for Metrics {
-    type Future = BoxFuture<'a, WsResult>;
+    type Future = BoxFuture<'a, HandlerResult>;
 
     fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future {
         let metrics = self.clone();
@@ -177,14 +178,14 @@ impl std::fmt::Debug for RateLimit {
 }
 
 impl<'a> Middleware<'a> for RateLimit {
-    type Future = BoxFuture<'a, WsResult>;
+    type Future = BoxFuture<'a, HandlerResult>;
 
     fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future {
         let limit = self.clone();
         Box::pin(async move {
-            match ctx.route_key() {
-                "$connect" => {}
-                "$disconnect" => limit.forget(ctx.connection_id()),
+            match ctx.route() {
+                RouteKey::Connect => {}
+                RouteKey::Disconnect => limit.forget(ctx.connection_id()),
                 _ if !limit.take(ctx.connection_id()) => {
                     return Err(WsError::new(
                         429,

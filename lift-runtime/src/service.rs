@@ -10,13 +10,13 @@ use aws_lambda_events::encodings::Body;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::broadcast::BroadcastConfig;
 use crate::context::{ContextParts, WsContext};
-use crate::error::{WsError, WsResult};
-use crate::management::{Clients, MAX_MESSAGE_SIZE};
-use crate::middleware::{handler_key, ErasedMiddleware, Next};
-use crate::router::Router;
-use crate::store::{Connection, ConnectionStore};
+use crate::error::WsError;
+use crate::middleware::{ErasedMiddleware, Next};
+use crate::outbound::{BroadcastConfig, Clients, Outbound, MAX_MESSAGE_SIZE};
+use crate::route_key::RouteKey;
+use crate::router::{HandlerResult, Router};
+use crate::store::ConnectionStore;
 
 /// Facts about the invocation that are not in the event.
 #[derive(Clone, Debug)]
@@ -159,15 +159,23 @@ impl Service {
             route_key = %route_key,
             event_type = rc.event_type.as_deref().unwrap_or(""),
         );
+        let route = RouteKey::parse(&route_key);
+        let out = Outbound::new(
+            self.inner.clients.get(&endpoint),
+            self.inner.store.clone(),
+            self.inner.broadcast.clone(),
+            invocation.deadline,
+            &connection_id,
+            route == RouteKey::Connect,
+        );
         let ctx = WsContext::new(ContextParts {
             event,
             connection_id,
-            route_key,
+            route,
             request_id: invocation.request_id,
             deadline: invocation.deadline,
-            management: self.inner.clients.get(&endpoint),
             store: self.inner.store.clone(),
-            broadcast: self.inner.broadcast.clone(),
+            out,
         });
         self.dispatch(ctx).instrument(span).await
     }
@@ -188,13 +196,12 @@ impl Service {
 
     async fn dispatch(&self, mut ctx: WsContext) -> ApiGatewayProxyResponse {
         let router = &self.inner.router;
-        let route_key = ctx.route_key().to_owned();
-        let key = handler_key(router, &route_key);
-        let next = Next::new(&self.inner.middleware, router, key);
+        let resolved = router.resolve(ctx.route());
+        let next = Next::new(&self.inner.middleware, router, resolved);
         let result = guard(next.run(&mut ctx)).await;
-        match key {
-            "$connect" => self.connected(&mut ctx, result).await,
-            "$disconnect" => {
+        match ctx.route() {
+            RouteKey::Connect => self.connected(ctx, result).await,
+            RouteKey::Disconnect => {
                 if let Err(err) = result {
                     log_error(&err);
                 }
@@ -203,22 +210,21 @@ impl Service {
                 }
                 response(200, None)
             }
-            key => {
-                let reply = router.route(key).is_some_and(|route| route.reply);
-                let frame = match result.map(|()| ctx.take_pending_reply()) {
+            RouteKey::Default | RouteKey::Message(_) => {
+                let frame = match result {
                     Ok(None) => return response(200, None),
-                    Ok(Some(body)) if body.len() > MAX_MESSAGE_SIZE => {
-                        let err = WsError::too_large(body.len(), MAX_MESSAGE_SIZE);
+                    Ok(Some(reply)) if reply.body().len() > MAX_MESSAGE_SIZE => {
+                        let err = WsError::too_large(reply.body().len(), MAX_MESSAGE_SIZE);
                         log_error(&err);
                         err.to_frame()
                     }
-                    Ok(Some(body)) => body,
+                    Ok(Some(reply)) => reply.into_body(),
                     Err(err) => {
                         log_error(&err);
                         err.to_frame()
                     }
                 };
-                if reply {
+                if resolved.replies() {
                     return response(200, Some(frame));
                 }
                 // The same path as `ctx.send`: retried within the deadline.
@@ -230,7 +236,11 @@ impl Service {
         }
     }
 
-    async fn connected(&self, ctx: &mut WsContext, result: WsResult) -> ApiGatewayProxyResponse {
+    async fn connected(
+        &self,
+        mut ctx: WsContext,
+        result: HandlerResult,
+    ) -> ApiGatewayProxyResponse {
         if let Err(err) = result {
             tracing::info!(
                 status = err.status(),
@@ -240,28 +250,19 @@ impl Service {
             );
             return response(err.status(), Some(err.to_frame()));
         }
-        let (user, metadata) = ctx.take_identity();
-        let mut connection = Connection::new(ctx.connection_id(), ctx.connected_at());
-        connection.expires_at = connection.connected_at + self.inner.connection_ttl;
-        connection.user = user;
-        connection.metadata = metadata;
-        let mut saved = self.inner.store.save(&connection).await;
-        if saved.is_ok() {
-            for room in ctx.take_pending_rooms() {
-                if let Err(err) = self.inner.store.join(&connection.id, &room).await {
-                    // Half a connection is worse than none: remove it and refuse.
-                    if let Err(err) = self.inner.store.delete(&connection.id).await {
-                        tracing::warn!(error = %err, "could not remove the refused connection");
-                    }
-                    saved = Err(err);
-                    break;
-                }
-            }
-        }
+        let connecting = ctx.take_connecting().unwrap_or_default();
+        let saved = connecting
+            .save(
+                &*self.inner.store,
+                ctx.connection_id(),
+                ctx.connected_at(),
+                self.inner.connection_ttl,
+            )
+            .await;
         match saved {
-            Ok(()) => {
+            Ok(headers) => {
                 let mut answer = response(200, None);
-                for (name, value) in ctx.take_response_headers() {
+                for (name, value) in headers {
                     if let Ok(value) = http::HeaderValue::from_str(&value) {
                         answer.headers.insert(name, value);
                     }
@@ -288,7 +289,7 @@ impl std::fmt::Debug for Service {
 
 /// Runs the middleware chain and the handler with a panic guard: a panic becomes a 500
 /// `internal` error.
-async fn guard(future: impl std::future::Future<Output = WsResult>) -> WsResult {
+async fn guard(future: impl std::future::Future<Output = HandlerResult>) -> HandlerResult {
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {

@@ -53,6 +53,7 @@ use futures_util::StreamExt;
 use super::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
 use crate::error::StoreError;
 use crate::infra::table;
+use crate::retry::Backoff;
 
 /// The name of the global secondary index on users.
 pub const USER_INDEX: &str = table::USER_INDEX;
@@ -234,7 +235,7 @@ impl DynamoDbStore {
                     break;
                 }
                 attempt += 1;
-                if attempt > MAX_RETRIES {
+                let Some(pause) = BATCH_RETRY.pause(attempt, None) else {
                     return Err(StoreError::new(
                         format!(
                             "{} deletes stayed unprocessed after {attempt} attempts",
@@ -242,8 +243,8 @@ impl DynamoDbStore {
                         ),
                         None,
                     ));
-                }
-                tokio::time::sleep(backoff(attempt)).await;
+                };
+                tokio::time::sleep(pause).await;
             }
         }
         Ok(())
@@ -527,7 +528,7 @@ impl ConnectionStore for DynamoDbStore {
                     .cloned();
                 if let Some(request) = &pending {
                     attempt += 1;
-                    if attempt > MAX_RETRIES {
+                    let Some(pause) = BATCH_RETRY.pause(attempt, None) else {
                         return Err(StoreError::new(
                             format!(
                                 "{} reads stayed unprocessed after {attempt} attempts",
@@ -535,8 +536,8 @@ impl ConnectionStore for DynamoDbStore {
                             ),
                             None,
                         ));
-                    }
-                    tokio::time::sleep(backoff(attempt)).await;
+                    };
+                    tokio::time::sleep(pause).await;
                 }
             }
         }
@@ -587,14 +588,13 @@ where
     Ok(all)
 }
 
-/// Retries of a batch's unprocessed keys or items before the store gives up with an error.
-const MAX_RETRIES: u32 = 8;
-
-/// 50 ms × 2^attempt, at most 2 s, with full jitter.
-fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(50u64 << attempt.min(5)).min(Duration::from_secs(2));
-    cap.mul_f64(fastrand::f64())
-}
+/// How a batch's unprocessed keys or items are retried: 8 retries after the first request,
+/// then the store gives up with an error.
+const BATCH_RETRY: Backoff = Backoff {
+    max_attempts: 9,
+    base: Duration::from_millis(100),
+    max: Duration::from_secs(2),
+};
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

@@ -1,8 +1,8 @@
 use lift_runtime::prelude::*;
 
 #[ws_middleware]
-fn log(_ctx: &mut WsContext, _next: Next<'_>) -> WsResult {
-    Ok(())
+fn log(_ctx: &mut WsContext, _next: Next<'_>) -> WsResult<Option<Reply>> {
+    Ok(None)
 }
 
 fn main() {}

@@ -1,7 +1,7 @@
 use lift_runtime::prelude::*;
 
 #[ws_middleware]
-async fn timing(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+async fn timing(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
     let started = std::time::Instant::now();
     let result = next.run(ctx).await;
     let _ = started.elapsed();
@@ -9,7 +9,7 @@ async fn timing(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
 }
 
 #[ws_middleware]
-async fn explicit(ctx: &mut lift_runtime::WsContext, next: lift_runtime::Next<'_>) -> WsResult<()> {
+async fn explicit(ctx: &mut lift_runtime::WsContext, next: lift_runtime::Next<'_>) -> WsResult<Option<lift_runtime::Reply>> {
     next.run(ctx).await
 }
 

@@ -1,28 +1,14 @@
-//! Sending one message to many connections: serialised once, sent with bounded concurrency,
-//! throttled (429) and failed (5xx, network) sends retried with jittered exponential backoff
-//! within the invocation's deadline, and connections API Gateway reports gone (410) removed from
-//! the store afterwards, in batches.
-//!
-//! ```no_run
-//! # use lift_runtime::prelude::*;
-//! # async fn demo(ctx: &WsContext) -> WsResult {
-//! let report = ctx.room("lobby").broadcast(&serde_json::json!({"type": "tick"})).await?;
-//! tracing::info!(sent = report.sent, gone = report.gone.len(), "tick");
-//! # Ok(()) }
-//! ```
-//!
-//! # Limits
-//!
-//! A message over API Gateway's 128 KB limit is refused before any network call
-//! ([`SendError::TooLarge`]). (API Gateway delivers messages over 32 KB as several WebSocket
-//! frames; clients reassemble them, so the 128 KB message limit is the one that matters.)
+//! Sending one message to many connections: bounded concurrency, deadline-aware retries of
+//! throttled (429) and failed (5xx, network) sends, and the [`BroadcastReport`]. Does not touch
+//! the store: [`Outbound`](super::Outbound) removes the connections found gone.
 
 use std::time::{Duration, Instant};
 
 use futures_util::{Stream, StreamExt};
 
+use super::management::{ManagementApi, MAX_MESSAGE_SIZE};
 use crate::error::SendError;
-use crate::management::{ManagementApi, MAX_MESSAGE_SIZE};
+use crate::retry::Backoff;
 
 /// How broadcasts (and single sends) are paced and retried.
 #[derive(Clone, Debug)]
@@ -50,6 +36,15 @@ impl BroadcastConfig {
     /// When sends must stop for an invocation ending at `deadline`: the headroom before it.
     pub(crate) fn cutoff(&self, deadline: Instant) -> Instant {
         deadline.checked_sub(self.headroom).unwrap_or(deadline)
+    }
+
+    /// The retry policy of one send.
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            max_attempts: self.max_attempts,
+            base: self.base_backoff,
+            max: self.max_backoff,
+        }
     }
 }
 
@@ -105,14 +100,6 @@ fn retryable(err: &SendError) -> bool {
     )
 }
 
-/// The backoff before retry number `retry` (1-based): base × 2^(retry-1), capped, full jitter.
-fn backoff(config: &BroadcastConfig, retry: u32) -> Duration {
-    let exp = config
-        .base_backoff
-        .saturating_mul(1u32 << (retry - 1).min(16));
-    exp.min(config.max_backoff).mul_f64(fastrand::f64())
-}
-
 /// Sends `data` to one connection, retrying what can be retried, never past `deadline` minus
 /// the headroom.
 pub(crate) async fn send_one(
@@ -145,13 +132,10 @@ pub(crate) async fn send_one(
                 endpoint: api.endpoint().to_owned(),
             },
         };
-        if !retryable(&err) || attempt >= config.max_attempts {
-            return Outcome::Failed(err);
-        }
-        let pause = backoff(config, attempt);
-        if Instant::now() + pause >= cutoff {
-            return Outcome::Failed(err);
-        }
+        let pause = match config.backoff().pause(attempt, Some(cutoff)) {
+            Some(pause) if retryable(&err) => pause,
+            _ => return Outcome::Failed(err),
+        };
         tracing::debug!(connection_id, attempt, error = %err, ?pause, "retrying a send");
         tokio::time::sleep(pause).await;
     }

@@ -1,7 +1,7 @@
 //! The API Gateway Management API: posting to, inspecting and closing connections.
 //!
 //! Handlers use it through [`WsContext`](crate::WsContext) (`send`, `reply`, `disconnect`,
-//! `info`). The runtime talks to it with `aws-sdk-apigatewaymanagement` ([`SdkManagement`]),
+//! `info`), which hands the calls to [`Outbound`](super::Outbound). The runtime talks to it with `aws-sdk-apigatewaymanagement` ([`SdkManagement`]),
 //! against `https://{domainName}/{stage}` from the event, or `LIFT_MANAGEMENT_ENDPOINT` when
 //! set (custom domains). One client is built per endpoint per process and reused. Under the
 //! local emulator the same SDK client is pointed at the emulator's own Management API.
@@ -94,9 +94,8 @@ mod sdk {
     use aws_sdk_apigatewaymanagement::primitives::Blob;
     use aws_sdk_apigatewaymanagement::{Client, Config};
 
-    use super::{ConnectionInfo, ManagementApi};
+    use super::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
     use crate::error::SendError;
-    use crate::management::MAX_MESSAGE_SIZE;
 
     /// The Management API through `aws-sdk-apigatewaymanagement`.
     #[derive(Clone, Debug)]

@@ -1,0 +1,269 @@
+//! Unit tests of parse → check → generate on `proc_macro2` input, without a compiler run (the
+//! way tokio-macros and serde_derive test theirs). What users see of the errors is in the
+//! trybuild cases of `ui-tests`; these pin the model and the generated items.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::handler::{Handler, HandlerKind};
+
+/// The messages of every `compile_error!` in `tokens`.
+fn errors(tokens: &TokenStream) -> Vec<String> {
+    let file: syn::File = syn::parse2(tokens.clone()).expect("the expansion parses as items");
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Macro(mac)
+                if mac
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|seg| seg.ident == "compile_error") =>
+            {
+                let lit: syn::LitStr = mac.mac.parse_body().expect("a string literal");
+                Some(lit.value())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Item names (fns, structs, mods) of `tokens`, at the top level.
+fn item_names(tokens: &TokenStream) -> Vec<String> {
+    let file: syn::File = syn::parse2(tokens.clone()).expect("the expansion parses as items");
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Fn(f) => Some(format!("fn {}", f.sig.ident)),
+            syn::Item::Struct(s) => Some(format!("struct {}", s.ident)),
+            syn::Item::Mod(m) => Some(format!("mod {}", m.ident)),
+            syn::Item::Impl(i) => {
+                Some(format!("impl {}", quote!(#i).to_string().contains("Route")))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn parse_fn(tokens: TokenStream) -> syn::ItemFn {
+    syn::parse2(tokens).expect("a function")
+}
+
+#[test]
+fn a_route_is_modelled_with_its_key_reply_and_kind() {
+    let func = parse_fn(quote! {
+        async fn history(ctx: &WsContext, Json(q): Json<Query>) -> WsResult<Json<Vec<Msg>>> { todo!() }
+    });
+    let handler = Handler::parse(
+        HandlerKind::Route,
+        quote!("history", reply),
+        proc_macro2::Span::call_site(),
+        &func,
+    )
+    .unwrap_or_else(|err| panic!("a valid handler: {err}"));
+    assert_eq!(handler.key, "history");
+    assert!(handler.reply);
+    assert_eq!(handler.kind, HandlerKind::Route);
+    assert_eq!(handler.ident, "history");
+}
+
+#[test]
+fn the_special_routes_take_their_fixed_keys() {
+    let func = parse_fn(quote!(
+        async fn on_connect(ctx: &mut WsContext) -> WsResult {
+            Ok(())
+        }
+    ));
+    let handler = Handler::parse(
+        HandlerKind::Connect,
+        TokenStream::new(),
+        proc_macro2::Span::call_site(),
+        &func,
+    )
+    .unwrap_or_else(|err| panic!("a valid handler: {err}"));
+    assert_eq!(handler.key, "$connect");
+}
+
+#[test]
+fn every_mistake_of_a_handler_is_reported_at_once() {
+    let func = parse_fn(quote!(
+        fn bad<T>(x: &WsContext, y: &WsContext) {}
+    ));
+    let err = Handler::parse(
+        HandlerKind::Route,
+        quote!("$connect"),
+        proc_macro2::Span::call_site(),
+        &func,
+    )
+    .err()
+    .expect("errors");
+    let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+    let expected = [
+        "route keys starting with `$` are reserved",
+        "must be an `async fn`",
+        "returns a `WsResult`",
+        "cannot be generic",
+        "the context is already taken",
+    ];
+    for part in expected {
+        assert!(
+            messages.iter().any(|m| m.contains(part)),
+            "no error says {part:?}: {messages:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_standalone_attribute_keeps_the_function_and_adds_its_companion() {
+    let out = crate::handler::attribute(
+        HandlerKind::Route,
+        quote!("ping", reply),
+        quote!(
+            async fn ping() -> WsResult<Reply> {
+                Ok(Reply::text("pong"))
+            }
+        ),
+    );
+    assert!(errors(&out).is_empty(), "{out}");
+    let names = item_names(&out);
+    assert_eq!(names[..2], ["fn ping", "struct ping"]);
+    let text = out.to_string();
+    assert!(
+        text.contains(":: lift_runtime :: __private :: Route for ping"),
+        "{text}"
+    );
+    assert!(
+        text.contains("const KEY : & 'static str = \"ping\""),
+        "{text}"
+    );
+    assert!(text.contains("const REPLY : bool = true"), "{text}");
+}
+
+#[test]
+fn a_mistaken_handler_is_still_emitted_beside_its_error() {
+    let out = crate::handler::attribute(
+        HandlerKind::Route,
+        quote!(""),
+        quote!(
+            async fn ping() -> WsResult {
+                Ok(())
+            }
+        ),
+    );
+    assert_eq!(item_names(&out), ["fn ping"]);
+    assert_eq!(errors(&out).len(), 1);
+    assert!(errors(&out)[0].contains("the route key is empty"));
+}
+
+#[test]
+fn an_app_gets_a_router_with_a_match_arm_per_route() {
+    let out = crate::app::expand(
+        TokenStream::new(),
+        quote! {
+            mod chat {
+                #[ws_connect]
+                async fn connect(ctx: &mut WsContext) -> WsResult { Ok(()) }
+                #[ws_route("send")]
+                async fn send(ctx: &WsContext) -> WsResult { Ok(()) }
+                fn helper() {}
+            }
+        },
+    );
+    assert!(errors(&out).is_empty(), "{out}");
+    let module: syn::ItemMod = syn::parse2(out).expect("a module");
+    let inner = quote!(#module).to_string();
+    assert!(inner.contains("\"$connect\" =>"), "{inner}");
+    assert!(inner.contains("\"send\" =>"), "{inner}");
+    assert!(inner.contains("pub fn router ()"), "{inner}");
+    assert!(inner.contains("fn helper ()"), "{inner}");
+}
+
+#[test]
+fn duplicate_keys_in_an_app_are_one_error_naming_the_first_handler() {
+    let out = crate::app::expand(
+        TokenStream::new(),
+        quote! {
+            mod chat {
+                #[ws_route("send")]
+                async fn one() -> WsResult { Ok(()) }
+                #[ws_route("send")]
+                async fn two() -> WsResult { Ok(()) }
+            }
+        },
+    );
+    let text = out.to_string();
+    assert!(
+        text.contains("route key `send` is already handled by `one`"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("pub fn router"),
+        "no router beside errors: {text}"
+    );
+}
+
+#[test]
+fn a_crate_path_on_a_handler_inside_an_app_is_refused() {
+    let out = crate::app::expand(
+        TokenStream::new(),
+        quote! {
+            mod chat {
+                #[ws_route("send", crate = "other")]
+                async fn send() -> WsResult { Ok(()) }
+            }
+        },
+    );
+    assert!(out.to_string().contains("goes on the app"), "{out}");
+}
+
+#[test]
+fn the_app_crate_path_reaches_every_generated_path() {
+    let out = crate::app::expand(
+        quote!(crate = "facade"),
+        quote! {
+            mod chat {
+                #[ws_route("send")]
+                async fn send() -> WsResult { Ok(()) }
+            }
+        },
+    );
+    let text = out.to_string();
+    assert!(text.contains("facade :: __private :: Route"), "{text}");
+    assert!(!text.contains(":: lift_runtime ::"), "{text}");
+}
+
+#[test]
+fn a_middleware_must_return_what_next_run_returns() {
+    let good = crate::middleware::expand(
+        TokenStream::new(),
+        quote!(
+            async fn m(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+                next.run(ctx).await
+            }
+        ),
+    );
+    assert!(errors(&good).is_empty(), "{good}");
+    assert!(good.to_string().contains("assert_middleware"), "{good}");
+    let bad = crate::middleware::expand(
+        TokenStream::new(),
+        quote!(
+            async fn m(ctx: &mut WsContext, next: Next<'_>) -> WsResult {
+                Ok(())
+            }
+        ),
+    );
+    assert!(
+        errors(&bad)[0].contains("`WsResult<Option<Reply>>`"),
+        "{bad}"
+    );
+}
+
+#[test]
+fn a_route_list_builds_a_router_from_entries() {
+    let out = crate::list::expand(quote!(a::ping, pong));
+    let text = out.to_string();
+    assert!(text.contains("entry :: < a :: ping >"), "{text}");
+    assert!(text.contains("entry :: < pong >"), "{text}");
+    assert!(text.contains("Router :: from_entries"), "{text}");
+}

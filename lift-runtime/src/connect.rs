@@ -1,0 +1,101 @@
+//! What a `$connect` handler writes back: the user, metadata and verified claims saved with
+//! the connection, the rooms it joins, and the headers of the handshake's answer. After a
+//! successful `$connect` the [`Service`](crate::Service) hands it to [`Connecting::save`].
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::store::{Connection, ConnectionStore};
+
+/// The write-back of one `$connect` event.
+#[derive(Debug, Default)]
+pub(crate) struct Connecting {
+    user: Option<String>,
+    metadata: Value,
+    claims: Option<Value>,
+    /// Behind a lock: handlers join rooms through `&WsContext`.
+    rooms: Mutex<Vec<String>>,
+    response_headers: Vec<(&'static str, String)>,
+}
+
+impl Connecting {
+    pub(crate) fn set_user(&mut self, user: String) {
+        self.user = Some(user);
+    }
+
+    pub(crate) fn set_metadata(&mut self, metadata: Value) {
+        self.metadata = metadata;
+    }
+
+    pub(crate) fn set_claims(&mut self, claims: Value) {
+        self.claims = Some(claims);
+    }
+
+    pub(crate) fn claims(&self) -> Option<&Value> {
+        self.claims.as_ref()
+    }
+
+    pub(crate) fn set_response_header(&mut self, name: &'static str, value: String) {
+        self.response_headers.push((name, value));
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, Vec<String>> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Joins `room` once the connection is saved.
+    pub(crate) fn join(&self, room: &str) {
+        let mut rooms = self.rooms();
+        if !rooms.iter().any(|r| r == room) {
+            rooms.push(room.to_owned());
+        }
+    }
+
+    /// No longer joins `room`.
+    pub(crate) fn leave(&self, room: &str) {
+        self.rooms().retain(|r| r != room);
+    }
+
+    /// Saves the connection `id`, opened at `connected_at` and kept for `ttl`, with what the
+    /// handler set, then joins its rooms. If a room cannot be joined the connection is removed
+    /// again (half a connection is worse than none) and the error returned. On success, the
+    /// headers for the handshake's answer.
+    pub(crate) async fn save(
+        self,
+        store: &dyn ConnectionStore,
+        id: &str,
+        connected_at: SystemTime,
+        ttl: Duration,
+    ) -> Result<Vec<(&'static str, String)>, StoreError> {
+        let mut metadata = self.metadata;
+        if let Some(claims) = self.claims {
+            match &mut metadata {
+                Value::Object(map) => {
+                    map.insert("claims".to_owned(), claims);
+                }
+                _ => metadata = serde_json::json!({ "claims": claims }),
+            }
+        }
+        let mut connection = Connection::new(id, connected_at);
+        connection.expires_at = connected_at + ttl;
+        connection.user = self.user;
+        connection.metadata = metadata;
+        store.save(&connection).await?;
+        let rooms = self
+            .rooms
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        for room in rooms {
+            if let Err(err) = store.join(id, &room).await {
+                if let Err(err) = store.delete(id).await {
+                    tracing::warn!(error = %err, "could not remove the refused connection");
+                }
+                return Err(err);
+            }
+        }
+        Ok(self.response_headers)
+    }
+}

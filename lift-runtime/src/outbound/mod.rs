@@ -1,0 +1,292 @@
+//! Everything an event sends: `send`, `reply`, broadcasts to connections, rooms and users,
+//! `disconnect` and `info` — every Management API call goes through [`Outbound`]. It holds its
+//! own state (the endpoint's client, the store to forget gone connections in, the deadline,
+//! the event's send counters) and knows nothing of the request that made it.
+//!
+//! Sends are serialised once, sent with bounded concurrency, throttled (429) and failed (5xx,
+//! network) attempts retried with jittered exponential backoff within the invocation's
+//! deadline, and connections API Gateway reports gone (410) removed from the store afterwards,
+//! in batches.
+//!
+//! ```no_run
+//! # use lift_runtime::prelude::*;
+//! # async fn demo(ctx: &WsContext) -> WsResult {
+//! let report = ctx.room("lobby").broadcast(&serde_json::json!({"type": "tick"})).await?;
+//! tracing::info!(sent = report.sent, gone = report.gone.len(), "tick");
+//! # Ok(()) }
+//! ```
+//!
+//! # Limits
+//!
+//! A message over API Gateway's 128 KB limit is refused before any network call
+//! ([`SendError::TooLarge`]). (API Gateway delivers messages over 32 KB as several WebSocket
+//! frames; clients reassemble them, so the 128 KB message limit is the one that matters.)
+
+mod management;
+mod room;
+mod send;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub(crate) use management::Clients;
+#[cfg(feature = "lambda")]
+pub use management::SdkManagement;
+pub use management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
+pub use room::{Room, User};
+use send::{send_many, send_one, Outcome};
+pub use send::{BroadcastConfig, BroadcastReport};
+
+use crate::error::SendError;
+use crate::store::ConnectionStore;
+
+/// The Management API side of one event: every send, reply, broadcast, disconnect and info
+/// call of the event goes through it. Handlers reach it through
+/// [`WsContext`](crate::WsContext) (`ctx.send`, `ctx.room(..)`, ...).
+pub struct Outbound {
+    api: Arc<dyn ManagementApi>,
+    store: Arc<dyn ConnectionStore>,
+    config: Arc<BroadcastConfig>,
+    deadline: Instant,
+    caller: String,
+    /// The caller's connection is being opened (`$connect`): API Gateway answers 410 to sends
+    /// to it, and it is not in the store to be forgotten.
+    caller_opening: bool,
+    sends: SendCounters,
+}
+
+/// What the sends of one event did, counted as they finish.
+#[derive(Default)]
+struct SendCounters {
+    delivered: AtomicUsize,
+    gone: AtomicUsize,
+    undelivered: AtomicUsize,
+}
+
+/// The Management API sends of one event so far ([`WsContext::send_totals`](crate::WsContext::send_totals)):
+/// every `send`, `reply` and broadcast, connection by connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendTotals {
+    /// Messages delivered.
+    pub delivered: usize,
+    /// Connections found gone (410).
+    pub gone: usize,
+    /// Messages not delivered: failed after the retries, or not attempted before the deadline.
+    pub undelivered: usize,
+}
+
+impl Outbound {
+    /// The sends of one event from `caller`, through `api`, until `deadline` (or the configured
+    /// budget from now); connections found gone are removed from `store`.
+    pub(crate) fn new(
+        api: Arc<dyn ManagementApi>,
+        store: Arc<dyn ConnectionStore>,
+        config: Arc<BroadcastConfig>,
+        deadline: Option<Instant>,
+        caller: &str,
+        caller_opening: bool,
+    ) -> Self {
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + config.default_budget);
+        Outbound {
+            api,
+            store,
+            config,
+            deadline,
+            caller: caller.to_owned(),
+            caller_opening,
+            sends: SendCounters::default(),
+        }
+    }
+
+    /// What this event's sends did so far.
+    pub fn totals(&self) -> SendTotals {
+        SendTotals {
+            delivered: self.sends.delivered.load(Ordering::Relaxed),
+            gone: self.sends.gone.load(Ordering::Relaxed),
+            undelivered: self.sends.undelivered.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count(&self, delivered: usize, gone: usize, undelivered: usize) {
+        self.sends.delivered.fetch_add(delivered, Ordering::Relaxed);
+        self.sends.gone.fetch_add(gone, Ordering::Relaxed);
+        self.sends
+            .undelivered
+            .fetch_add(undelivered, Ordering::Relaxed);
+    }
+
+    /// Sends `message`, serialised as JSON, to a connection (see
+    /// [`WsContext::send`](crate::WsContext::send)).
+    pub async fn send<T: Serialize + ?Sized>(
+        &self,
+        connection_id: &str,
+        message: &T,
+    ) -> Result<(), SendError> {
+        let data = self.serialise(message)?;
+        self.send_raw(connection_id, &data).await
+    }
+
+    /// Sends `message`, serialised as JSON, to the caller.
+    pub async fn reply<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), SendError> {
+        let data = self.serialise(message)?;
+        self.send_raw(&self.caller, &data).await
+    }
+
+    /// Sends these bytes as they are (a text frame when they are UTF-8) to a connection.
+    pub async fn send_raw(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
+        if data.len() > MAX_MESSAGE_SIZE {
+            return Err(SendError::TooLarge {
+                size: data.len(),
+                limit: MAX_MESSAGE_SIZE,
+            });
+        }
+        let outcome = send_one(&*self.api, connection_id, data, self.deadline, &self.config).await;
+        match &outcome {
+            Outcome::Sent => self.count(1, 0, 0),
+            Outcome::Gone => self.count(0, 1, 0),
+            Outcome::Failed(_) | Outcome::NotAttempted => self.count(0, 0, 1),
+        }
+        match outcome {
+            Outcome::Sent => Ok(()),
+            Outcome::Gone if self.caller_opening && connection_id == self.caller => {
+                // Not stored yet, so nothing to forget.
+                tracing::warn!(
+                    connection_id,
+                    "a send to the connection being opened: API Gateway delivers nothing to a \
+                     connection before its $connect handler has returned (410); send from a \
+                     later event, e.g. when the client asks"
+                );
+                Err(SendError::Gone {
+                    connection_id: connection_id.to_owned(),
+                })
+            }
+            Outcome::Gone => {
+                self.forget(&[connection_id.to_owned()]).await;
+                Err(SendError::Gone {
+                    connection_id: connection_id.to_owned(),
+                })
+            }
+            Outcome::Failed(err) => Err(err),
+            Outcome::NotAttempted => Err(SendError::Deadline {
+                endpoint: self.api.endpoint().to_owned(),
+            }),
+        }
+    }
+
+    /// Sends `message`, serialised once, to every connection in `connection_ids` (see
+    /// [`WsContext::broadcast`](crate::WsContext::broadcast)).
+    pub fn broadcast<I, S, T>(
+        &self,
+        connection_ids: I,
+        message: &T,
+    ) -> impl Future<Output = Result<BroadcastReport, SendError>> + Send + '_
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+        T: Serialize + ?Sized,
+    {
+        // Everything borrowed from the arguments is taken now, so the future holds only owned
+        // data (and stays `Send` whatever iterator the caller passed).
+        let ids: Vec<String> = connection_ids
+            .into_iter()
+            .map(|id| id.as_ref().to_owned())
+            .collect();
+        let data = self.serialise(message);
+        async move {
+            let data = data?;
+            let started = Instant::now();
+            let report = send_many(&*self.api, ids, &data, self.deadline, &self.config).await?;
+            self.settle(&report, started, None).await;
+            Ok(report)
+        }
+    }
+
+    /// A room, to broadcast to its members.
+    pub fn room<'a>(&'a self, name: &'a str) -> Room<'a> {
+        Room::new(self, name)
+    }
+
+    /// A user, to reach all of their connections.
+    pub fn user<'a>(&'a self, user: &'a str) -> User<'a> {
+        User::new(self, user)
+    }
+
+    /// Closes a connection (its `$disconnect` follows).
+    pub async fn disconnect(&self, connection_id: &str) -> Result<(), SendError> {
+        self.api.delete(connection_id).await
+    }
+
+    /// What API Gateway knows of a connection.
+    pub async fn info(&self, connection_id: &str) -> Result<ConnectionInfo, SendError> {
+        self.api.info(connection_id).await
+    }
+
+    fn serialise<T: Serialize + ?Sized>(&self, message: &T) -> Result<Vec<u8>, SendError> {
+        serde_json::to_vec(message).map_err(|err| SendError::Failed {
+            endpoint: self.api.endpoint().to_owned(),
+            message: format!("the message could not be serialised: {err}"),
+        })
+    }
+
+    /// After a broadcast: counts it, removes the connections found gone and logs what happened
+    /// (at `debug` when every connection was reached or gone, at `warn` otherwise).
+    async fn settle(&self, report: &BroadcastReport, started: Instant, room: Option<&str>) {
+        let (sent, gone, failed, not_attempted) = (
+            report.sent,
+            report.gone.len(),
+            report.failed.len(),
+            report.not_attempted.len(),
+        );
+        self.count(sent, gone, failed + not_attempted);
+        self.forget(&report.gone).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if failed == 0 && not_attempted == 0 && !report.unread {
+            tracing::debug!(room, sent, gone, elapsed_ms, "broadcast");
+        } else {
+            let first_failure = report.failed.first().map(|(_, err)| err.to_string());
+            tracing::warn!(
+                room,
+                sent,
+                gone,
+                failed,
+                not_attempted,
+                unread = report.unread,
+                first_failure,
+                elapsed_ms,
+                "broadcast did not reach every connection"
+            );
+        }
+    }
+
+    /// Removes connections API Gateway reported gone, with their memberships.
+    async fn forget(&self, gone: &[String]) {
+        if gone.is_empty() {
+            return;
+        }
+        if let Err(err) = self.store.remove_many(gone).await {
+            tracing::warn!(error = %err, count = gone.len(), "could not remove gone connections");
+        } else {
+            tracing::debug!(count = gone.len(), "removed gone connections");
+        }
+    }
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("endpoint", &self.api.endpoint())
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store failure while finding whom to send to.
+fn store_failure(err: crate::error::StoreError) -> SendError {
+    SendError::Store {
+        message: err.to_string(),
+    }
+}

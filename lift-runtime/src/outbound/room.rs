@@ -1,0 +1,151 @@
+//! [`Room`] and [`User`]: broadcasts to a room's members, read page by page while the sends
+//! are under way, and to a user's every connection.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+
+use super::send::{send_stream, BroadcastReport};
+use super::{store_failure, Outbound};
+use crate::error::{SendError, StoreError};
+use crate::store::{Member, Pages};
+
+/// A room of the caller's app, from [`WsContext::room`](crate::WsContext::room).
+#[derive(Debug)]
+pub struct Room<'a> {
+    out: &'a Outbound,
+    name: &'a str,
+    except: Option<&'a str>,
+}
+
+impl<'a> Room<'a> {
+    pub(super) fn new(out: &'a Outbound, name: &'a str) -> Self {
+        Room {
+            out,
+            name,
+            except: None,
+        }
+    }
+
+    /// Leaves one connection out of the broadcast, typically the sender's:
+    /// `ctx.room("lobby").except(ctx.connection_id()).broadcast(&msg)`.
+    pub fn except(mut self, connection_id: &'a str) -> Self {
+        self.except = Some(connection_id);
+        self
+    }
+
+    /// Sends `message` to every member (see [`WsContext::broadcast`](crate::WsContext::broadcast)).
+    /// Members are read a page at a time while the sends are under way, so up to the configured
+    /// concurrency is in flight however small the store's pages. No page is read past the
+    /// deadline (less the headroom): the report's [`unread`](BroadcastReport::unread) then says
+    /// the room may have had more members. If a page cannot be read, the sends already started
+    /// are finished, connections found gone are removed, and the error is
+    /// [`SendError::Store`].
+    pub async fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+    ) -> Result<BroadcastReport, SendError> {
+        let out = self.out;
+        let data = out.serialise(message)?;
+        // No page is read past the cutoff: a room of thousands must not hold the function past
+        // its deadline with store requests for members nobody will be sent to.
+        let unread = AtomicBool::new(false);
+        let pages = MemberPages {
+            pages: out.store.members(self.name),
+            cutoff: out.config.cutoff(out.deadline),
+            cut: &unread,
+            except: self.except,
+        };
+        let members = pages.flat_map(member_ids);
+        let started = Instant::now();
+        let (mut report, failure) =
+            send_stream(&*out.api, members, &data, out.deadline, &out.config).await?;
+        report.unread = unread.load(Ordering::Relaxed);
+        // Connections found gone are removed even when a later page could not be read.
+        out.settle(&report, started, Some(self.name)).await;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(report),
+        }
+    }
+}
+
+/// A room's pages of members, without `except`, ending at `cutoff` (no read is started past
+/// it) and noting in `cut` that it ended there.
+struct MemberPages<'a> {
+    pages: Pages<'a, Member>,
+    cutoff: Instant,
+    cut: &'a AtomicBool,
+    except: Option<&'a str>,
+}
+
+impl Stream for MemberPages<'_> {
+    type Item = Result<Vec<Member>, StoreError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.cut.load(Ordering::Relaxed) || Instant::now() >= self.cutoff {
+            self.cut.store(true, Ordering::Relaxed);
+            return std::task::Poll::Ready(None);
+        }
+        let except = self.except;
+        self.pages.poll_next_unpin(cx).map(|page| {
+            page.map(|page| {
+                page.map(|mut members| {
+                    members.retain(|member| Some(member.connection_id.as_str()) != except);
+                    members
+                })
+            })
+        })
+    }
+}
+
+/// The connection ids of a page of members, or the store's failure to read it.
+fn member_ids(
+    page: Result<Vec<Member>, StoreError>,
+) -> impl Stream<Item = Result<String, SendError>> + Send {
+    fn id(member: Member) -> Result<String, SendError> {
+        Ok(member.connection_id)
+    }
+    match page {
+        Ok(members) => futures_util::stream::iter(members.into_iter().map(id)).left_stream(),
+        Err(err) => {
+            futures_util::stream::once(futures_util::future::ready(Err(store_failure(err))))
+                .right_stream()
+        }
+    }
+}
+
+/// A user of the caller's app, from [`WsContext::user`](crate::WsContext::user).
+#[derive(Debug)]
+pub struct User<'a> {
+    out: &'a Outbound,
+    user: &'a str,
+}
+
+impl<'a> User<'a> {
+    pub(super) fn new(out: &'a Outbound, user: &'a str) -> Self {
+        User { out, user }
+    }
+
+    /// Sends `message` to every live connection of the user (see
+    /// [`WsContext::broadcast`](crate::WsContext::broadcast)).
+    pub async fn send<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+    ) -> Result<BroadcastReport, SendError> {
+        let connections = self
+            .out
+            .store
+            .user_connections(self.user)
+            .await
+            .map_err(store_failure)?;
+        self.out
+            .broadcast(connections.iter().map(|conn| conn.id.as_str()), message)
+            .await
+    }
+}
