@@ -308,10 +308,8 @@ impl Setup {
             .addr("127.0.0.1:0".parse().unwrap())
             .management_latency(latency);
         let store = lift_runtime::store::MemoryStore::new();
-        let app = App::new(bench_app::router())
-            .store(store.clone())
-            .local(config);
-        let emulator = Emulator::start(app).await.expect("emulator");
+        let service = App::new(bench_app::router()).store(store.clone()).service();
+        let emulator = Emulator::start(service, config).await.expect("emulator");
         let url = emulator.url();
 
         // The clients, in a child process.

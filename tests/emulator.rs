@@ -103,7 +103,7 @@ mod probe {
 async fn start_probe(config: LocalConfig) -> lift_runtime::local::Emulator {
     init_tracing();
     let config = config.addr("127.0.0.1:0".parse().unwrap());
-    lift_runtime::local::Emulator::start(App::new(probe::router()).local(config))
+    lift_runtime::local::Emulator::start(App::new(probe::router()).service(), config)
         .await
         .unwrap()
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use lift_runtime::infra::{asyncapi, Template};
+use lift_runtime::deploy::{asyncapi, Template};
 use lift_runtime::store::DynamoDbStore;
 use lift_tests::chat_app::chat;
 use lift_tests::dynamodb;

@@ -19,5 +19,9 @@ async fn main() -> Result<(), lift_runtime::Error> {
     {
         app = app.middleware(JwtAuth::hs256(secret.as_bytes()));
     }
+    // `chat template [--stage NAME ...]` and `chat asyncapi` print the deployment documents.
+    if lift_runtime::deploy::print_if_asked(&app)? {
+        return Ok(());
+    }
     app.run().await
 }

@@ -1,4 +1,5 @@
-//! [`App`]: builds the [`Service`] from a router and runs it on Lambda or on the local emulator.
+//! [`App`]: a builder of the [`Service`] (router, middleware, store, settings), and `run`, which
+//! hands the service to the Lambda runtime or to the local emulator.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,16 +35,16 @@ use crate::store::{ConnectionStore, MemoryStore, EXPIRY_SLACK, MAX_CONNECTION_LI
 /// }
 /// ```
 pub struct App {
-    pub(crate) router: Router,
-    pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
-    pub(crate) store: Option<Arc<dyn ConnectionStore>>,
-    pub(crate) connection_ttl: Duration,
-    pub(crate) broadcast: BroadcastConfig,
-    pub(crate) management_endpoint: Option<String>,
+    router: Router,
+    middleware: Vec<Arc<dyn ErasedMiddleware>>,
+    store: Option<Arc<dyn ConnectionStore>>,
+    connection_ttl: Duration,
+    broadcast: BroadcastConfig,
+    management_endpoint: Option<String>,
     #[cfg(feature = "lambda")]
-    pub(crate) sdk_config: Option<aws_sdk_apigatewaymanagement::Config>,
+    sdk_config: Option<aws_sdk_apigatewaymanagement::Config>,
     #[cfg(feature = "local")]
-    pub(crate) local: crate::local::LocalConfig,
+    local: crate::local::LocalConfig,
 }
 
 impl App {
@@ -118,9 +119,28 @@ impl App {
         self
     }
 
+    /// The routing table.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The route selection expression API Gateway routes messages by (the emulator's, which
+    /// the deployment template copies): `$request.body.action` unless the
+    /// [`LocalConfig`](crate::local::LocalConfig) says otherwise.
+    pub fn route_selection(&self) -> &str {
+        #[cfg(feature = "local")]
+        {
+            &self.local.route_selection
+        }
+        #[cfg(not(feature = "local"))]
+        {
+            "$request.body.action"
+        }
+    }
+
     /// Picks the store from the environment (`LIFT_TABLE_NAME`) if none was given.
     #[cfg(feature = "lambda")]
-    pub(crate) async fn store_from_env(&mut self, local: bool) -> Result<(), crate::Error> {
+    async fn store_from_env(&mut self, local: bool) -> Result<(), crate::Error> {
         #[cfg(feature = "dynamodb")]
         if self.store.is_none() {
             if let Some(store) = crate::store::dynamodb::from_env(local).await? {
@@ -132,14 +152,13 @@ impl App {
     }
 
     /// The service, with Management API clients built by `connect` for each endpoint.
-    pub(crate) fn build(
+    fn build(
         self,
-        endpoint: Endpoint,
         connect: impl Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync + 'static,
     ) -> Service {
         let endpoint = match self.management_endpoint {
             Some(url) => Endpoint::Fixed(url),
-            None => endpoint,
+            None => Endpoint::FromEvent,
         };
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         Service::new(
@@ -153,21 +172,22 @@ impl App {
         )
     }
 
-    /// The service this app runs, as Lambda would run it: its Management API clients call
-    /// `https://{domainName}/{stage}` from each event (or the
-    /// [`management_endpoint`](Self::management_endpoint)) with the
+    /// The service this app runs: its Management API clients call
+    /// `https://{domainName}/{stage}` from each event (plain `http` for a loopback domain, as the
+    /// emulator's) or the [`management_endpoint`](Self::management_endpoint), with the
     /// [`management_config`](Self::management_config), or fixed local credentials when none was
-    /// given. Use it to feed events to the app yourself, as tests do.
+    /// given. Nothing is read from the environment. Feed it events yourself, as tests do, or
+    /// hand it to a transport: [`lambda::run`](crate::lambda::run) or
+    /// [`Emulator::start`](crate::local::Emulator::start).
     #[cfg(feature = "lambda")]
     pub fn service(mut self) -> Service {
         let config = self.sdk_config.take().unwrap_or_else(local_sdk_config);
-        self.build(Endpoint::FromEvent { scheme: "https" }, move |endpoint| {
-            Arc::new(crate::outbound::SdkManagement::new(&config, endpoint))
-        })
+        self.build(move |endpoint| Arc::new(crate::outbound::SdkManagement::new(&config, endpoint)))
     }
 
-    /// The service as [`run`](Self::run) gives it to `lambda_runtime` (AWS configuration from the
-    /// environment, `LIFT_TABLE_NAME`, `LIFT_MANAGEMENT_ENDPOINT`): a `tower::Service` of
+    /// The service as [`run`](Self::run) gives it to `lambda_runtime`: the AWS configuration from
+    /// the environment (read once, at cold start), a `DynamoDbStore` on `LIFT_TABLE_NAME` when
+    /// set and no store was given, `LIFT_MANAGEMENT_ENDPOINT` honoured. A `tower::Service` of
     /// Lambda events, to wrap in `tower` layers and run yourself.
     ///
     /// ```no_run
@@ -182,97 +202,61 @@ impl App {
     /// # }
     /// ```
     #[cfg(feature = "lambda")]
-    pub async fn lambda_service(self) -> Result<Service, crate::Error> {
-        crate::lambda::service(self).await
+    pub async fn lambda_service(mut self) -> Result<Service, crate::Error> {
+        self.store_from_env(false).await?;
+        if self.management_endpoint.is_none() {
+            self.management_endpoint = std::env::var("LIFT_MANAGEMENT_ENDPOINT")
+                .ok()
+                .filter(|s| !s.is_empty());
+        }
+        if self.sdk_config.is_none() {
+            let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            self.sdk_config = Some(aws_sdk_apigatewaymanagement::Config::from(&shared));
+        }
+        Ok(self.service())
     }
 
-    /// Runs the app: on the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, else on the
-    /// local emulator (at `LIFT_LOCAL_ADDR`, default `127.0.0.1:3001`) until Ctrl-C.
+    /// The service and emulator settings [`run`](Self::run) uses outside Lambda: a
+    /// `DynamoDbStore` on `LIFT_TABLE_NAME` when set and no store was given (the table created
+    /// if missing), and the Management API of the emulator itself.
+    #[cfg(feature = "local")]
+    pub async fn local_service(
+        mut self,
+    ) -> Result<(Service, crate::local::LocalConfig), crate::Error> {
+        self.store_from_env(true).await?;
+        if self.management_endpoint.take().is_some() {
+            tracing::debug!("ignoring the Management API endpoint: the emulator serves its own");
+        }
+        let config = std::mem::take(&mut self.local);
+        Ok((self.service(), config))
+    }
+
+    /// Runs the app: on the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set
+    /// ([`lambda_service`](Self::lambda_service)), else on the local emulator (at
+    /// `LIFT_LOCAL_ADDR`, default `127.0.0.1:3001`) until Ctrl-C
+    /// ([`local_service`](Self::local_service)).
     ///
     /// It installs a log subscriber unless the program has one (see
-    /// [`init_logging`](crate::observe::init_logging)): JSON in Lambda, readable locally.
-    ///
-    /// Started as `your-app template` or `your-app asyncapi`, it prints the app's deployment
-    /// template ([`template`](Self::template)) or AsyncAPI document ([`asyncapi`](Self::asyncapi))
-    /// as JSON on standard output instead, and returns. `template` takes options:
-    /// `--stage NAME`, `--x86_64`, `--memory MB`, `--timeout SECONDS`, `--env KEY=VALUE`
-    /// (repeatable), `--code-uri DIR`.
+    /// [`init_logging`](crate::observe::init_logging)): JSON in Lambda, readable locally. It
+    /// does not look at the program's arguments: to print the deployment documents, see
+    /// [`deploy::print_if_asked`](crate::deploy::print_if_asked).
     #[cfg(feature = "lambda")]
     pub async fn run(self) -> Result<(), crate::Error> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        match args.first().map(String::as_str) {
-            Some("template") => {
-                let template = crate::infra::template_options(self.template(), &args[1..])?;
-                return print_json(&template.to_json());
-            }
-            Some("asyncapi") => return print_json(&self.asyncapi()),
-            _ => {}
-        }
         let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
         crate::observe::init_logging(lambda);
         if lambda {
-            return crate::lambda::run(self).await;
+            return crate::lambda::run(self.lambda_service().await?).await;
         }
         #[cfg(feature = "local")]
         {
-            crate::local::run(self).await
+            let (service, config) = self.local_service().await?;
+            crate::local::run(service, config).await
         }
         #[cfg(not(feature = "local"))]
         {
             Err("AWS_LAMBDA_RUNTIME_API is not set and the `local` feature is off: nothing to run on".into())
         }
     }
-}
-
-impl App {
-    /// The deployment template of this app (see [`infra`](crate::infra)), named after the
-    /// running program, with its code from `target/lambda/<program>` (where
-    /// `cargo lambda build` puts it) and the emulator's route selection expression.
-    /// `your-app template` prints it.
-    pub fn template(&self) -> crate::infra::Template {
-        let program = program_name();
-        crate::infra::Template::new(&self.router)
-            .name(program.clone())
-            .code_uri(format!("target/lambda/{program}"))
-            .route_selection(self.route_selection())
-    }
-
-    /// The AsyncAPI document of this app's messages (see [`infra::asyncapi`](crate::infra::asyncapi)).
-    /// `your-app asyncapi` prints it.
-    pub fn asyncapi(&self) -> serde_json::Value {
-        crate::infra::asyncapi(&self.router, &program_name(), &self.route_selection())
-    }
-
-    fn route_selection(&self) -> String {
-        #[cfg(feature = "local")]
-        {
-            self.local.route_selection.clone()
-        }
-        #[cfg(not(feature = "local"))]
-        {
-            "$request.body.action".to_owned()
-        }
-    }
-}
-
-/// The running program's file name, for names in generated documents.
-fn program_name() -> String {
-    std::env::args_os()
-        .next()
-        .map(std::path::PathBuf::from)
-        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "lift-app".to_owned())
-}
-
-/// Writes a generated document to standard output (the program's output when run as
-/// `your-app template`, not a log line).
-fn print_json(value: &serde_json::Value) -> Result<(), crate::Error> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
 }
 
 impl std::fmt::Debug for App {
@@ -286,7 +270,7 @@ impl std::fmt::Debug for App {
 
 /// Credentials and region for talking to the local emulator (which does not check signatures).
 #[cfg(feature = "lambda")]
-pub(crate) fn local_sdk_config() -> aws_sdk_apigatewaymanagement::Config {
+fn local_sdk_config() -> aws_sdk_apigatewaymanagement::Config {
     use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
     aws_sdk_apigatewaymanagement::Config::builder()
         .behavior_version(BehaviorVersion::latest())

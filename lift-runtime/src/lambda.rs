@@ -1,13 +1,10 @@
 //! Running on AWS Lambda: `lambda_runtime` feeds each API Gateway event to the [`Service`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::LambdaEvent;
 
-use crate::app::App;
-use crate::outbound::SdkManagement;
-use crate::service::{Endpoint, Invocation, Service};
+use crate::service::{Invocation, Service};
 
 /// The invocation facts of a Lambda context: its request id and deadline.
 pub fn invocation(context: &lambda_runtime::Context) -> Invocation {
@@ -21,35 +18,14 @@ pub fn invocation(context: &lambda_runtime::Context) -> Invocation {
     }
 }
 
-/// Builds the Lambda service: SDK configuration from the environment (once, at cold start),
-/// `LIFT_MANAGEMENT_ENDPOINT` honoured.
-pub(crate) async fn service(mut app: App) -> Result<Service, crate::Error> {
-    app.store_from_env(false).await?;
-    if app.management_endpoint.is_none() {
-        app.management_endpoint = std::env::var("LIFT_MANAGEMENT_ENDPOINT")
-            .ok()
-            .filter(|s| !s.is_empty());
-    }
-    let config = match app.sdk_config.take() {
-        Some(config) => config,
-        None => {
-            let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            aws_sdk_apigatewaymanagement::Config::from(&shared)
-        }
-    };
-    Ok(
-        app.build(Endpoint::FromEvent { scheme: "https" }, move |endpoint| {
-            Arc::new(SdkManagement::new(&config, endpoint))
-        }),
-    )
-}
-
-pub(crate) async fn run(app: App) -> Result<(), crate::Error> {
-    lambda_runtime::run(service(app).await?).await
+/// Runs `service` on the Lambda runtime (`lambda_runtime::run`), e.g. the one
+/// [`App::lambda_service`](crate::App::lambda_service) builds.
+pub async fn run(service: Service) -> Result<(), crate::Error> {
+    lambda_runtime::run(service).await
 }
 
 /// The service is a `tower::Service` of Lambda events, so it can be wrapped in `tower` layers
-/// and given to `lambda_runtime::run` (see [`App::lambda_service`]). Every event gets an
+/// and given to `lambda_runtime::run` (see [`App::lambda_service`](crate::App::lambda_service)). Every event gets an
 /// answer (a malformed one a 400), so the error type is `Infallible`.
 impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
     type Response = aws_lambda_events::apigw::ApiGatewayProxyResponse;

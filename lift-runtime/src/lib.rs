@@ -52,7 +52,7 @@
 //! - `testing`: test helpers, the emulator in-process with real WebSocket clients
 //!   (`testing::TestApp`) and Lambda events (`testing::Event`).
 //! - `schemas`: JSON Schemas of `Json<T>` messages (`T: schemars::JsonSchema`) in the AsyncAPI
-//!   document ([`infra::asyncapi`]).
+//!   document ([`deploy::asyncapi`]).
 //!
 //! Without features the crate has the macros and the types handlers use, which is enough to
 //! compile and unit-test handlers.
@@ -67,10 +67,12 @@ mod app;
 pub mod auth;
 mod connect;
 mod context;
+pub mod deploy;
 mod error;
+#[cfg(feature = "local")]
+mod events;
 mod extract;
 mod ids;
-pub mod infra;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "local")]

@@ -46,8 +46,9 @@ impl Default for Invocation {
 /// Where the Management API is for an event.
 #[derive(Clone, Debug)]
 pub(crate) enum Endpoint {
-    /// `{scheme}://{domainName}/{stage}` from the event.
-    FromEvent { scheme: &'static str },
+    /// `https://{domainName}/{stage}` from the event (`http` for a loopback domain: the
+    /// emulator's).
+    FromEvent,
     /// Always this URL (`LIFT_MANAGEMENT_ENDPOINT`, custom domains).
     Fixed(String),
 }
@@ -183,9 +184,10 @@ impl Service {
     fn endpoint(&self, event: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
         match &self.inner.endpoint {
             Endpoint::Fixed(url) => Some(url.clone()),
-            Endpoint::FromEvent { scheme } => {
+            Endpoint::FromEvent => {
                 let rc = &event.request_context;
                 let domain = rc.domain_name.as_deref()?;
+                let scheme = if is_loopback(domain) { "http" } else { "https" };
                 Some(match rc.stage.as_deref() {
                     Some(stage) if !stage.is_empty() => format!("{scheme}://{domain}/{stage}"),
                     _ => format!("{scheme}://{domain}"),
@@ -287,6 +289,19 @@ impl std::fmt::Debug for Service {
     }
 }
 
+/// Whether `domain` (a host, with or without a port) is this machine: no API Gateway domain is.
+fn is_loopback(domain: &str) -> bool {
+    let host = match domain.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => domain,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Runs the middleware chain and the handler with a panic guard: a panic becomes a 500
 /// `internal` error.
 async fn guard(future: impl std::future::Future<Output = HandlerResult>) -> HandlerResult {
@@ -333,4 +348,29 @@ pub(crate) fn response(status: u16, body: Option<String>) -> ApiGatewayProxyResp
     response.status_code = i64::from(status);
     response.body = body.map(Body::Text);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_domains_are_spoken_to_over_http() {
+        for local in [
+            "127.0.0.1:3001",
+            "localhost:80",
+            "[::1]:3001",
+            "127.0.0.1",
+            "localhost",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in [
+            "abc.execute-api.eu-west-1.amazonaws.com",
+            "10.0.0.1:80",
+            "chat.example.com",
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Testing an app end to end: the local emulator in your test process and real WebSocket
 //! clients, the way this crate tests itself (feature `testing`) — or without sockets, feeding
-//! the [`Event`]s API Gateway sends to Lambda to the app's [`Service`](crate::Service).
+//! the [`Event`]s API Gateway sends to Lambda to the app's [`Service`].
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -58,8 +58,13 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 pub use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+
 use crate::app::App;
-use crate::local::Emulator;
+use crate::events;
+use crate::local::{Emulator, LocalConfig};
+use crate::route_key::RouteKey;
+use crate::service::Service;
 use crate::store::ConnectionStore;
 
 /// How long [`TestClient`] waits for a frame before it panics, unless told otherwise.
@@ -71,15 +76,29 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts `app` (with its own [`LocalConfig`](crate::local::LocalConfig), on a free port).
+    /// Starts `app` as [`App::run`] would outside Lambda (with its own
+    /// [`LocalConfig`]), on a free port.
     ///
     /// # Panics
     ///
     /// When the emulator cannot start.
     pub async fn start(app: App) -> TestApp {
+        let (service, config) = app
+            .local_service()
+            .await
+            .unwrap_or_else(|err| panic!("the app's store could not be set up: {err}"));
+        TestApp::serve(service, config).await
+    }
+
+    /// Starts the emulator on a free port with `config`, serving `service` (from
+    /// [`App::service`]).
+    ///
+    /// # Panics
+    ///
+    /// When the emulator cannot start.
+    pub async fn serve(service: Service, config: LocalConfig) -> TestApp {
         let addr = "127.0.0.1:0".parse().expect("a loopback address");
-        let config = app.local.clone().addr(addr);
-        let emulator = Emulator::start(app.local(config))
+        let emulator = Emulator::start(service, config.addr(addr))
             .await
             .unwrap_or_else(|err| panic!("the emulator did not start: {err}"));
         TestApp { emulator }
@@ -307,7 +326,7 @@ impl TestClient {
     }
 }
 
-/// An event as API Gateway sends it to Lambda, for testing a [`Service`](crate::Service)
+/// An event as API Gateway sends it to Lambda, for testing a [`Service`]
 /// directly (`service.handle_json(event, Invocation::new())`), without sockets.
 ///
 /// ```
@@ -347,26 +366,27 @@ impl TestClient {
 #[derive(Clone, Debug)]
 pub struct Event {
     connection_id: String,
-    route_key: String,
-    event_type: &'static str,
-    body: Option<String>,
+    kind: EventKind,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
-    close: Option<(u16, String)>,
     stage: String,
     domain: String,
 }
 
+#[derive(Clone, Debug)]
+enum EventKind {
+    Connect,
+    Message { route: RouteKey, body: String },
+    Disconnect { code: u16, reason: String },
+}
+
 impl Event {
-    fn new(connection_id: &str, route_key: &str, event_type: &'static str) -> Self {
+    fn new(connection_id: &str, kind: EventKind) -> Self {
         Event {
             connection_id: connection_id.to_owned(),
-            route_key: route_key.to_owned(),
-            event_type,
-            body: None,
+            kind,
             query: Vec::new(),
             headers: Vec::new(),
-            close: None,
             stage: "prod".to_owned(),
             domain: "abc123.execute-api.us-east-1.amazonaws.com".to_owned(),
         }
@@ -374,21 +394,25 @@ impl Event {
 
     /// A `$connect` (add the handshake's [`query`](Self::query) and [`header`](Self::header)s).
     pub fn connect(connection_id: &str) -> Self {
-        Event::new(connection_id, "$connect", "CONNECT")
+        Event::new(connection_id, EventKind::Connect)
     }
 
     /// A message API Gateway routed to `route_key` (`$default` when none matched).
     pub fn message(connection_id: &str, route_key: &str, body: &str) -> Self {
-        let mut event = Event::new(connection_id, route_key, "MESSAGE");
-        event.body = Some(body.to_owned());
-        event
+        let kind = EventKind::Message {
+            route: RouteKey::parse(route_key),
+            body: body.to_owned(),
+        };
+        Event::new(connection_id, kind)
     }
 
     /// A `$disconnect`, with the client's close code and reason.
     pub fn disconnect(connection_id: &str, code: u16, reason: &str) -> Self {
-        let mut event = Event::new(connection_id, "$disconnect", "DISCONNECT");
-        event.close = Some((code, reason.to_owned()));
-        event
+        let kind = EventKind::Disconnect {
+            code,
+            reason: reason.to_owned(),
+        };
+        Event::new(connection_id, kind)
     }
 
     /// A query-string parameter of the handshake.
@@ -411,57 +435,28 @@ impl Event {
         self
     }
 
+    /// The event, typed, as [`Service::handle`](crate::Service::handle) takes it.
+    pub fn to_event(&self) -> ApiGatewayWebsocketProxyRequest {
+        let origin = events::Origin {
+            domain: &self.domain,
+            api_id: self.domain.split('.').next().unwrap_or("local"),
+            stage: &self.stage,
+            connection_id: &self.connection_id,
+            connected_at: std::time::SystemTime::now(),
+            source_ip: "127.0.0.1",
+            user_agent: None,
+        };
+        match &self.kind {
+            EventKind::Connect => events::connect(&origin, &self.headers, &self.query),
+            EventKind::Message { route, body } => events::message(&origin, route, body.clone()),
+            EventKind::Disconnect { code, reason } => {
+                events::disconnect(&origin, &self.headers, *code, reason)
+            }
+        }
+    }
+
     /// The event's JSON, as Lambda receives it.
     pub fn build(&self) -> Value {
-        let mut context = crate::local::request_context(
-            &self.domain,
-            self.domain.split('.').next().unwrap_or("local"),
-            &self.stage,
-            &self.connection_id,
-            std::time::SystemTime::now(),
-            "127.0.0.1",
-            None,
-        );
-        context.insert("routeKey".into(), Value::from(self.route_key.as_str()));
-        context.insert("eventType".into(), Value::from(self.event_type));
-        let mut context = Value::Object(context);
-        if self.event_type == "MESSAGE" {
-            context["messageId"] = Value::from(crate::ids::request_id());
-        }
-        if let Some((code, reason)) = &self.close {
-            context["disconnectStatusCode"] = Value::from(*code);
-            context["disconnectReason"] = Value::from(reason.as_str());
-        }
-        let pairs = |pairs: &[(String, String)]| {
-            let (mut single, mut multi) = (serde_json::Map::new(), serde_json::Map::new());
-            for (name, value) in pairs {
-                single.insert(name.clone(), Value::from(value.as_str()));
-                multi
-                    .entry(name.clone())
-                    .or_insert_with(|| Value::Array(Vec::new()))
-                    .as_array_mut()
-                    .expect("an array")
-                    .push(Value::from(value.as_str()));
-            }
-            (Value::Object(single), Value::Object(multi))
-        };
-        let (query, multi_query) = pairs(&self.query);
-        let (headers, multi_headers) = pairs(&self.headers);
-        let mut event = serde_json::json!({
-            "requestContext": context,
-            "isBase64Encoded": false,
-        });
-        if self.event_type != "MESSAGE" {
-            event["headers"] = headers;
-            event["multiValueHeaders"] = multi_headers;
-        }
-        if !self.query.is_empty() {
-            event["queryStringParameters"] = query;
-            event["multiValueQueryStringParameters"] = multi_query;
-        }
-        if let Some(body) = &self.body {
-            event["body"] = Value::from(body.as_str());
-        }
-        event
+        serde_json::to_value(self.to_event()).expect("an API Gateway event serialises to JSON")
     }
 }

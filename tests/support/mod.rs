@@ -38,7 +38,11 @@ pub fn init_tracing() {
 pub async fn start(app: App) -> Emulator {
     init_tracing();
     let config = LocalConfig::default().addr("127.0.0.1:0".parse().unwrap());
-    Emulator::start(app.local(config))
+    let (service, _) = app
+        .local_service()
+        .await
+        .expect("the app's store is set up");
+    Emulator::start(service, config)
         .await
         .expect("emulator starts")
 }

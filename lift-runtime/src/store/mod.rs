@@ -5,7 +5,6 @@
 //! deletes it. Handlers read the caller's record lazily with
 //! [`WsContext::connection`](crate::WsContext::connection).
 
-#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 mod memory;
 

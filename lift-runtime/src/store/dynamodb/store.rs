@@ -1,46 +1,9 @@
-//! Connections, users and rooms in one DynamoDB table.
-//!
-//! # Schema
-//!
-//! One table, string keys `pk` (partition) and `sk` (sort), one global secondary index `gsi1`
-//! (`gsi1pk`, `gsi1sk`, all attributes projected), on-demand billing (so the index has no
-//! provisioned throughput either), and TTL on `expires_at` (epoch seconds).
-//!
-//! | item | `pk` | `sk` | other attributes |
-//! |---|---|---|---|
-//! | connection | `CONN#{id}` | `META` | `user`, `metadata` (JSON text), `connected_at` (epoch ms), `expires_at`, `rooms` (string set), `gsi1pk` = `USER#{user}`, `gsi1sk` = `CONN#{id}` |
-//! | membership | `ROOM#{room}` | `CONN#{id}` | `connection_id`, `user`, `expires_at` |
-//!
-//! There are no counters or other items every request writes to (no hot keys): a room's
-//! members are spread over its own partition, a user's connections over the index.
-//!
-//! # Access patterns (requests per call)
-//!
-//! | call | requests |
-//! |---|---|
-//! | `save` (`$connect`) | 1 `PutItem` |
-//! | `get` (`ctx.connection()`, at most once per event) | 1 `GetItem` |
-//! | `delete` (`$disconnect`) of a connection in R rooms | 1 `DeleteItem` (returning its rooms) + ⌈R/25⌉ `BatchWriteItem` |
-//! | `join` | 1 `GetItem` (the user and expiry the membership copies) + 1 `TransactWriteItems` (the connection's `rooms` and the membership, atomically, on condition that the connection exists: a join racing a disconnect never leaves an orphan membership) |
-//! | `leave` | 1 `TransactWriteItems` |
-//! | `members` of a room of N | ⌈N/page size⌉ `Query` (one more when N is an exact multiple: DynamoDB only knows it is done when asked) |
-//! | `user_connections` | `Query` pages on `gsi1` |
-//! | `refresh` of a connection in R rooms | 1 `UpdateItem` + R `UpdateItem` |
-//! | `remove_many` of K connections | ⌈K/100⌉ `BatchGetItem` + `BatchWriteItem`s of 25 deletes |
-//! | `list` | `Scan` pages (the whole table: for small apps and tools) |
-//!
-//! DynamoDB deletes expired items lazily (up to days later), so every read filters on
-//! `expires_at` itself: an expired connection or membership is invisible at once.
-//! What DynamoDB leaves of a batch when it is throttled (`UnprocessedKeys` of a `BatchGetItem`,
-//! `UnprocessedItems` of a `BatchWriteItem`) is retried with jittered exponential backoff
-//! (50 ms doubling, at most 2 s); after 8 retries the operation fails with a [`StoreError`]
-//! that says how much was left.
+//! [`DynamoDbStore`]: the [`ConnectionStore`] on one DynamoDB table.
 
-use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, ReturnValue,
@@ -50,19 +13,21 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use futures_util::StreamExt;
 
-use super::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
+use super::item::{
+    build_error, conn_key, epoch_secs, from_item, member_key, n, optional_string, rooms_of, s,
+    sdk_error, string, to_item, Item,
+};
+use super::table;
 use crate::error::StoreError;
-use crate::infra::table;
 use crate::retry::Backoff;
+use crate::store::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
 
 /// The name of the global secondary index on users.
 pub const USER_INDEX: &str = table::USER_INDEX;
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = table::TTL;
 
-type Item = HashMap<String, AttributeValue>;
-
-/// A [`ConnectionStore`] on DynamoDB; see the [module docs](self) for the schema.
+/// A [`ConnectionStore`] on DynamoDB; see the [module docs](super) for the schema.
 ///
 /// ```no_run
 /// use lift_runtime::store::DynamoDbStore;
@@ -108,7 +73,7 @@ impl DynamoDbStore {
 
     /// Creates the table (keys, the `gsi1` index, on-demand billing, TTL on `expires_at`) and
     /// waits until it is active. `Ok(false)` when it already existed. For local development and
-    /// tests: in AWS the deployment template ([`infra::Template`](crate::infra::Template))
+    /// tests: in AWS the deployment template ([`deploy::Template`](crate::deploy::Template))
     /// creates the same table.
     pub async fn create_table(&self) -> Result<bool, StoreError> {
         let key = |name: &str, kind: KeyType| {
@@ -188,20 +153,6 @@ impl DynamoDbStore {
             .map_err(|err| sdk_error("UpdateTimeToLive", err))?;
         tracing::info!(table = %self.table, "created the DynamoDB table");
         Ok(true)
-    }
-
-    fn conn_key(id: &str) -> Item {
-        HashMap::from([
-            ("pk".to_owned(), s(format!("CONN#{id}"))),
-            ("sk".to_owned(), s("META")),
-        ])
-    }
-
-    fn member_key(room: &str, id: &str) -> Item {
-        HashMap::from([
-            ("pk".to_owned(), s(format!("ROOM#{room}"))),
-            ("sk".to_owned(), s(format!("CONN#{id}"))),
-        ])
     }
 
     /// Deletes `keys` with `BatchWriteItem`s of 25, retrying unprocessed items with backoff.
@@ -290,7 +241,7 @@ impl ConnectionStore for DynamoDbStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::conn_key(connection_id)))
+            .set_key(Some(conn_key(connection_id)))
             .consistent_read(true)
             .send()
             .await
@@ -308,7 +259,7 @@ impl ConnectionStore for DynamoDbStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::conn_key(connection_id)))
+            .set_key(Some(conn_key(connection_id)))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -316,7 +267,7 @@ impl ConnectionStore for DynamoDbStore {
         let rooms = out.attributes().map(rooms_of).unwrap_or_default();
         let keys = rooms
             .iter()
-            .map(|room| Self::member_key(room, connection_id))
+            .map(|room| member_key(room, connection_id))
             .collect();
         self.delete_keys(keys).await
     }
@@ -326,7 +277,7 @@ impl ConnectionStore for DynamoDbStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::conn_key(connection_id)))
+            .set_key(Some(conn_key(connection_id)))
             .update_expression("SET expires_at = :exp")
             .condition_expression("attribute_exists(pk) AND expires_at > :now")
             .expression_attribute_values(":exp", n(epoch_secs(expires_at)))
@@ -347,7 +298,7 @@ impl ConnectionStore for DynamoDbStore {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::member_key(&room, connection_id)))
+                .set_key(Some(member_key(&room, connection_id)))
                 .update_expression("SET expires_at = :exp")
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(":exp", n(epoch_secs(expires_at)))
@@ -391,7 +342,7 @@ impl ConnectionStore for DynamoDbStore {
         let now = epoch_secs(SystemTime::now());
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::conn_key(connection_id)))
+            .set_key(Some(conn_key(connection_id)))
             .update_expression("ADD rooms :room")
             .condition_expression("attribute_exists(pk) AND expires_at > :now")
             .expression_attribute_values(":room", AttributeValue::Ss(vec![room.to_owned()]))
@@ -403,7 +354,7 @@ impl ConnectionStore for DynamoDbStore {
         let Some(conn) = self.get(connection_id).await? else {
             return Err(StoreError::not_found(connection_id));
         };
-        let mut membership = Self::member_key(room, connection_id);
+        let mut membership = member_key(room, connection_id);
         membership.insert("connection_id".into(), s(connection_id));
         membership.insert(TTL_ATTRIBUTE.into(), n(epoch_secs(conn.expires_at)));
         if let Some(user) = &conn.user {
@@ -425,7 +376,7 @@ impl ConnectionStore for DynamoDbStore {
     async fn leave(&self, connection_id: &str, room: &str) -> Result<(), StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::conn_key(connection_id)))
+            .set_key(Some(conn_key(connection_id)))
             .update_expression("DELETE rooms :room")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":room", AttributeValue::Ss(vec![room.to_owned()]))
@@ -433,7 +384,7 @@ impl ConnectionStore for DynamoDbStore {
             .map_err(build_error)?;
         let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::member_key(room, connection_id)))
+            .set_key(Some(member_key(room, connection_id)))
             .build()
             .map_err(build_error)?;
         // `false` when the connection is gone: its memberships went with it.
@@ -494,7 +445,7 @@ impl ConnectionStore for DynamoDbStore {
         for chunk in connection_ids.chunks(100) {
             let mut pending = Some(
                 KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.iter().map(|id| Self::conn_key(id)).collect()))
+                    .set_keys(Some(chunk.iter().map(|id| conn_key(id)).collect()))
                     .projection_expression("pk, rooms")
                     .build()
                     .map_err(build_error)?,
@@ -515,11 +466,7 @@ impl ConnectionStore for DynamoDbStore {
                     .flatten()
                 {
                     let id = string(item, "pk")?.trim_start_matches("CONN#").to_owned();
-                    keys.extend(
-                        rooms_of(item)
-                            .iter()
-                            .map(|room| Self::member_key(room, &id)),
-                    );
+                    keys.extend(rooms_of(item).iter().map(|room| member_key(room, &id)));
                 }
                 pending = out
                     .unprocessed_keys()
@@ -541,7 +488,7 @@ impl ConnectionStore for DynamoDbStore {
                 }
             }
         }
-        keys.extend(connection_ids.iter().map(|id| Self::conn_key(id)));
+        keys.extend(connection_ids.iter().map(|id| conn_key(id)));
         self.delete_keys(keys).await
     }
 
@@ -595,111 +542,6 @@ const BATCH_RETRY: Backoff = Backoff {
     base: Duration::from_millis(100),
     max: Duration::from_secs(2),
 };
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn epoch_secs(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-fn epoch_millis(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn to_item(conn: &Connection) -> Item {
-    let mut item = DynamoDbStore::conn_key(&conn.id);
-    item.insert("connected_at".into(), n(epoch_millis(conn.connected_at)));
-    item.insert(TTL_ATTRIBUTE.into(), n(epoch_secs(conn.expires_at)));
-    if let Some(user) = &conn.user {
-        item.insert("user".into(), s(user.clone()));
-        item.insert("gsi1pk".into(), s(format!("USER#{user}")));
-        item.insert("gsi1sk".into(), s(format!("CONN#{}", conn.id)));
-    }
-    if !conn.metadata.is_null() {
-        item.insert("metadata".into(), s(conn.metadata.to_string()));
-    }
-    if !conn.rooms.is_empty() {
-        item.insert(
-            "rooms".into(),
-            AttributeValue::Ss(conn.rooms.iter().cloned().collect()),
-        );
-    }
-    item
-}
-
-fn from_item(item: &Item) -> Result<Connection, StoreError> {
-    let id = string(item, "pk")?
-        .strip_prefix("CONN#")
-        .ok_or_else(|| StoreError::new("a connection item's pk does not start with CONN#", None))?
-        .to_owned();
-    let metadata = match optional_string(item, "metadata") {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|err| StoreError::new("stored metadata is not JSON", Some(err.into())))?,
-        None => serde_json::Value::Null,
-    };
-    Ok(Connection {
-        user: optional_string(item, "user"),
-        metadata,
-        connected_at: UNIX_EPOCH
-            + Duration::from_millis(number(item, "connected_at")?.max(0) as u64),
-        expires_at: UNIX_EPOCH + Duration::from_secs(number(item, TTL_ATTRIBUTE)?.max(0) as u64),
-        rooms: rooms_of(item),
-        id,
-    })
-}
-
-fn rooms_of(item: &Item) -> BTreeSet<String> {
-    match item.get("rooms") {
-        Some(AttributeValue::Ss(rooms)) => rooms.iter().cloned().collect(),
-        _ => BTreeSet::new(),
-    }
-}
-
-fn string(item: &Item, name: &str) -> Result<String, StoreError> {
-    optional_string(item, name)
-        .ok_or_else(|| StoreError::new(format!("stored item has no string `{name}`"), None))
-}
-
-fn optional_string(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value.clone()),
-        _ => None,
-    }
-}
-
-fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::N(value)) => value
-            .parse()
-            .map_err(|_| StoreError::new(format!("stored `{name}` is not an integer"), None)),
-        _ => Err(StoreError::new(
-            format!("stored item has no number `{name}`"),
-            None,
-        )),
-    }
-}
-
-fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::new("could not build a DynamoDB request", Some(err.into()))
-}
-
-fn sdk_error<E>(operation: &str, err: SdkError<E>) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    StoreError::new(
-        format!("DynamoDB {operation} failed: {}", DisplayErrorContext(&err)),
-        None,
-    )
-}
 
 /// The store `LIFT_TABLE_NAME` asks for, if set: a [`DynamoDbStore`] on that table, through
 /// the standard AWS configuration (so `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` point it

@@ -1,0 +1,188 @@
+//! [`print_if_asked`]: `your-app template [options]` and `your-app asyncapi` print the
+//! deployment documents, for a `main` that asks for it.
+
+use super::{asyncapi, Template};
+use crate::app::App;
+
+/// Prints the app's deployment template or AsyncAPI document as JSON on standard output when
+/// the program was started as `your-app template [options]` or `your-app asyncapi`, and says
+/// whether it did; any other command line is left to the program. `template` takes
+/// `--stage NAME`, `--x86_64`, `--memory MB`, `--timeout SECONDS`, `--env KEY=VALUE`
+/// (repeatable) and `--code-uri DIR`; an unknown option is an error.
+///
+/// The template is named after the program, with its code from `target/lambda/<program>`
+/// (where `cargo lambda build` puts it) and the app's route selection expression.
+///
+/// ```no_run
+/// # #[lift_runtime::ws_app] mod app { use lift_runtime::prelude::*; #[ws_default] async fn d() -> WsResult { Ok(()) } }
+/// #[tokio::main]
+/// async fn main() -> Result<(), lift_runtime::Error> {
+///     let app = lift_runtime::App::new(app::router());
+///     if lift_runtime::deploy::print_if_asked(&app)? {
+///         return Ok(());
+///     }
+///     app.run().await
+/// }
+/// ```
+pub fn print_if_asked(app: &App) -> Result<bool, crate::Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    print_for(app, &args)
+}
+
+/// [`print_if_asked`] with these arguments (the program's own, without its name).
+fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
+    let program = program_name();
+    let document = match args.first().map(String::as_str) {
+        Some("template") => {
+            let template = Template::new(app.router())
+                .name(program.clone())
+                .code_uri(format!("target/lambda/{program}"))
+                .route_selection(app.route_selection());
+            template_options(template, &args[1..])?.to_json()
+        }
+        Some("asyncapi") => asyncapi(app.router(), &program, app.route_selection()),
+        _ => return Ok(false),
+    };
+    print_json(&document)?;
+    Ok(true)
+}
+
+/// The running program's file name, for names in generated documents.
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "lift-app".to_owned())
+}
+
+/// Writes a generated document to standard output (the program's output when run as
+/// `your-app template`, not a log line).
+fn print_json(value: &serde_json::Value) -> Result<(), crate::Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A mistake on the command line. Its `Debug` is its message, so `main` returning it prints
+/// `Error: unknown option ...` rather than a quoted string.
+struct UsageError(String);
+
+impl std::fmt::Debug for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Applies `your-app template` command-line options to `template`.
+fn template_options(template: Template, args: &[String]) -> Result<Template, crate::Error> {
+    parse_template_options(template, args).map_err(|message| UsageError(message).into())
+}
+
+fn parse_template_options(mut template: Template, args: &[String]) -> Result<Template, String> {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("`template {name}` needs a value"))
+        };
+        let number = |name: &str, text: String| {
+            text.parse::<u32>()
+                .map_err(|_| format!("`template {name}` takes a number, not `{text}`"))
+        };
+        template = match arg.as_str() {
+            "--stage" => template.stage(value("--stage")?),
+            "--x86_64" => template.x86_64(),
+            "--memory" => template.memory_mb(number("--memory", value("--memory")?)?),
+            "--timeout" => template.timeout_secs(number("--timeout", value("--timeout")?)?),
+            "--code-uri" => template.code_uri(value("--code-uri")?),
+            "--env" => {
+                let pair = value("--env")?;
+                let (key, val) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("`template --env` takes KEY=VALUE, not `{pair}`"))?;
+                template.env(key, val)
+            }
+            other => {
+                return Err(format!(
+                    "unknown option `{other}` for `template`: use --stage NAME, --x86_64, \
+                     --memory MB, --timeout SECONDS, --env KEY=VALUE, --code-uri DIR"
+                ))
+            }
+        };
+    }
+    Ok(template)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{print_for, template_options};
+    use crate::deploy::Template;
+    use crate::router::Router;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn other_command_lines_are_left_to_the_program() {
+        let app = crate::App::new(Router::from_entries(&[], &[]));
+        assert!(!print_for(&app, &[]).unwrap());
+        assert!(!print_for(&app, &args(&["serve", "--port", "1"])).unwrap());
+        assert!(print_for(&app, &args(&["template", "--bogus"])).is_err());
+    }
+
+    #[test]
+    fn command_line_options_set_the_template() {
+        let router = Router::from_entries(&[], &[]);
+        let base = Template::new(&router);
+        let options = args(&[
+            "--stage",
+            "dev",
+            "--x86_64",
+            "--memory",
+            "2048",
+            "--timeout",
+            "20",
+            "--env",
+            "LIFT_JWT_SECRET=s=1",
+            "--code-uri",
+            "target/lambda/x",
+        ]);
+        let json = template_options(base.clone(), &options).unwrap().to_json();
+        let function = &json["Resources"]["Function"]["Properties"];
+        assert_eq!(function["Architectures"][0], "x86_64");
+        assert_eq!(function["MemorySize"], 2048);
+        assert_eq!(function["Timeout"], 20);
+        assert_eq!(function["CodeUri"], "target/lambda/x");
+        assert_eq!(
+            function["Environment"]["Variables"]["LIFT_JWT_SECRET"],
+            "s=1"
+        );
+        assert_eq!(json["Resources"]["Stage"]["Properties"]["StageName"], "dev");
+
+        for (bad, says) in [
+            (&["--stage"][..], "needs a value"),
+            (&["--memory", "lots"][..], "takes a number"),
+            (&["--env", "NOEQUALS"][..], "KEY=VALUE"),
+            (&["--arm"][..], "unknown option `--arm`"),
+        ] {
+            let err = template_options(base.clone(), &args(bad)).unwrap_err();
+            assert!(err.to_string().contains(says), "{bad:?}: {err}");
+            // What `main` prints (`Error: {:?}`) is the message, not a quoted string.
+            assert_eq!(format!("{err:?}"), err.to_string());
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Deployment documents, from code: the deployment template and the AsyncAPI document, generated from
+//! the router — never a hand-kept copy that drifts from the routes.
+//!
+//! - [`Template`]: an AWS SAM template (CloudFormation JSON) with the WebSocket API and its route
+//!   selection expression, one route per route key (two-way routes with their route response),
+//!   the Lambda integration and invoke permission, a stage, the function (`provided.al2023`,
+//!   `bootstrap` as `cargo lambda build` makes it), the DynamoDB table exactly as
+//!   [`DynamoDbStore::create_table`](crate::store::DynamoDbStore::create_table) makes it (keys,
+//!   the `gsi1` user index, on-demand billing, TTL on `expires_at`), and the IAM policy:
+//!   the table and its index, and `execute-api:ManageConnections` on `POST`, `GET` *and*
+//!   `DELETE` of `@connections` (sends, `info` and `disconnect`).
+//! - [`asyncapi`]: an AsyncAPI 3.1 document of the messages: one message per route key (the
+//!   `action` field, or whichever the route selection expression names), the replies of
+//!   two-way routes, and the error frame. With the `schemas` feature, a handler taking
+//!   `Json<T>` or returning `Json<U>` where the type derives `schemars::JsonSchema` gets that
+//!   type's JSON Schema (draft-07, inlined) as the payload.
+//!
+//! [`print_if_asked`] prints them when the program was started with `template` or `asyncapi`
+//! as its first argument; the chat example's `main` calls it before running:
+//!
+//! ```sh
+//! cargo run --example chat -- template > template.json
+//! cargo lambda build --release --arm64 --example chat
+//! sam deploy --template-file template.json --guided
+//! ```
+//!
+//! ```
+//! #[lift_runtime::ws_app]
+//! mod app {
+//!     use lift_runtime::prelude::*;
+//!
+//!     #[ws_route("ping", reply)]
+//!     async fn ping() -> WsResult<Reply> {
+//!         Ok(Reply::text("pong"))
+//!     }
+//! }
+//!
+//! let template = lift_runtime::deploy::Template::new(&app::router())
+//!     .name("pinger")
+//!     .stage("prod")
+//!     .to_json();
+//! let route = &template["Resources"]["RoutePing"]["Properties"];
+//! assert_eq!(route["RouteKey"], "ping");
+//! assert_eq!(route["RouteResponseSelectionExpression"], "$default");
+//! ```
+
+mod asyncapi;
+mod cli;
+mod sam;
+
+pub use asyncapi::asyncapi;
+pub use cli::print_if_asked;
+pub use sam::Template;
+
+use crate::route_key::RouteKind;
+use crate::router::{RouteInfo, Router};
+
+/// A route as API Gateway needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiRoute {
+    key: &'static str,
+    kind: RouteKind,
+    /// The app's handler, when it has one.
+    info: Option<&'static RouteInfo>,
+}
+
+impl ApiRoute {
+    /// A two-way route (only a handler can make one).
+    fn reply(&self) -> bool {
+        self.info.is_some_and(|info| info.reply)
+    }
+}
+
+/// The routes API Gateway must have: `$connect`, `$disconnect` and `$default` always (the
+/// runtime saves and removes connections, and answers a message naming no route with an
+/// `unknown_route` error frame, even when the app has no handler for them), then every message
+/// route of the app, in the router's order.
+fn api_routes(router: &Router) -> Vec<ApiRoute> {
+    let special = [
+        RouteKind::Connect,
+        RouteKind::Disconnect,
+        RouteKind::Default,
+    ]
+    .map(|kind| {
+        let key = kind.fixed_key().unwrap_or_default();
+        ApiRoute {
+            key,
+            kind,
+            info: router.route(key),
+        }
+    });
+    let messages = router
+        .routes()
+        .iter()
+        .filter(|route| router.is_message_route(route.key))
+        .map(|route: &'static RouteInfo| ApiRoute {
+            key: route.key,
+            kind: RouteKind::Message,
+            info: Some(route),
+        });
+    special.into_iter().chain(messages).collect()
+}

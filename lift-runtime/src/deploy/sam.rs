@@ -1,0 +1,308 @@
+//! [`Template`]: the AWS SAM template of an app (see the [module docs](super)).
+
+use serde_json::{json, Map, Value};
+
+use super::{api_routes, ApiRoute};
+use crate::route_key::RouteKey;
+use crate::router::Router;
+use crate::store::dynamodb::table;
+
+/// An AWS SAM template for an app, from its router. See the [module docs](crate::deploy).
+#[derive(Clone, Debug)]
+pub struct Template {
+    routes: Vec<ApiRoute>,
+    name: String,
+    stage: String,
+    route_selection: String,
+    code_uri: String,
+    architecture: String,
+    memory_mb: u32,
+    timeout_secs: u32,
+    environment: Vec<(String, String)>,
+}
+
+impl Template {
+    /// A template for `router` with the defaults: API name `lift-app`, stage `prod`, route
+    /// selection `$request.body.action` (the emulator's default), code from
+    /// `target/lambda/bootstrap` (`cargo lambda build`'s output for a binary named `bootstrap`;
+    /// see [`code_uri`](Self::code_uri)), arm64, 1024 MB, 29 s (API Gateway waits at most 29 s
+    /// for an integration).
+    pub fn new(router: &Router) -> Self {
+        Template {
+            routes: api_routes(router),
+            name: "lift-app".to_owned(),
+            stage: "prod".to_owned(),
+            route_selection: "$request.body.action".to_owned(),
+            code_uri: "target/lambda/bootstrap".to_owned(),
+            architecture: "arm64".to_owned(),
+            memory_mb: 1024,
+            timeout_secs: 29,
+            environment: Vec::new(),
+        }
+    }
+
+    /// The API's name (also the prefix of the function's description).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The stage name (the last part of the `wss://` URL and of the Management API endpoint).
+    pub fn stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = stage.into();
+        self
+    }
+
+    /// The route selection expression (`$request.body.<field>`); keep it the same as the
+    /// emulator's (`LocalConfig::route_selection`).
+    pub fn route_selection(mut self, expression: impl Into<String>) -> Self {
+        self.route_selection = expression.into();
+        self
+    }
+
+    /// The directory holding the function's `bootstrap` binary, e.g.
+    /// `target/lambda/chat` after `cargo lambda build --release --arm64 --example chat`.
+    pub fn code_uri(mut self, path: impl Into<String>) -> Self {
+        self.code_uri = path.into();
+        self
+    }
+
+    /// `x86_64` instead of the default `arm64` (build with `cargo lambda build` without `--arm64`).
+    pub fn x86_64(mut self) -> Self {
+        self.architecture = "x86_64".to_owned();
+        self
+    }
+
+    /// The function's memory in MB (also its share of CPU: one vCPU per 1,769 MB).
+    pub fn memory_mb(mut self, mb: u32) -> Self {
+        self.memory_mb = mb;
+        self
+    }
+
+    /// The function's timeout in seconds (broadcasts stop retrying before it).
+    pub fn timeout_secs(mut self, secs: u32) -> Self {
+        self.timeout_secs = secs;
+        self
+    }
+
+    /// An environment variable of the function (besides `LIFT_TABLE_NAME`, always set to the
+    /// table).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.environment.push((key.into(), value.into()));
+        self
+    }
+
+    /// The logical id of a route's resource: `Route` and the key's letters and digits
+    /// (`$connect` → `RouteConnect`, `send-message` → `RouteSendMessage`), numbered when two keys
+    /// would collide.
+    fn route_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for route in &self.routes {
+            let mut id = String::from("Route");
+            let mut upper = true;
+            for c in route.key.chars() {
+                if c.is_ascii_alphanumeric() {
+                    if upper {
+                        id.push(c.to_ascii_uppercase());
+                    } else {
+                        id.push(c);
+                    }
+                    upper = false;
+                } else {
+                    upper = true;
+                }
+            }
+            let base = id.clone();
+            let mut n = 2;
+            while ids.contains(&id) {
+                id = format!("{base}{n}");
+                n += 1;
+            }
+            ids.push(id);
+        }
+        ids
+    }
+
+    /// The template, as CloudFormation JSON (SAM transform).
+    pub fn to_json(&self) -> Value {
+        let api = json!({ "Ref": "WebSocketApi" });
+        let mut resources = Map::new();
+        resources.insert(
+            "WebSocketApi".into(),
+            json!({
+                "Type": "AWS::ApiGatewayV2::Api",
+                "Properties": {
+                    "Name": self.name,
+                    "ProtocolType": "WEBSOCKET",
+                    "RouteSelectionExpression": self.route_selection,
+                },
+            }),
+        );
+        resources.insert(
+            "Integration".into(),
+            json!({
+                "Type": "AWS::ApiGatewayV2::Integration",
+                "Properties": {
+                    "ApiId": api,
+                    "IntegrationType": "AWS_PROXY",
+                    "IntegrationUri": { "Fn::Sub":
+                        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Function.Arn}/invocations" },
+                },
+            }),
+        );
+        let route_ids = self.route_ids();
+        // The deployment comes after every route and route response.
+        let mut deployed = route_ids.clone();
+        for (route, id) in self.routes.iter().zip(&route_ids) {
+            let mut properties = json!({
+                "ApiId": api,
+                "RouteKey": route.key,
+                "Target": { "Fn::Sub": "integrations/${Integration}" },
+            });
+            if route.reply() {
+                properties["RouteResponseSelectionExpression"] = json!(RouteKey::DEFAULT);
+                deployed.push(format!("{id}Response"));
+                resources.insert(
+                    format!("{id}Response"),
+                    json!({
+                        "Type": "AWS::ApiGatewayV2::RouteResponse",
+                        "Properties": {
+                            "ApiId": api,
+                            "RouteId": { "Ref": id },
+                            "RouteResponseKey": RouteKey::DEFAULT,
+                        },
+                    }),
+                );
+            }
+            resources.insert(
+                id.clone(),
+                json!({ "Type": "AWS::ApiGatewayV2::Route", "Properties": properties }),
+            );
+        }
+        resources.insert(
+            "Deployment".into(),
+            json!({
+                "Type": "AWS::ApiGatewayV2::Deployment",
+                "DependsOn": deployed,
+                "Properties": { "ApiId": api },
+            }),
+        );
+        resources.insert(
+            "Stage".into(),
+            json!({
+                "Type": "AWS::ApiGatewayV2::Stage",
+                "Properties": {
+                    "ApiId": api,
+                    "DeploymentId": { "Ref": "Deployment" },
+                    "StageName": self.stage,
+                },
+            }),
+        );
+        let mut variables = Map::new();
+        variables.insert("LIFT_TABLE_NAME".into(), json!({ "Ref": "Table" }));
+        for (key, value) in &self.environment {
+            variables.insert(key.clone(), json!(value));
+        }
+        let connections = |method: &str| {
+            json!({ "Fn::Sub": format!(
+                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{WebSocketApi}}/{}/{method}/@connections/*",
+                self.stage
+            ) })
+        };
+        resources.insert(
+            "Function".into(),
+            json!({
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Description": format!("{}: WebSocket routes (generated by Lift)", self.name),
+                    "CodeUri": self.code_uri,
+                    "Handler": "bootstrap",
+                    "Runtime": "provided.al2023",
+                    "Architectures": [self.architecture],
+                    "MemorySize": self.memory_mb,
+                    "Timeout": self.timeout_secs,
+                    "Environment": { "Variables": variables },
+                    "Policies": [
+                        { "DynamoDBCrudPolicy": { "TableName": { "Ref": "Table" } } },
+                        { "Statement": [{
+                            "Effect": "Allow",
+                            "Action": "execute-api:ManageConnections",
+                            "Resource": [
+                                connections("POST"),
+                                connections("GET"),
+                                connections("DELETE"),
+                            ],
+                        }] },
+                    ],
+                },
+            }),
+        );
+        resources.insert(
+            "InvokePermission".into(),
+            json!({
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": { "Ref": "Function" },
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceArn": { "Fn::Sub":
+                        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/*" },
+                },
+            }),
+        );
+        resources.insert("Table".into(), table_resource());
+        json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Transform": "AWS::Serverless-2016-10-31",
+            "Description": format!(
+                "{}: API Gateway WebSocket API on AWS Lambda, generated by Lift from the router \
+                 (regenerate it, do not edit it)",
+                self.name
+            ),
+            "Resources": resources,
+            "Outputs": {
+                "WebSocketUrl": {
+                    "Description": "Where clients connect",
+                    "Value": { "Fn::Sub": format!(
+                        "wss://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
+                        self.stage
+                    ) },
+                },
+                "ManagementEndpoint": {
+                    "Description": "The Management API the function posts to",
+                    "Value": { "Fn::Sub": format!(
+                        "https://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
+                        self.stage
+                    ) },
+                },
+                "TableName": {
+                    "Description": "The connection store (LIFT_TABLE_NAME)",
+                    "Value": { "Ref": "Table" },
+                },
+            },
+        })
+    }
+}
+
+/// The DynamoDB table as `DynamoDbStore::create_table` makes it.
+fn table_resource() -> Value {
+    use table::*;
+    let attribute = |name: &str| json!({ "AttributeName": name, "AttributeType": "S" });
+    let key = |name: &str, kind: &str| json!({ "AttributeName": name, "KeyType": kind });
+    json!({
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                attribute(PK), attribute(SK), attribute(INDEX_PK), attribute(INDEX_SK),
+            ],
+            "KeySchema": [key(PK, "HASH"), key(SK, "RANGE")],
+            "GlobalSecondaryIndexes": [{
+                "IndexName": USER_INDEX,
+                "KeySchema": [key(INDEX_PK, "HASH"), key(INDEX_SK, "RANGE")],
+                "Projection": { "ProjectionType": "ALL" },
+            }],
+            "TimeToLiveSpecification": { "AttributeName": TTL, "Enabled": true },
+        },
+    })
+}

@@ -1,0 +1,128 @@
+//! The emulator's Management API, wire-compatible with the AWS SDKs: `POST` sends, `GET`
+//! describes, `DELETE` closes; an unknown id is `410` with `x-amzn-errortype: GoneException`.
+
+use std::sync::PoisonError;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::extract::ws::Message;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{Outbound, Shared};
+use crate::outbound::MAX_MESSAGE_SIZE;
+
+pub(super) async fn post_root(state: Shared, Path(id): Path<String>, body: Bytes) -> Response {
+    latency(&state).await;
+    post_message(state, id, body)
+}
+
+pub(super) async fn post_stage(
+    state: Shared,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    latency(&state).await;
+    post_message(state, id, body)
+}
+
+async fn latency(state: &Shared) {
+    if !state.config.management_latency.is_zero() {
+        tokio::time::sleep(state.config.management_latency).await;
+    }
+}
+
+pub(super) async fn get_root(state: Shared, Path(id): Path<String>) -> Response {
+    describe(state, id)
+}
+
+pub(super) async fn get_stage(state: Shared, Path((_, id)): Path<(String, String)>) -> Response {
+    describe(state, id)
+}
+
+pub(super) async fn delete_root(state: Shared, Path(id): Path<String>) -> Response {
+    close(state, id)
+}
+
+pub(super) async fn delete_stage(state: Shared, Path((_, id)): Path<(String, String)>) -> Response {
+    close(state, id)
+}
+
+fn aws_error(status: StatusCode, kind: &str, message: String) -> Response {
+    (
+        status,
+        [
+            ("x-amzn-errortype", kind),
+            ("content-type", "application/json"),
+        ],
+        json!({"message": message}).to_string(),
+    )
+        .into_response()
+}
+
+fn gone(id: &str) -> Response {
+    aws_error(
+        StatusCode::GONE,
+        "GoneException",
+        format!("connection {id} is gone"),
+    )
+}
+
+fn post_message(State(state): Shared, id: String, body: Bytes) -> Response {
+    let Some(conn) = state.get(&id) else {
+        return gone(&id);
+    };
+    if body.len() > MAX_MESSAGE_SIZE {
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            format!(
+                "message of {} bytes is over the {MAX_MESSAGE_SIZE}-byte limit",
+                body.len()
+            ),
+        );
+    }
+    let frame = match std::str::from_utf8(&body) {
+        Ok(text) => Message::text(text),
+        Err(_) => Message::binary(body),
+    };
+    match conn.tx.send(Outbound::Frame(frame)) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(_) => gone(&id),
+    }
+}
+
+fn describe(State(state): Shared, id: String) -> Response {
+    let Some(conn) = state.get(&id) else {
+        return gone(&id);
+    };
+    let last_active = *conn
+        .last_active_at
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let body = json!({
+        "connectedAt": iso8601(conn.connected_at),
+        "lastActiveAt": iso8601(last_active),
+        "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+    });
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn close(State(state): Shared, id: String) -> Response {
+    let Some(conn) = state.lock().remove(&id) else {
+        return gone(&id);
+    };
+    conn.close(1000, "");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn iso8601(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,355 @@
+//! The local emulator of API Gateway's WebSocket API: the same app, on your machine.
+//!
+//! [`App::run`](crate::App::run) starts it when not in Lambda; tests start it with
+//! [`Emulator::start`] (or [`testing::TestApp`](crate::testing)). On one loopback port it serves:
+//!
+//! - **WebSocket** on `/` and `/{stage}`. The upgrade request becomes a `$connect` event (headers,
+//!   query string, source IP); a non-2xx answer refuses the handshake with that HTTP status.
+//!   Each text frame becomes a MESSAGE event routed by the route selection expression
+//!   (`$request.body.action` by default): a body that is not JSON, or names no route, goes to
+//!   `$default`. A close becomes `$disconnect` with the close code and reason.
+//! - **The Management API** on `/@connections/{id}` and `/{stage}/@connections/{id}`
+//!   (`POST` sends, `GET` describes, `DELETE` closes), wire-compatible with the AWS SDKs: an
+//!   unknown id is `410` with `x-amzn-errortype: GoneException`. The app's own SDK client is
+//!   pointed here, so sends take the same path as in Lambda.
+//! - A plain `GET /` (no upgrade) serves the [`LocalConfig::page`], if any.
+//!
+//! # Limits and errors (as the app's clients see them)
+//!
+//! | situation | what happens |
+//! |---|---|
+//! | text message over [`LocalConfig::max_message_size`] (128 KB) | error frame `message_too_large`, connection stays open (see below) |
+//! | message over 1 MB | the WebSocket library closes the connection with 1009 |
+//! | binary frame | closed with 1003, as API Gateway does (it accepts text frames only), then `$disconnect` |
+//! | a send to a connection while its `$connect` handler runs | `410 Gone`, as in API Gateway: the connection exists once `$connect` has returned (the runtime logs a hint) |
+//! | handler slower than [`LocalConfig::invocation_timeout`] (29 s) | error frame `timeout`, connection stays open |
+//! | no message for [`LocalConfig::idle_timeout`] (10 min) | closed with 1001 `Going away`, then `$disconnect` |
+//! | open for [`LocalConfig::max_lifetime`] (2 h) | closed with 1001 `Going away`, then `$disconnect` |
+//!
+//! One difference from API Gateway, on purpose: API Gateway closes a connection with 1009 when
+//! a client sends a message over 128 KB or a single frame over 32 KB (the function never sees
+//! it), where the emulator answers the error frame and keeps the connection, so a development
+//! session is not cut off. Clients that may send large messages must split them into frames of
+//! at most 32 KB (browsers' `WebSocket` sends one frame per message: keep browser messages
+//! under 32 KB). In the other direction API Gateway splits messages over 32 KB into several
+//! frames, which every WebSocket client reassembles; the emulator sends them as one frame.
+
+mod api;
+mod socket;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::ws::Message;
+use axum::extract::State;
+use axum::routing::{get, post};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ids;
+use crate::outbound::MAX_MESSAGE_SIZE;
+use crate::service::{Invocation, Service};
+
+/// The close reason for a binary frame (API Gateway does not document its own).
+const BINARY_REFUSED: &str = "binary frames are not supported";
+
+/// API Gateway's largest WebSocket frame from a client (32 KB).
+const API_GATEWAY_FRAME_SIZE: usize = 32 * 1024;
+
+/// How long the server waits for the client's answer after it sent a close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The default address: `127.0.0.1:3001` (override with `LIFT_LOCAL_ADDR`).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
+
+/// Settings of the local emulator. The defaults are API Gateway's.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    /// Where to listen; `None`: `LIFT_LOCAL_ADDR`, else [`DEFAULT_ADDR`]. Port 0 picks a free port.
+    pub addr: Option<SocketAddr>,
+    /// The stage name used when clients connect on `/`.
+    pub stage: String,
+    /// The route selection expression, `$request.body.<field>[.<field>...]`.
+    pub route_selection: String,
+    /// The largest message passed to the app (API Gateway: 128 KB).
+    pub max_message_size: usize,
+    /// Connections with no message for this long are closed (API Gateway: 10 minutes).
+    pub idle_timeout: Duration,
+    /// Connections are closed after this long (API Gateway: 2 hours).
+    pub max_lifetime: Duration,
+    /// How long one event may take (API Gateway's integration timeout: 29 seconds).
+    pub invocation_timeout: Duration,
+    /// An HTML page served on a plain `GET /` (for example a browser client of the app).
+    pub page: Option<String>,
+    /// Added to every Management API answer, to emulate the network between a Lambda function
+    /// and API Gateway (a few milliseconds in AWS; none locally). Default: none.
+    pub management_latency: Duration,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        LocalConfig {
+            addr: None,
+            stage: "local".to_owned(),
+            route_selection: "$request.body.action".to_owned(),
+            max_message_size: MAX_MESSAGE_SIZE,
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_lifetime: Duration::from_secs(2 * 60 * 60),
+            invocation_timeout: Duration::from_secs(29),
+            page: None,
+            management_latency: Duration::ZERO,
+        }
+    }
+}
+
+impl LocalConfig {
+    /// Listen on this address.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// Serve this HTML page on a plain `GET /`.
+    pub fn page(mut self, html: impl Into<String>) -> Self {
+        self.page = Some(html.into());
+        self
+    }
+
+    /// Close connections idle for this long.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Close connections open for this long.
+    pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Delay every Management API answer by `latency` (see [`LocalConfig::management_latency`]).
+    pub fn management_latency(mut self, latency: Duration) -> Self {
+        self.management_latency = latency;
+        self
+    }
+
+    /// Route by another body field, e.g. `$request.body.type`.
+    pub fn route_selection(mut self, expression: impl Into<String>) -> Self {
+        self.route_selection = expression.into();
+        self
+    }
+
+    fn selection_path(&self) -> Result<Vec<String>, crate::Error> {
+        let path = self
+            .route_selection
+            .strip_prefix("$request.body.")
+            .filter(|rest| !rest.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "unsupported route selection expression `{}`: use `$request.body.<field>`",
+                    self.route_selection
+                )
+            })?;
+        Ok(path.split('.').map(str::to_owned).collect())
+    }
+}
+
+/// Runs `service` on the emulator until Ctrl-C.
+pub async fn run(service: Service, config: LocalConfig) -> Result<(), crate::Error> {
+    let emulator = Emulator::start(service, config).await?;
+    tracing::info!(
+        "Lift local emulator: WebSocket on {}, Management API on {}",
+        emulator.url(),
+        emulator.management_endpoint()
+    );
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// A running emulator. Dropping it stops accepting new connections; [`shutdown`](Self::shutdown)
+/// also closes the open ones (each gets its `$disconnect`).
+pub struct Emulator {
+    addr: SocketAddr,
+    state: Arc<EmulatorState>,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Emulator {
+    /// Binds the address of `config` and serves `service` there.
+    ///
+    /// The service sends through the emulator's own Management API: a service from
+    /// [`App::service`](crate::App::service) builds its endpoint from each event's domain, which
+    /// the emulator sets to its own (loopback) address, spoken to over plain HTTP.
+    pub async fn start(service: Service, config: LocalConfig) -> Result<Emulator, crate::Error> {
+        let selection = config.selection_path()?;
+        let addr = match config.addr {
+            Some(addr) => addr,
+            None => std::env::var("LIFT_LOCAL_ADDR")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .as_deref()
+                .unwrap_or(DEFAULT_ADDR)
+                .parse()
+                .map_err(|err| {
+                    format!("LIFT_LOCAL_ADDR is not an address like {DEFAULT_ADDR}: {err}")
+                })?,
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(EmulatorState {
+            service,
+            config,
+            selection,
+            domain: addr.to_string(),
+            connections: Mutex::new(HashMap::new()),
+        });
+
+        let routes = axum::Router::new()
+            .route("/", get(socket::upgrade_root))
+            .route("/{stage}", get(socket::upgrade_stage))
+            .route(
+                "/@connections/{id}",
+                post(api::post_root)
+                    .get(api::get_root)
+                    .delete(api::delete_root),
+            )
+            .route(
+                "/{stage}/@connections/{id}",
+                post(api::post_stage)
+                    .get(api::get_stage)
+                    .delete(api::delete_stage),
+            )
+            .with_state(state.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, routes).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(err) = serve.await {
+                tracing::error!(error = %err, "the emulator stopped");
+            }
+        });
+        Ok(Emulator {
+            addr,
+            state,
+            stop: Some(stop),
+            server,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The WebSocket URL clients connect to, `ws://127.0.0.1:3001`.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The Management API endpoint for the default stage, `http://127.0.0.1:3001/local`.
+    pub fn management_endpoint(&self) -> String {
+        format!("http://{}/{}", self.addr, self.state.config.stage)
+    }
+
+    /// The service the emulator feeds events to.
+    pub fn service(&self) -> &Service {
+        &self.state.service
+    }
+
+    /// Ids of the open connections.
+    pub fn connection_ids(&self) -> Vec<String> {
+        self.state.lock().keys().cloned().collect()
+    }
+
+    /// Closes every connection (1001, `Going away`) and stops the server.
+    pub async fn shutdown(mut self) {
+        let open: Vec<_> = self.state.lock().drain().collect();
+        for (_, conn) in open {
+            conn.close(1001, "Going away");
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+struct EmulatorState {
+    service: Service,
+    config: LocalConfig,
+    selection: Vec<String>,
+    domain: String,
+    connections: Mutex<HashMap<String, Arc<LocalConnection>>>,
+}
+
+enum Outbound {
+    Frame(Message),
+    Close(u16, String),
+}
+
+struct LocalConnection {
+    tx: mpsc::UnboundedSender<Outbound>,
+    stage: String,
+    connected_at: SystemTime,
+    last_active_at: Mutex<SystemTime>,
+    source_ip: String,
+    user_agent: Option<String>,
+    /// The handshake's headers (API Gateway repeats them in `$disconnect`).
+    headers: Vec<(String, String)>,
+}
+
+impl LocalConnection {
+    fn close(&self, code: u16, reason: &str) {
+        let _ = self.tx.send(Outbound::Close(code, reason.to_owned()));
+    }
+
+    fn touch(&self) {
+        *self
+            .last_active_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = SystemTime::now();
+    }
+}
+
+impl EmulatorState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LocalConnection>>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<LocalConnection>> {
+        self.lock().get(id).cloned()
+    }
+
+    fn invocation(&self) -> Invocation {
+        Invocation {
+            request_id: ids::request_id(),
+            deadline: Some(Instant::now() + self.config.invocation_timeout),
+        }
+    }
+}
+
+type Shared = State<Arc<EmulatorState>>;

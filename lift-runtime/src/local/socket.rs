@@ -1,0 +1,307 @@
+//! The WebSocket side of the emulator: the handshake becomes `$connect`, text frames become
+//! MESSAGE events routed as API Gateway routes them, a close becomes `$disconnect`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use aws_lambda_events::encodings::Body as EventBody;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    EmulatorState, LocalConnection, Outbound, Shared, API_GATEWAY_FRAME_SIZE, BINARY_REFUSED,
+    CLOSE_GRACE,
+};
+use crate::error::WsError;
+use crate::events;
+use crate::ids;
+use crate::route_key::RouteKey;
+
+impl EmulatorState {
+    /// What the events of a connection say about it.
+    fn origin<'a>(&'a self, id: &'a str, conn: &'a LocalConnection) -> events::Origin<'a> {
+        events::Origin {
+            domain: &self.domain,
+            api_id: "local",
+            stage: &conn.stage,
+            connection_id: id,
+            connected_at: conn.connected_at,
+            source_ip: &conn.source_ip,
+            user_agent: conn.user_agent.as_deref(),
+        }
+    }
+
+    /// The route API Gateway would select for this body.
+    fn select_route(&self, body: &str) -> RouteKey {
+        let value = serde_json::from_str::<Value>(body).ok();
+        let selected = value.as_ref().and_then(|value| {
+            self.selection
+                .iter()
+                .try_fold(value, |v, key| v.get(key))?
+                .as_str()
+        });
+        self.service.router().select(selected)
+    }
+
+    /// A text message from a client.
+    async fn on_message(&self, id: &str, conn: &LocalConnection, body: String) {
+        conn.touch();
+        let size = body.len();
+        if size > self.config.max_message_size {
+            let err = WsError::too_large(size, self.config.max_message_size);
+            let _ = conn.tx.send(Outbound::Frame(Message::text(err.to_frame())));
+            return;
+        }
+        if size > API_GATEWAY_FRAME_SIZE {
+            tracing::warn!(
+                connection_id = id,
+                size,
+                "a message over 32 KB: API Gateway closes the connection with 1009 if it came as \
+                 one frame over 32 KB (browsers send each message as one frame)"
+            );
+        }
+        let route = self.select_route(&body);
+        let event = events::message(&self.origin(id, conn), &route, body);
+        let handled = tokio::time::timeout(
+            self.config.invocation_timeout,
+            self.service.handle(event, self.invocation()),
+        )
+        .await;
+        let response = match handled {
+            Ok(response) => response,
+            Err(_) => {
+                let err = WsError::new(504, "timeout", "the handler did not answer in time");
+                let _ = conn.tx.send(Outbound::Frame(Message::text(err.to_frame())));
+                return;
+            }
+        };
+        if self.service.router().resolve(&route).replies() {
+            let frame = match response.body {
+                Some(EventBody::Text(text)) if !text.is_empty() => Message::text(text),
+                Some(EventBody::Binary(bytes)) if !bytes.is_empty() => Message::binary(bytes),
+                _ => return,
+            };
+            let _ = conn.tx.send(Outbound::Frame(frame));
+        }
+    }
+
+    async fn on_disconnect(&self, id: &str, conn: &LocalConnection, code: u16, reason: &str) {
+        let event = events::disconnect(&self.origin(id, conn), &conn.headers, code, reason);
+        let _ = tokio::time::timeout(
+            self.config.invocation_timeout,
+            self.service.handle(event, self.invocation()),
+        )
+        .await;
+    }
+}
+
+pub(super) async fn upgrade_root(
+    state: Shared,
+    peer: ConnectInfo<SocketAddr>,
+    query: RawQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let stage = state.config.stage.clone();
+    upgrade(state, peer, stage, query, headers, ws).await
+}
+
+pub(super) async fn upgrade_stage(
+    state: Shared,
+    peer: ConnectInfo<SocketAddr>,
+    Path(stage): Path<String>,
+    query: RawQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    upgrade(state, peer, stage, query, headers, ws).await
+}
+
+async fn upgrade(
+    State(state): Shared,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    stage: String,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(ws) = ws else {
+        return match &state.config.page {
+            Some(page) => Html(page.clone()).into_response(),
+            None => (
+                StatusCode::UPGRADE_REQUIRED,
+                "this is a WebSocket endpoint: connect with a WebSocket client",
+            )
+                .into_response(),
+        };
+    };
+    let id = ids::connection_id();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let connected_at = SystemTime::now();
+    let source_ip = peer.ip().to_string();
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let query_pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+    let conn = Arc::new(LocalConnection {
+        tx,
+        stage,
+        connected_at,
+        last_active_at: Mutex::new(connected_at),
+        source_ip,
+        user_agent,
+        headers: header_pairs,
+    });
+    let event = events::connect(&state.origin(&id, &conn), &conn.headers, &query_pairs);
+    let handled = tokio::time::timeout(
+        state.config.invocation_timeout,
+        state.service.handle(event, state.invocation()),
+    )
+    .await;
+    let Ok(response) = handled else {
+        return (
+            StatusCode::GATEWAY_TIMEOUT,
+            "the $connect handler did not answer in time",
+        )
+            .into_response();
+    };
+    let status = StatusCode::from_u16(u16::try_from(response.status_code).unwrap_or(500))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if !status.is_success() {
+        let body = match response.body {
+            Some(EventBody::Text(text)) => text,
+            _ => String::new(),
+        };
+        return (status, [("content-type", "application/json")], body).into_response();
+    }
+
+    // Registered before the handshake completes, so a message posted the instant after is queued.
+    state.lock().insert(id.clone(), conn.clone());
+    let mut ws = ws.max_message_size(state.config.max_message_size.max(1 << 20));
+    if let Some(protocol) = response.headers.get("sec-websocket-protocol") {
+        ws.set_selected_protocol(HeaderValue::from(protocol));
+    }
+    let failed_state = state.clone();
+    let failed_id = id.clone();
+    ws.on_failed_upgrade(move |err| {
+        tracing::warn!(error = %err, "WebSocket upgrade failed");
+        failed_state.lock().remove(&failed_id);
+    })
+    .on_upgrade(move |socket| serve_socket(state, id, conn, socket, rx))
+}
+
+async fn serve_socket(
+    state: Arc<EmulatorState>,
+    id: String,
+    conn: Arc<LocalConnection>,
+    socket: WebSocket,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    // Fired when the server has sent a close frame (DELETE, timeouts, shutdown).
+    let (closed_tx, mut closed_rx) = oneshot::channel::<(u16, String)>();
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            match out {
+                Outbound::Frame(frame) => {
+                    if sink.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+                Outbound::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.clone().into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = closed_tx.send((code, reason));
+                    break;
+                }
+            }
+        }
+    });
+
+    let end_of_life = tokio::time::Instant::now() + state.config.max_lifetime;
+    let mut timed_out = false;
+    let (code, reason) = loop {
+        let idle_end = tokio::time::Instant::now() + state.config.idle_timeout;
+        let wait_until = if timed_out {
+            // Already closing: wait for the close to go out instead of timing out again.
+            end_of_life.max(idle_end)
+        } else {
+            idle_end.min(end_of_life)
+        };
+        let next = tokio::select! {
+            next = tokio::time::timeout_at(wait_until, stream.next()) => next,
+            Ok((code, reason)) = &mut closed_rx => {
+                // The server closed: give the client a moment to answer, then drop it.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    while let Some(Ok(message)) = stream.next().await {
+                        if matches!(message, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+                break (code, reason);
+            }
+        };
+        let message = match next {
+            Err(_) => {
+                conn.close(1001, "Going away");
+                timed_out = true;
+                continue;
+            }
+            Ok(None) => break (1006, String::new()),
+            Ok(Some(Err(err))) => {
+                let code = if err.to_string().to_lowercase().contains("too long") {
+                    1009
+                } else {
+                    1006
+                };
+                break (code, err.to_string());
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        match message {
+            Message::Text(text) => state.on_message(&id, &conn, text.to_string()).await,
+            Message::Binary(bytes) => {
+                // API Gateway accepts text frames only: it closes the connection with 1003.
+                tracing::warn!(
+                    connection_id = %id,
+                    size = bytes.len(),
+                    "a binary frame: API Gateway closes the connection with 1003 (send text, e.g. base64)"
+                );
+                conn.close(1003, BINARY_REFUSED);
+            }
+            Message::Close(frame) => {
+                break frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
+            }
+            Message::Ping(_) | Message::Pong(_) => conn.touch(),
+        }
+    };
+    state.lock().remove(&id);
+    // The close handshake is done (or the peer is gone): nothing more can be delivered.
+    writer.abort();
+    state.on_disconnect(&id, &conn, code, &reason).await;
+}
