@@ -373,12 +373,12 @@ impl WsContext {
 
     /// A room, to broadcast to its members: `ctx.room("lobby").broadcast(&msg)`.
     pub fn room<'a>(&'a self, name: &'a str) -> Room<'a> {
-        self.out.room(name)
+        Room::new(&self.out, name)
     }
 
     /// A user, to reach all of their connections: `ctx.user("ana").send(&msg)`.
     pub fn user<'a>(&'a self, user: &'a str) -> User<'a> {
-        self.out.user(user)
+        User::new(&self.out, user)
     }
 
     /// Closes a connection (its `$disconnect` follows).

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{Outbound, Shared};
+use super::state::{Shared, ToClient};
 use crate::outbound::MAX_MESSAGE_SIZE;
 
 pub(super) async fn post_root(state: Shared, Path(id): Path<String>, body: Bytes) -> Response {
@@ -88,7 +88,7 @@ fn post_message(State(state): Shared, id: String, body: Bytes) -> Response {
         Ok(text) => Message::text(text),
         Err(_) => Message::binary(body),
     };
-    match conn.tx.send(Outbound::Frame(frame)) {
+    match conn.tx.send(ToClient::Frame(frame)) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(_) => gone(&id),
     }

@@ -14,8 +14,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    EmulatorState, LocalConnection, Outbound, Shared, API_GATEWAY_FRAME_SIZE, BINARY_REFUSED,
+use super::state::{
+    EmulatorState, LocalConnection, Shared, ToClient, API_GATEWAY_FRAME_SIZE, BINARY_REFUSED,
     CLOSE_GRACE,
 };
 use crate::error::WsError;
@@ -55,7 +55,7 @@ impl EmulatorState {
         let size = body.len();
         if size > self.config.max_message_size {
             let err = WsError::too_large(size, self.config.max_message_size);
-            let _ = conn.tx.send(Outbound::Frame(Message::text(err.to_frame())));
+            let _ = conn.tx.send(ToClient::Frame(Message::text(err.to_frame())));
             return;
         }
         if size > API_GATEWAY_FRAME_SIZE {
@@ -77,7 +77,7 @@ impl EmulatorState {
             Ok(response) => response,
             Err(_) => {
                 let err = WsError::new(504, "timeout", "the handler did not answer in time");
-                let _ = conn.tx.send(Outbound::Frame(Message::text(err.to_frame())));
+                let _ = conn.tx.send(ToClient::Frame(Message::text(err.to_frame())));
                 return;
             }
         };
@@ -87,7 +87,7 @@ impl EmulatorState {
                 Some(EventBody::Binary(bytes)) if !bytes.is_empty() => Message::binary(bytes),
                 _ => return,
             };
-            let _ = conn.tx.send(Outbound::Frame(frame));
+            let _ = conn.tx.send(ToClient::Frame(frame));
         }
     }
 
@@ -215,7 +215,7 @@ async fn serve_socket(
     id: String,
     conn: Arc<LocalConnection>,
     socket: WebSocket,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    mut rx: mpsc::UnboundedReceiver<ToClient>,
 ) {
     let (mut sink, mut stream) = socket.split();
     // Fired when the server has sent a close frame (DELETE, timeouts, shutdown).
@@ -223,12 +223,12 @@ async fn serve_socket(
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             match out {
-                Outbound::Frame(frame) => {
+                ToClient::Frame(frame) => {
                     if sink.send(frame).await.is_err() {
                         break;
                     }
                 }
-                Outbound::Close(code, reason) => {
+                ToClient::Close(code, reason) => {
                     let frame = CloseFrame {
                         code,
                         reason: reason.clone().into(),

@@ -205,16 +205,6 @@ impl Outbound {
         }
     }
 
-    /// A room, to broadcast to its members.
-    pub fn room<'a>(&'a self, name: &'a str) -> Room<'a> {
-        Room::new(self, name)
-    }
-
-    /// A user, to reach all of their connections.
-    pub fn user<'a>(&'a self, user: &'a str) -> User<'a> {
-        User::new(self, user)
-    }
-
     /// Closes a connection (its `$disconnect` follows).
     pub async fn disconnect(&self, connection_id: &str) -> Result<(), SendError> {
         self.api.delete(connection_id).await

@@ -21,7 +21,8 @@ pub struct Room<'a> {
 }
 
 impl<'a> Room<'a> {
-    pub(super) fn new(out: &'a Outbound, name: &'a str) -> Self {
+    /// The room `name`, reached through `out`.
+    pub fn new(out: &'a Outbound, name: &'a str) -> Self {
         Room {
             out,
             name,
@@ -128,7 +129,8 @@ pub struct User<'a> {
 }
 
 impl<'a> User<'a> {
-    pub(super) fn new(out: &'a Outbound, user: &'a str) -> Self {
+    /// The user `user`, reached through `out`.
+    pub fn new(out: &'a Outbound, user: &'a str) -> Self {
         User { out, user }
     }
 

@@ -1,0 +1,101 @@
+//! [`LocalConfig`]: the emulator's settings; the defaults are API Gateway's.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::outbound::MAX_MESSAGE_SIZE;
+
+/// The default address: `127.0.0.1:3001` (override with `LIFT_LOCAL_ADDR`).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
+
+/// Settings of the local emulator. The defaults are API Gateway's.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    /// Where to listen; `None`: `LIFT_LOCAL_ADDR`, else [`DEFAULT_ADDR`]. Port 0 picks a free port.
+    pub addr: Option<SocketAddr>,
+    /// The stage name used when clients connect on `/`.
+    pub stage: String,
+    /// The route selection expression, `$request.body.<field>[.<field>...]`.
+    pub route_selection: String,
+    /// The largest message passed to the app (API Gateway: 128 KB).
+    pub max_message_size: usize,
+    /// Connections with no message for this long are closed (API Gateway: 10 minutes).
+    pub idle_timeout: Duration,
+    /// Connections are closed after this long (API Gateway: 2 hours).
+    pub max_lifetime: Duration,
+    /// How long one event may take (API Gateway's integration timeout: 29 seconds).
+    pub invocation_timeout: Duration,
+    /// An HTML page served on a plain `GET /` (for example a browser client of the app).
+    pub page: Option<String>,
+    /// Added to every Management API answer, to emulate the network between a Lambda function
+    /// and API Gateway (a few milliseconds in AWS; none locally). Default: none.
+    pub management_latency: Duration,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        LocalConfig {
+            addr: None,
+            stage: "local".to_owned(),
+            route_selection: "$request.body.action".to_owned(),
+            max_message_size: MAX_MESSAGE_SIZE,
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_lifetime: Duration::from_secs(2 * 60 * 60),
+            invocation_timeout: Duration::from_secs(29),
+            page: None,
+            management_latency: Duration::ZERO,
+        }
+    }
+}
+
+impl LocalConfig {
+    /// Listen on this address.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// Serve this HTML page on a plain `GET /`.
+    pub fn page(mut self, html: impl Into<String>) -> Self {
+        self.page = Some(html.into());
+        self
+    }
+
+    /// Close connections idle for this long.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Close connections open for this long.
+    pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Delay every Management API answer by `latency` (see [`LocalConfig::management_latency`]).
+    pub fn management_latency(mut self, latency: Duration) -> Self {
+        self.management_latency = latency;
+        self
+    }
+
+    /// Route by another body field, e.g. `$request.body.type`.
+    pub fn route_selection(mut self, expression: impl Into<String>) -> Self {
+        self.route_selection = expression.into();
+        self
+    }
+
+    pub(super) fn selection_path(&self) -> Result<Vec<String>, crate::Error> {
+        let path = self
+            .route_selection
+            .strip_prefix("$request.body.")
+            .filter(|rest| !rest.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "unsupported route selection expression `{}`: use `$request.body.<field>`",
+                    self.route_selection
+                )
+            })?;
+        Ok(path.split('.').map(str::to_owned).collect())
+    }
+}

@@ -1,0 +1,80 @@
+//! What the emulator's parts share: the open connections and the service they feed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::ws::Message;
+use axum::extract::State;
+use tokio::sync::mpsc;
+
+use super::config::LocalConfig;
+use crate::ids;
+use crate::service::{Invocation, Service};
+
+/// The close reason for a binary frame (API Gateway does not document its own).
+pub(super) const BINARY_REFUSED: &str = "binary frames are not supported";
+
+/// API Gateway's largest WebSocket frame from a client (32 KB).
+pub(super) const API_GATEWAY_FRAME_SIZE: usize = 32 * 1024;
+
+/// How long the server waits for the client's answer after it sent a close frame.
+pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+pub(super) struct EmulatorState {
+    pub(super) service: Service,
+    pub(super) config: LocalConfig,
+    pub(super) selection: Vec<String>,
+    pub(super) domain: String,
+    pub(super) connections: Mutex<HashMap<String, Arc<LocalConnection>>>,
+}
+
+pub(super) enum ToClient {
+    Frame(Message),
+    Close(u16, String),
+}
+
+pub(super) struct LocalConnection {
+    pub(super) tx: mpsc::UnboundedSender<ToClient>,
+    pub(super) stage: String,
+    pub(super) connected_at: SystemTime,
+    pub(super) last_active_at: Mutex<SystemTime>,
+    pub(super) source_ip: String,
+    pub(super) user_agent: Option<String>,
+    /// The handshake's headers (API Gateway repeats them in `$disconnect`).
+    pub(super) headers: Vec<(String, String)>,
+}
+
+impl LocalConnection {
+    pub(super) fn close(&self, code: u16, reason: &str) {
+        let _ = self.tx.send(ToClient::Close(code, reason.to_owned()));
+    }
+
+    pub(super) fn touch(&self) {
+        *self
+            .last_active_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = SystemTime::now();
+    }
+}
+
+impl EmulatorState {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LocalConnection>>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn get(&self, id: &str) -> Option<Arc<LocalConnection>> {
+        self.lock().get(id).cloned()
+    }
+
+    pub(super) fn invocation(&self) -> Invocation {
+        Invocation {
+            request_id: ids::request_id(),
+            deadline: Some(Instant::now() + self.config.invocation_timeout),
+        }
+    }
+}
+
+pub(super) type Shared = State<Arc<EmulatorState>>;
