@@ -69,6 +69,41 @@ async fn connect_stores_the_connection_and_disconnect_removes_it() {
         .is_some());
 }
 
+/// AWS's sample events as shipped (what `cargo lambda invoke --data-example
+/// apigw-websocket-request` sends), with a `connectedAt` from years ago: the chat joins a room in
+/// `$connect`, so a record expired on arrival would be refused.
+#[tokio::test]
+async fn aws_sample_events_as_shipped_are_accepted() {
+    let store = MemoryStore::new();
+    let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
+    let path = format!(
+        "{}/fixtures/example-apigw-websocket-request.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let stale: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let connected_at = stale["requestContext"]["connectedAt"].as_i64().unwrap();
+    assert!(connected_at < 1_700_000_000_000, "the sample is years old");
+
+    let response = service.handle_json(stale, Invocation::new()).await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    let stored = service
+        .store()
+        .get("TWegAcC4EowCHnA=")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.user.as_deref(), Some("me"));
+    assert!(
+        stored.rooms.contains(lift_tests::chat_app::EVERYONE),
+        "{stored:?}"
+    );
+    assert!(stored.expires_at > std::time::SystemTime::now());
+
+    let whoami = message_event("TWegAcC4EowCHnA=", "whoami", r#"{"action":"whoami"}"#);
+    let response = service.handle_json(whoami, Invocation::new()).await;
+    assert_eq!(body(&response).unwrap()["name"], "me");
+}
+
 #[tokio::test]
 async fn connect_without_a_name_is_refused_and_nothing_is_stored() {
     let store = MemoryStore::new();

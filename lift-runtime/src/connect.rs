@@ -59,7 +59,9 @@ impl Connecting {
         self.rooms().retain(|r| r != room);
     }
 
-    /// Saves the connection `id`, opened at `connected_at` and kept for `ttl`, with what the
+    /// Saves the connection `id`, opened at `connected_at` and kept for `ttl` from now (never
+    /// less: an event whose `connectedAt` is stale, such as AWS's sample events replayed years
+    /// later, must not make a record that is expired before it is stored), with what the
     /// handler set, then joins its rooms. If a room cannot be joined the connection is removed
     /// again (half a connection is worse than none) and the error returned. On success, the
     /// headers for the handshake's answer.
@@ -80,7 +82,7 @@ impl Connecting {
             }
         }
         let mut connection = Connection::new(id, connected_at);
-        connection.expires_at = connected_at + ttl;
+        connection.expires_at = connected_at.max(SystemTime::now()) + ttl;
         connection.user = self.user;
         connection.metadata = metadata;
         store.save(&connection).await?;
