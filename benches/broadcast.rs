@@ -304,9 +304,11 @@ struct Setup {
 
 impl Setup {
     async fn start(n: usize, latency: Duration) -> Setup {
+        // Unsigned requests (the raw ceiling) must pass: signatures are checked in the tests.
         let config = LocalConfig::default()
             .addr("127.0.0.1:0".parse().unwrap())
-            .management_latency(latency);
+            .management_latency(latency)
+            .skip_signature_checks();
         let store = lift_runtime::store::MemoryStore::new();
         let service = App::new(bench_app::router()).store(store.clone()).service();
         let emulator = Emulator::start(service, config).await.expect("emulator");
@@ -357,7 +359,7 @@ impl Setup {
         let sdk_config = aws_sdk_apigatewaymanagement::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
             .endpoint_url(emulator.management_endpoint())
             .build();
         let http =
@@ -442,7 +444,7 @@ impl Setup {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         use aws_sigv4::sign::v4;
         let identity: aws_smithy_runtime_api::client::identity::Identity =
-            aws_credential_types::Credentials::new("bench", "bench", None, None, "bench").into();
+            aws_credential_types::Credentials::new("local", "local", None, None, "bench").into();
         let host = self.emulator.local_addr().to_string();
         self.post_concurrently(concurrency, |request| {
             let params = v4::SigningParams::builder()

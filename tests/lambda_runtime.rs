@@ -12,10 +12,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Json;
+use lift_runtime::local::{Emulator, LocalConfig};
 use lift_runtime::store::MemoryStore;
 use lift_runtime::App;
 use lift_tests::chat_app::chat;
-use lift_tests::{eventually, start, Client};
+use lift_tests::{eventually, Client};
 use serde_json::{json, Value};
 
 #[derive(Default)]
@@ -105,7 +106,17 @@ fn event(connection_id: &str, route_key: &str, event_type: &str, body: Option<&s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_run_serves_lambda_invocations() {
     let store = MemoryStore::new();
-    let emulator = start(App::new(chat::router()).store(store.clone())).await;
+    // The emulator stands in for API Gateway and knows the function's credentials (it checks
+    // every Management API signature).
+    let config = LocalConfig::default()
+        .addr("127.0.0.1:0".parse().unwrap())
+        .credentials("AKIDLAMBDA", "secret");
+    let emulator = Emulator::start(
+        App::new(chat::router()).store(store.clone()).service(),
+        config,
+    )
+    .await
+    .unwrap();
     let mut ana = Client::join(&emulator, "ana").await;
 
     let api = Arc::new(RuntimeApi::default());

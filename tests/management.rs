@@ -13,7 +13,7 @@ fn sdk_client(endpoint: &str) -> Client {
     let config = aws_sdk_apigatewaymanagement::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
         .endpoint_url(endpoint)
         .build();
     Client::from_conf(config)

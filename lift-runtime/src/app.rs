@@ -42,7 +42,9 @@ pub struct App {
     broadcast: BroadcastConfig,
     management_endpoint: Option<String>,
     #[cfg(feature = "lambda")]
-    sdk_config: Option<aws_sdk_apigatewaymanagement::Config>,
+    aws_config: Option<aws_config::SdkConfig>,
+    #[cfg(feature = "lambda")]
+    client: crate::outbound::ManagementClient,
     #[cfg(feature = "local")]
     local: crate::local::LocalConfig,
 }
@@ -59,7 +61,9 @@ impl App {
             broadcast: BroadcastConfig::default(),
             management_endpoint: None,
             #[cfg(feature = "lambda")]
-            sdk_config: None,
+            aws_config: None,
+            #[cfg(feature = "lambda")]
+            client: crate::outbound::ManagementClient::default(),
             #[cfg(feature = "local")]
             local: crate::local::LocalConfig::default(),
         }
@@ -103,12 +107,25 @@ impl App {
         self
     }
 
-    /// The configuration (credentials, region, retries, HTTP client) the Management API clients
-    /// are built from. By default: the standard AWS configuration chain in Lambda; fixed local
-    /// credentials elsewhere.
+    /// The AWS configuration (credentials, region; for the SDK client also retries and HTTP
+    /// client) the Management API clients are built from. By default: the standard AWS
+    /// configuration chain in Lambda ([`lambda_service`](Self::lambda_service)); fixed local
+    /// credentials (`local`/`local`, `us-east-1`) elsewhere.
     #[cfg(feature = "lambda")]
-    pub fn management_config(mut self, config: aws_sdk_apigatewaymanagement::Config) -> Self {
-        self.sdk_config = Some(config);
+    pub fn aws_config(mut self, config: aws_config::SdkConfig) -> Self {
+        self.aws_config = Some(config);
+        self
+    }
+
+    /// Which client calls the Management API: [`ManagementClient::Http`] (hyper, signed with
+    /// `aws-sigv4`; the default) or [`ManagementClient::Sdk`] (`aws-sdk-apigatewaymanagement`).
+    /// Both map errors alike; see [`outbound`](crate::outbound).
+    ///
+    /// [`ManagementClient::Http`]: crate::outbound::ManagementClient::Http
+    /// [`ManagementClient::Sdk`]: crate::outbound::ManagementClient::Sdk
+    #[cfg(feature = "lambda")]
+    pub fn management_client(mut self, client: crate::outbound::ManagementClient) -> Self {
+        self.client = client;
         self
     }
 
@@ -175,14 +192,32 @@ impl App {
     /// The service this app runs: its Management API clients call
     /// `https://{domainName}/{stage}` from each event (plain `http` for a loopback domain, as the
     /// emulator's) or the [`management_endpoint`](Self::management_endpoint), with the
-    /// [`management_config`](Self::management_config), or fixed local credentials when none was
-    /// given. Nothing is read from the environment. Feed it events yourself, as tests do, or
+    /// [`aws_config`](Self::aws_config), or fixed local credentials when none was given, through
+    /// the [`management_client`](Self::management_client). Nothing is read from the environment. Feed it events yourself, as tests do, or
     /// hand it to a transport: [`lambda::run`](crate::lambda::run) or
     /// [`Emulator::start`](crate::local::Emulator::start).
     #[cfg(feature = "lambda")]
     pub fn service(mut self) -> Service {
-        let config = self.sdk_config.take().unwrap_or_else(local_sdk_config);
-        self.build(move |endpoint| Arc::new(crate::outbound::SdkManagement::new(&config, endpoint)))
+        use crate::outbound::{HttpManagement, HttpShared, ManagementClient, SdkManagement};
+        let config = self.aws_config.take().unwrap_or_else(local_aws_config);
+        let shared = match self.client {
+            ManagementClient::Http => HttpShared::new(&config)
+                .map_err(|err| {
+                    // The SDK client reports the same gap on each call, in the SDK's words.
+                    tracing::warn!(error = %err, "using the SDK's Management API client instead");
+                })
+                .ok(),
+            ManagementClient::Sdk => None,
+        };
+        match shared {
+            Some(shared) => {
+                self.build(move |endpoint| Arc::new(HttpManagement::new(shared.clone(), endpoint)))
+            }
+            None => {
+                let config = aws_sdk_apigatewaymanagement::Config::from(&config);
+                self.build(move |endpoint| Arc::new(SdkManagement::new(&config, endpoint)))
+            }
+        }
     }
 
     /// The service as [`run`](Self::run) gives it to `lambda_runtime`: the AWS configuration from
@@ -209,9 +244,9 @@ impl App {
                 .ok()
                 .filter(|s| !s.is_empty());
         }
-        if self.sdk_config.is_none() {
+        if self.aws_config.is_none() {
             let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            self.sdk_config = Some(aws_sdk_apigatewaymanagement::Config::from(&shared));
+            self.aws_config = Some(shared);
         }
         Ok(self.service())
     }
@@ -268,13 +303,21 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Credentials and region for talking to the local emulator (which does not check signatures).
+/// Credentials and region for talking to the local emulator.
 #[cfg(feature = "lambda")]
-fn local_sdk_config() -> aws_sdk_apigatewaymanagement::Config {
-    use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
-    aws_sdk_apigatewaymanagement::Config::builder()
+fn local_aws_config() -> aws_config::SdkConfig {
+    use aws_sdk_apigatewaymanagement::config::{
+        BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+    };
+    aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "lift-local"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "lift-local",
+        )))
         .build()
 }

@@ -29,6 +29,8 @@ pub enum Plan {
     Gone,
     /// 403 `ForbiddenException`.
     Forbidden,
+    /// This status, with no error type, every time (a proxy's 502/503/504, an unmodelled 400).
+    Status(u16),
 }
 
 #[derive(Default)]
@@ -186,6 +188,11 @@ async fn answer(State(state): State<Arc<FaultState>>, id: String) -> Response {
         ),
         Plan::Gone => error(StatusCode::GONE, "GoneException"),
         Plan::Forbidden => error(StatusCode::FORBIDDEN, "ForbiddenException"),
+        Plan::Status(status) => (
+            StatusCode::from_u16(status).unwrap(),
+            "<html>upstream failure</html>",
+        )
+            .into_response(),
         _ => {
             *state.delivered.lock().unwrap().entry(id).or_default() += 1;
             StatusCode::OK.into_response()

@@ -1,18 +1,60 @@
 //! The emulator's Management API, wire-compatible with the AWS SDKs: `POST` sends, `GET`
 //! describes, `DELETE` closes; an unknown id is `410` with `x-amzn-errortype: GoneException`.
+//! Every request's SigV4 signature is checked first ([`check_signature`]).
 
 use std::sync::PoisonError;
 use std::time::SystemTime;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::ws::Message;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::signature;
 use super::state::{Shared, ToClient};
 use crate::outbound::MAX_MESSAGE_SIZE;
+
+/// The largest request body read to check its signature (a `POST` over 128 KB is answered
+/// `413 PayloadTooLargeException` after the check, as API Gateway does).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Refuses a request whose SigV4 signature is missing or wrong (403, as API Gateway answers:
+/// `MissingAuthenticationTokenException`, `InvalidSignatureException`,
+/// `UnrecognizedClientException`), else passes it on.
+pub(super) async fn check_signature(state: Shared, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            format!("the request body is over {MAX_BODY} bytes"),
+        );
+    };
+    let checked = if state.config.check_signatures {
+        signature::verify(
+            &state.config.credentials,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &bytes,
+        )
+    } else {
+        Ok(())
+    };
+    if let Err(refused) = checked {
+        tracing::warn!(
+            kind = refused.kind,
+            reason = %refused.message,
+            "a Management API request was refused"
+        );
+        return aws_error(refused.status, refused.kind, refused.message);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
 
 pub(super) async fn post_root(state: Shared, Path(id): Path<String>, body: Bytes) -> Response {
     latency(&state).await;

@@ -30,6 +30,14 @@ pub struct LocalConfig {
     /// Added to every Management API answer, to emulate the network between a Lambda function
     /// and API Gateway (a few milliseconds in AWS; none locally). Default: none.
     pub management_latency: Duration,
+    /// The access keys (id, secret) whose SigV4 signatures the emulator's Management API
+    /// accepts; any other request is refused with 403 as in API Gateway. Default: `local` /
+    /// `local`, the credentials [`App::service`](crate::App::service) signs with when given no
+    /// AWS configuration.
+    pub credentials: Vec<(String, String)>,
+    /// Whether the Management API checks signatures (default `true`, as API Gateway). Turned
+    /// off only to measure unsigned clients against signed ones (the benchmarks).
+    pub check_signatures: bool,
 }
 
 impl Default for LocalConfig {
@@ -44,6 +52,8 @@ impl Default for LocalConfig {
             invocation_timeout: Duration::from_secs(29),
             page: None,
             management_latency: Duration::ZERO,
+            credentials: vec![("local".to_owned(), "local".to_owned())],
+            check_signatures: true,
         }
     }
 }
@@ -70,6 +80,23 @@ impl LocalConfig {
     /// Close connections open for this long.
     pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Accept Management API requests signed with this access key too.
+    pub fn credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.credentials.push((access_key_id.into(), secret.into()));
+        self
+    }
+
+    /// Accept Management API requests without checking their signatures (see
+    /// [`LocalConfig::check_signatures`]).
+    pub fn skip_signature_checks(mut self) -> Self {
+        self.check_signatures = false;
         self
     }
 

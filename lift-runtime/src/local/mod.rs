@@ -36,6 +36,7 @@
 
 mod api;
 mod config;
+mod signature;
 mod socket;
 mod state;
 
@@ -107,9 +108,7 @@ impl Emulator {
             connections: Mutex::new(HashMap::new()),
         });
 
-        let routes = axum::Router::new()
-            .route("/", get(socket::upgrade_root))
-            .route("/{stage}", get(socket::upgrade_stage))
+        let management = axum::Router::new()
             .route(
                 "/@connections/{id}",
                 post(api::post_root)
@@ -122,6 +121,14 @@ impl Emulator {
                     .get(api::get_stage)
                     .delete(api::delete_stage),
             )
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                api::check_signature,
+            ));
+        let routes = axum::Router::new()
+            .route("/", get(socket::upgrade_root))
+            .route("/{stage}", get(socket::upgrade_stage))
+            .merge(management)
             .with_state(state.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -22,6 +22,8 @@
 //! ([`SendError::TooLarge`]). (API Gateway delivers messages over 32 KB as several WebSocket
 //! frames; clients reassemble them, so the 128 KB message limit is the one that matters.)
 
+#[cfg(feature = "lambda")]
+mod http;
 mod management;
 mod room;
 mod send;
@@ -33,6 +35,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+#[cfg(feature = "lambda")]
+pub use http::{HttpManagement, HttpShared, ManagementClient};
 pub(crate) use management::Clients;
 #[cfg(feature = "lambda")]
 pub use management::SdkManagement;

@@ -1,0 +1,213 @@
+//! The emulator's Management API checks each request's SigV4 signature, as API Gateway does:
+//! the request is signed again with `aws-sigv4` (the signer the AWS SDKs use), with the secret
+//! of the access key it names, its time and its signed headers, and the signatures must match.
+//! So a signing bug in any client, the runtime's own included, cannot pass the tests.
+
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+
+/// Why a request was refused: the status, `x-amzn-errortype` and message API Gateway answers.
+#[derive(Debug)]
+pub(super) struct Refused {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+fn refused(kind: &'static str, message: impl Into<String>) -> Refused {
+    let status = if kind == "IncompleteSignatureException" {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    Refused {
+        status,
+        kind,
+        message: message.into(),
+    }
+}
+
+/// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
+struct Authorization<'a> {
+    access_key: &'a str,
+    region: &'a str,
+    service: &'a str,
+    signed_headers: Vec<&'a str>,
+    signature: &'a str,
+}
+
+fn parse(header: &str) -> Option<Authorization<'_>> {
+    let rest = header.strip_prefix("AWS4-HMAC-SHA256")?.trim_start();
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let (name, value) = part.trim().split_once('=')?;
+        match name {
+            "Credential" => credential = Some(value),
+            "SignedHeaders" => signed = Some(value),
+            "Signature" => signature = Some(value),
+            _ => {}
+        }
+    }
+    let mut scope = credential?.split('/');
+    let access_key = scope.next()?;
+    let _date = scope.next()?;
+    let region = scope.next()?;
+    let service = scope.next()?;
+    Some(Authorization {
+        access_key,
+        region,
+        service,
+        signed_headers: signed?.split(';').collect(),
+        signature: signature?,
+    })
+}
+
+/// Checks the signature of a request to the emulator's Management API; `credentials` are the
+/// access keys it knows, with their secrets.
+pub(super) fn verify(
+    credentials: &[(String, String)],
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Refused> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let Some(authorization) = header("authorization") else {
+        return Err(refused(
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token: sign Management API requests with SigV4",
+        ));
+    };
+    let auth = parse(authorization).ok_or_else(|| {
+        refused(
+            "IncompleteSignatureException",
+            format!("the Authorization header is not a SigV4 signature: {authorization}"),
+        )
+    })?;
+    let Some((_, secret)) = credentials.iter().find(|(key, _)| key == auth.access_key) else {
+        return Err(refused(
+            "UnrecognizedClientException",
+            format!(
+                "the security token included in the request is invalid (access key `{}` is not one \
+                 the emulator knows: configure it with LocalConfig::credentials)",
+                auth.access_key
+            ),
+        ));
+    };
+    let time = header("x-amz-date")
+        .and_then(|date| chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ").ok())
+        .map(|date| SystemTime::from(date.and_utc()))
+        .ok_or_else(|| refused("IncompleteSignatureException", "no valid X-Amz-Date header"))?;
+    let token = header("x-amz-security-token").map(str::to_owned);
+    let identity: Identity =
+        Credentials::new(auth.access_key, secret.as_str(), token, None, "emulator").into();
+
+    // The signer adds X-Amz-Date and the session token itself, from the time and the identity.
+    let mut signed = Vec::new();
+    for name in &auth.signed_headers {
+        if matches!(*name, "x-amz-date" | "x-amz-security-token") {
+            continue;
+        }
+        let value = header(name).ok_or_else(|| {
+            refused(
+                "IncompleteSignatureException",
+                format!("the signed header `{name}` is missing"),
+            )
+        })?;
+        signed.push((*name, value));
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(auth.region)
+        .name(auth.service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|err| refused("IncompleteSignatureException", err.to_string()))?
+        .into();
+    let host = header("host").unwrap_or("localhost");
+    let url = format!(
+        "http://{host}{}",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let signable = SignableRequest::new(
+        method.as_str(),
+        &url,
+        signed.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|err| refused("IncompleteSignatureException", err.to_string()))?;
+    let expected = sign(signable, &params)
+        .map_err(|err| refused("IncompleteSignatureException", err.to_string()))?;
+    if expected.signature() != auth.signature {
+        return Err(refused(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method.",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed_request(secret: &str, body: &[u8]) -> (HeaderMap, Uri) {
+        let identity: Identity = Credentials::new("local", secret, None, None, "t").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("execute-api")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let url = "http://127.0.0.1:3001/local/@connections/abc%3D";
+        let signable = SignableRequest::new(
+            "POST",
+            url,
+            [("host", "127.0.0.1:3001")].into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = http::Request::post(url)
+            .header("host", "127.0.0.1:3001")
+            .body(())
+            .unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        (request.headers().clone(), request.uri().clone())
+    }
+
+    #[test]
+    fn good_signatures_pass_and_bad_ones_are_refused() {
+        let known = [("local".to_owned(), "local".to_owned())];
+        let (headers, uri) = signed_request("local", b"hi");
+        verify(&known, &Method::POST, &uri, &headers, b"hi").unwrap();
+
+        // Another body, another secret, another method: the signature does not match.
+        let err = verify(&known, &Method::POST, &uri, &headers, b"ho").unwrap_err();
+        assert_eq!(err.kind, "InvalidSignatureException");
+        let (headers_other, _) = signed_request("other-secret", b"hi");
+        let err = verify(&known, &Method::POST, &uri, &headers_other, b"hi").unwrap_err();
+        assert_eq!(
+            (err.status, err.kind),
+            (StatusCode::FORBIDDEN, "InvalidSignatureException")
+        );
+        let err = verify(&known, &Method::DELETE, &uri, &headers, b"hi").unwrap_err();
+        assert_eq!(err.kind, "InvalidSignatureException");
+
+        let unknown = [("someone".to_owned(), "local".to_owned())];
+        let err = verify(&unknown, &Method::POST, &uri, &headers, b"hi").unwrap_err();
+        assert_eq!(err.kind, "UnrecognizedClientException");
+        let err = verify(&known, &Method::POST, &uri, &HeaderMap::new(), b"hi").unwrap_err();
+        assert_eq!(err.kind, "MissingAuthenticationTokenException");
+    }
+}

@@ -1,0 +1,374 @@
+//! [`HttpManagement`]: the Management API over hyper, each request signed with SigV4 by
+//! `aws-sigv4` (the signer the AWS SDK itself uses), with credentials from the SDK
+//! configuration's provider, cached until shortly before they expire. The default client: the
+//! SDK's per-operation machinery (interceptors, config bag, endpoint resolution) costs about five
+//! times the signing itself (`BENCHMARKS.md`); [`SdkManagement`](super::SdkManagement) stays
+//! selectable with [`ManagementClient::Sdk`].
+//!
+//! Same TLS stack and root certificates as the SDK's default client (rustls on aws-lc-rs, the
+//! platform's roots), HTTP/1.1 with a keep-alive pool, and errors mapped as
+//! [`SdkManagement`](super::SdkManagement) maps the SDK's (status and `x-amzn-ErrorType`).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::RwLock;
+
+use super::management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
+use crate::error::SendError;
+
+/// Which client sends to the Management API (see [`App::management_client`](crate::App::management_client)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ManagementClient {
+    /// [`HttpManagement`]: hyper, signed with `aws-sigv4`. The default.
+    #[default]
+    Http,
+    /// [`SdkManagement`](super::SdkManagement): `aws-sdk-apigatewaymanagement`.
+    Sdk,
+}
+
+/// Credentials are fetched again this long before they expire.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+
+/// What every endpoint's client shares: the HTTP connection pool, the region and the cached
+/// credentials. Built once per process.
+pub struct HttpShared {
+    http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    region: String,
+    provider: SharedCredentialsProvider,
+    identity: RwLock<Option<(Identity, Option<SystemTime>)>>,
+}
+
+impl HttpShared {
+    /// The shared parts for the region and credentials provider of `config`.
+    pub fn new(config: &aws_config::SdkConfig) -> Result<Arc<Self>, crate::Error> {
+        let region = config
+            .region()
+            .ok_or("the AWS configuration has no region")?
+            .to_string();
+        let provider = config
+            .credentials_provider()
+            .ok_or("the AWS configuration has no credentials provider")?;
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config()?)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
+        Ok(Arc::new(HttpShared {
+            http,
+            region,
+            provider,
+            identity: RwLock::new(None),
+        }))
+    }
+
+    /// The credentials to sign with: the cached ones, unless they expire within
+    /// [`REFRESH_BEFORE_EXPIRY`].
+    async fn identity(&self, endpoint: &str) -> Result<Identity, SendError> {
+        let fresh = |cached: &Option<(Identity, Option<SystemTime>)>| {
+            cached.as_ref().and_then(|(identity, expiry)| match expiry {
+                Some(expiry) if SystemTime::now() + REFRESH_BEFORE_EXPIRY >= *expiry => None,
+                _ => Some(identity.clone()),
+            })
+        };
+        if let Some(identity) = fresh(&*self.identity.read().await) {
+            return Ok(identity);
+        }
+        let mut cached = self.identity.write().await;
+        if let Some(identity) = fresh(&cached) {
+            return Ok(identity);
+        }
+        let credentials: Credentials =
+            self.provider
+                .provide_credentials()
+                .await
+                .map_err(|err| SendError::Failed {
+                    endpoint: endpoint.to_owned(),
+                    message: format!("no credentials to sign with: {err}"),
+                })?;
+        let expiry = credentials.expiry();
+        let identity = Identity::from(credentials);
+        *cached = Some((identity.clone(), expiry));
+        tracing::debug!(?expiry, "credentials for the Management API (re)loaded");
+        Ok(identity)
+    }
+}
+
+impl std::fmt::Debug for HttpShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpShared")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Management API of one endpoint over hyper, signed with `aws-sigv4`.
+#[derive(Clone, Debug)]
+pub struct HttpManagement {
+    shared: Arc<HttpShared>,
+    endpoint: String,
+    /// `https://host/stage/@connections/`, to which the encoded connection id is appended.
+    base: String,
+    host: String,
+}
+
+impl HttpManagement {
+    /// A client for `endpoint` (e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`).
+    pub fn new(shared: Arc<HttpShared>, endpoint: &str) -> Self {
+        let trimmed = endpoint.trim_end_matches('/');
+        let host = trimmed
+            .split_once("://")
+            .map_or(trimmed, |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        HttpManagement {
+            shared,
+            endpoint: endpoint.to_owned(),
+            base: format!("{trimmed}/@connections/"),
+            host,
+        }
+    }
+
+    /// Sends one signed request; the status and body of a 2xx answer, or the error as the SDK
+    /// would map it.
+    async fn call(
+        &self,
+        method: &'static str,
+        connection_id: &str,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), SendError> {
+        let uri = format!("{}{}", self.base, encode(connection_id));
+        let identity = self.shared.identity(&self.endpoint).await?;
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("host", &self.host)
+            .body(Full::new(body.clone()))
+            .map_err(|err| self.failed(format!("cannot build the request: {err}")))?;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.shared.region)
+            .name("execute-api")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?
+            .into();
+        let signable = SignableRequest::new(
+            method,
+            &uri,
+            [("host", self.host.as_str())].into_iter(),
+            SignableBody::Bytes(&body),
+        )
+        .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?
+            .into_parts();
+        instructions.apply_to_request_http1x(&mut request);
+
+        let response = self
+            .shared
+            .http
+            .request(request)
+            .await
+            .map_err(|err| self.failed(format!("dispatch failure: {}", error_chain(&err))))?;
+        let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.split(':').next().unwrap_or(value).to_owned());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|err| self.failed(format!("the answer could not be read: {err}")))?
+            .to_bytes();
+        if (200..300).contains(&status) {
+            return Ok((status, body));
+        }
+        let code = error_type.or_else(|| body_code(&body));
+        Err(self.error(connection_id, code.as_deref(), status, &body))
+    }
+
+    fn failed(&self, message: String) -> SendError {
+        SendError::Failed {
+            endpoint: self.endpoint.clone(),
+            message,
+        }
+    }
+
+    /// The error the SDK client maps this answer to (see `SdkManagement`).
+    fn error(
+        &self,
+        connection_id: &str,
+        code: Option<&str>,
+        status: u16,
+        body: &[u8],
+    ) -> SendError {
+        let endpoint = self.endpoint.clone();
+        match (code, status) {
+            (Some("GoneException"), _) | (_, 410) => SendError::Gone {
+                connection_id: connection_id.to_owned(),
+            },
+            (Some("PayloadTooLargeException"), _) | (_, 413) => SendError::TooLarge {
+                size: 0,
+                limit: MAX_MESSAGE_SIZE,
+            },
+            (Some("ForbiddenException"), _) | (_, 403) => SendError::Forbidden { endpoint },
+            (Some("LimitExceededException"), _) | (_, 429) => SendError::Throttled { endpoint },
+            (_, status) if status >= 500 => SendError::ServerError { endpoint, status },
+            (code, status) => SendError::Failed {
+                endpoint,
+                message: format!(
+                    "{} ({status}): {}",
+                    code.unwrap_or("unhandled error"),
+                    String::from_utf8_lossy(body)
+                ),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl ManagementApi for HttpManagement {
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
+        self.call("POST", connection_id, Bytes::copy_from_slice(data))
+            .await
+            .map(drop)
+    }
+
+    async fn delete(&self, connection_id: &str) -> Result<(), SendError> {
+        self.call("DELETE", connection_id, Bytes::new())
+            .await
+            .map(drop)
+    }
+
+    async fn info(&self, connection_id: &str) -> Result<ConnectionInfo, SendError> {
+        let (_, body) = self.call("GET", connection_id, Bytes::new()).await?;
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|err| self.failed(format!("GetConnection answered no JSON: {err}")))?;
+        let identity = &value["identity"];
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+        Ok(ConnectionInfo {
+            connected_at: timestamp(&value["connectedAt"]),
+            last_active_at: timestamp(&value["lastActiveAt"]),
+            source_ip: text(&identity["sourceIp"]),
+            user_agent: text(&identity["userAgent"]),
+        })
+    }
+}
+
+/// rustls on aws-lc-rs with the platform's root certificates, as the SDK's default client has
+/// them. Certificates that do not load are skipped (the SDK does the same); none at all is a
+/// warning, and HTTPS requests then fail with the TLS error.
+fn tls_config() -> Result<rustls::ClientConfig, crate::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        tracing::warn!(
+            errors = ?found.errors,
+            "no root certificates found: HTTPS calls to the Management API will fail"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A timestamp as the Management API writes it: ISO 8601, or epoch seconds.
+fn timestamp(value: &serde_json::Value) -> Option<SystemTime> {
+    if let Some(seconds) = value.as_f64() {
+        return SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(seconds.max(0.0)));
+    }
+    let parsed = chrono::DateTime::parse_from_rfc3339(value.as_str()?).ok()?;
+    Some(SystemTime::from(parsed))
+}
+
+/// The error code of a JSON error body (`__type` or `code`), as the SDK reads it when the
+/// header is missing.
+fn body_code(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = value
+        .get("__type")
+        .or_else(|| value.get("code"))?
+        .as_str()?;
+    let code = code.rsplit('#').next().unwrap_or(code);
+    Some(code.split(':').next().unwrap_or(code).to_owned())
+}
+
+/// A connection id as one path segment (ids are base64: `+`, `/` and `=` are encoded).
+fn encode(id: &str) -> String {
+    let mut out = String::with_capacity(id.len() + 8);
+    for byte in id.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// An error and its sources, on one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_ids_are_one_encoded_path_segment() {
+        assert_eq!(encode("L0SM9cOFvHcCIhw="), "L0SM9cOFvHcCIhw%3D");
+        assert_eq!(encode("a+b/c"), "a%2Bb%2Fc");
+    }
+
+    #[test]
+    fn error_codes_are_read_from_json_bodies() {
+        assert_eq!(
+            body_code(br#"{"__type":"com.amazon#GoneException:http://x"}"#).as_deref(),
+            Some("GoneException")
+        );
+        assert_eq!(body_code(b"not json"), None);
+    }
+
+    #[test]
+    fn timestamps_are_iso_8601_or_epoch_seconds() {
+        let iso = timestamp(&serde_json::json!("2024-01-02T03:04:05.000Z")).unwrap();
+        let epoch = timestamp(&serde_json::json!(1_704_164_645)).unwrap();
+        assert_eq!(iso, epoch);
+    }
+}
