@@ -1,90 +1,104 @@
-//! Broadcast to 10,000 WebSocket connections on the local emulator's Management API, against
-//! two baselines measured in the same run:
+//! Broadcast to thousands of WebSocket connections through the Management API, against
+//! baselines measured in the same run, same emulator, same clients:
 //!
-//! 1. `sdk_sequential`: the same SDK client, one `PostToConnection` after another (the pattern
-//!    of today's frameworks);
-//! 2. `raw_http_concurrent`: unsigned HTTP POSTs with the same concurrency as Lift's default
-//!    (the ceiling of this machine and emulator).
+//! - `sdk_sequential`: `aws-sdk-apigatewaymanagement` with exactly lift's client settings (SDK
+//!   retries off), one `PostToConnection` after another (the pattern of today's frameworks);
+//! - `sdk_concurrent`: the same SDK client at lift's concurrency (what lift adds on top of the
+//!   SDK, or saves);
+//! - `signed_http_concurrent`: the POSTs signed with SigV4 by `aws-sigv4` and sent with hyper at
+//!   lift's concurrency (the floor for a signed sender);
+//! - `raw_http_concurrent`: the same POSTs unsigned (the ceiling of this machine and emulator).
 //!
-//! and, to tell the cost of signing from the cost of the SDK's machinery,
-//! `signed_http_concurrent`: the same POSTs signed with SigV4 by `aws-sigv4` (the SDK's own
-//! signer) and sent with hyper at the same concurrency.
+//! `lift` is `ctx.broadcast(ids, &msg)` inside a handler, through the service Lambda runs (its
+//! default Management API client: hyper, signed by `aws-sigv4`); `lift_room` broadcasts to a
+//! room holding every connection, read from the store 100 members a page.
 //!
-//! `lift` is `ctx.broadcast(ids, &msg)` inside a handler, through the service Lambda runs (real
-//! SDK client, SigV4 signing included). The 10,000 clients live in a child process (the
-//! emulator's 10,000 server sockets and the clients' would not fit one process's file limit).
+//! The emulator and the WebSocket clients run in a child process (as API Gateway and the
+//! clients are elsewhere in AWS); the sender is this process. The clients count the frames they
+//! receive, and each group fails unless they received exactly the messages the senders
+//! reported sent.
 //!
 //! ```sh
 //! cargo bench -p lift-benches --bench broadcast
 //! LIFT_BENCH_CONNECTIONS=1000 cargo bench -p lift-benches --bench broadcast   # quicker
 //! ```
 //!
-//! At the end it prints messages per second and the ratios lift / sequential and
-//! lift / ceiling (from criterion's estimates of this run).
+//! Groups: `loopback` (10,000 connections, `LIFT_BENCH_CONNECTIONS`), `rtt_2ms_1k` and
+//! `rtt_2ms_10k` (the emulator answers every Management API call 2 ms late, a stand-in for the
+//! network between a Lambda function and API Gateway; 1,000 connections,
+//! `LIFT_BENCH_RTT_CONNECTIONS`, and 10,000), and `own_core` (loopback, with this process pinned
+//! to core 0 and the emulator and clients to core 1, as a Lambda function has its core to
+//! itself). Each group ends with one line in this form, to compare runs:
 //!
-//! A second group, `broadcast_rtt`, repeats the three with the emulator answering every
-//! Management API call 2 ms late (`LocalConfig::management_latency`), as a stand-in for the
-//! network between a Lambda function and API Gateway, with 1,000 connections
-//! (`LIFT_BENCH_RTT_CONNECTIONS`).
+//! `summary GROUP: lift/ceiling=R lift/sequential=R cpu_lift/cpu_signed=R delivered=N/N`
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use criterion::{Criterion, SamplingMode, Throughput};
 use futures_util::StreamExt;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use lift_runtime::local::{Emulator, LocalConfig};
+use lift_runtime::outbound::SdkManagement;
 use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use serde_json::json;
 
-/// The connections each emulator's benchmark broadcasts to, by the emulator's address.
-static IDS: OnceLock<Mutex<HashMap<String, &'static [String]>>> = OnceLock::new();
+/// The connections of the current group.
+static IDS: OnceLock<Mutex<&'static [String]>> = OnceLock::new();
 
-fn ids_of(domain: &str) -> &'static [String] {
-    IDS.get_or_init(Default::default).lock().unwrap()[domain]
-}
+/// Messages the senders of this process reported sent (lift's reports, the baselines' 2xx).
+static SENT: AtomicUsize = AtomicUsize::new(0);
 
-/// The connections of the emulator an event came through.
-fn ids_for(ctx: &lift_runtime::WsContext) -> &'static [String] {
-    let domain = ctx.event().request_context.domain_name.as_deref();
-    ids_of(domain.unwrap_or_default())
+fn ids() -> &'static [String] {
+    *IDS.get_or_init(|| Mutex::new(&[])).lock().unwrap()
 }
 
 #[lift_runtime::ws_app]
 mod bench_app {
     use lift_runtime::prelude::*;
+    use std::sync::atomic::Ordering;
 
     /// Broadcasts one small message to every benchmark connection.
     #[ws_route("fanout", reply)]
     async fn fanout(ctx: &WsContext) -> WsResult<Reply> {
-        let ids = super::ids_for(ctx);
+        let ids = super::ids();
         let report = ctx
             .broadcast(
                 ids,
                 &serde_json::json!({"type": "bench", "text": "hello, everyone"}),
             )
             .await?;
+        super::SENT.fetch_add(report.sent, Ordering::Relaxed);
         assert_eq!(report.sent, ids.len(), "{report:?}");
         Ok(Reply::text(report.sent.to_string()))
     }
 
-    /// Broadcasts one small message to the room every benchmark connection joined (members
-    /// read from the store a page of 100 at a time).
+    /// Broadcasts one small message to the room every benchmark connection joined.
     #[ws_route("fanout_room", reply)]
     async fn fanout_room(ctx: &WsContext) -> WsResult<Reply> {
         let report = ctx
             .room("everyone")
             .broadcast(&serde_json::json!({"type": "bench", "text": "hello, everyone"}))
             .await?;
-        assert_eq!(report.sent, super::ids_for(ctx).len(), "{report:?}");
+        super::SENT.fetch_add(report.sent, Ordering::Relaxed);
+        assert_eq!(report.sent, super::ids().len(), "{report:?}");
         Ok(Reply::text(report.sent.to_string()))
+    }
+}
+
+/// The child's app: it only needs connections kept (the senders are in the parent).
+#[lift_runtime::ws_app]
+mod sink_app {
+    use lift_runtime::prelude::*;
+
+    #[ws_default]
+    async fn ignore() -> WsResult {
+        Ok(())
     }
 }
 
@@ -95,9 +109,18 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// A group: its name, connections, Management API latency, and whether the sender and the
+/// rest get a core each.
+struct Group {
+    name: &'static str,
+    connections: usize,
+    latency: Duration,
+    own_core: bool,
+}
+
 fn main() {
-    if let Ok(url) = std::env::var("LIFT_BENCH_CLIENTS_OF") {
-        clients_process(&url);
+    if let Ok(n) = std::env::var("LIFT_BENCH_CLIENT_PROCESS") {
+        clients_process(n.parse().expect("a number of connections"));
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -110,76 +133,99 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5))
         .configure_from_args();
+    let many = env_number("LIFT_BENCH_CONNECTIONS", 10_000);
+    let few = env_number("LIFT_BENCH_RTT_CONNECTIONS", 1_000);
+    let two_cores = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
     let groups = [
-        (
-            "broadcast",
-            env_number("LIFT_BENCH_CONNECTIONS", 10_000),
-            Duration::ZERO,
-        ),
-        (
-            "broadcast_rtt",
-            env_number("LIFT_BENCH_RTT_CONNECTIONS", 1_000),
-            Duration::from_millis(2),
-        ),
+        Group {
+            name: "loopback",
+            connections: many,
+            latency: Duration::ZERO,
+            own_core: false,
+        },
+        Group {
+            name: "rtt_2ms_1k",
+            connections: few,
+            latency: Duration::from_millis(2),
+            own_core: false,
+        },
+        Group {
+            name: "rtt_2ms_10k",
+            connections: many,
+            latency: Duration::from_millis(2),
+            own_core: false,
+        },
+        Group {
+            name: "own_core",
+            connections: many,
+            latency: Duration::ZERO,
+            own_core: two_cores,
+        },
     ];
-    for (name, n, latency) in groups {
-        let setup = runtime.block_on(Setup::start(n, latency));
-        let concurrency = BroadcastConfig::default().concurrency;
+    let concurrency = BroadcastConfig::default().concurrency;
+    for group_spec in groups {
+        let name = group_spec.name;
+        if group_spec.own_core {
+            pin_process(Some(0));
+        }
+        let setup = runtime.block_on(Setup::start(&group_spec));
+        let sent_before = SENT.load(Ordering::Relaxed);
+        let received_before = setup.received();
         let mut group = criterion.benchmark_group(name);
         group.sampling_mode(SamplingMode::Flat);
-        group.throughput(Throughput::Elements(n as u64));
+        group.throughput(Throughput::Elements(group_spec.connections as u64));
         group.bench_function("lift", |b| b.to_async(&runtime).iter(|| setup.lift()));
         group.bench_function("lift_room", |b| {
             b.to_async(&runtime).iter(|| setup.lift_room())
         });
         group.bench_function("sdk_sequential", |b| {
-            b.to_async(&runtime).iter(|| setup.sdk_sequential())
+            b.to_async(&runtime).iter(|| setup.sdk_concurrent(1))
         });
-        group.bench_function("raw_http_concurrent", |b| {
+        group.bench_function("sdk_concurrent", |b| {
             b.to_async(&runtime)
-                .iter(|| setup.raw_concurrent(concurrency))
+                .iter(|| setup.sdk_concurrent(concurrency))
         });
         group.bench_function("signed_http_concurrent", |b| {
             b.to_async(&runtime)
-                .iter(|| setup.signed_concurrent(concurrency))
+                .iter(|| setup.http_concurrent(concurrency, true))
         });
-        if !latency.is_zero() {
-            // How the default concurrency was chosen: lift at other concurrencies.
-            for other in [8, 16, 32, 64, 256] {
-                let service = setup.service_with(other);
-                group.bench_function(format!("lift_concurrency_{other}"), |b| {
-                    b.to_async(&runtime).iter(|| setup.lift_on(&service))
-                });
-            }
-        }
+        group.bench_function("raw_http_concurrent", |b| {
+            b.to_async(&runtime)
+                .iter(|| setup.http_concurrent(concurrency, false))
+        });
         group.finish();
         let costs = cpu_costs(&runtime, &setup, concurrency);
-        let received = setup.stop_clients();
-        println!("{name}: the clients received {received} frames in all");
-        runtime.block_on(setup.emulator.shutdown());
-        report(name, n, started);
-        print_costs(name, &costs);
+        let sent = SENT.load(Ordering::Relaxed) - sent_before;
+        let received = setup.received_at_least(received_before + sent) - received_before;
+        setup.stop();
+        if group_spec.own_core {
+            pin_process(None);
+        }
+        report(
+            name,
+            group_spec.connections,
+            started,
+            &costs,
+            sent,
+            received,
+        );
+        assert_eq!(
+            received, sent,
+            "{name}: the clients received {received} frames, the senders reported {sent} sent"
+        );
     }
     criterion.final_summary();
 }
 
-/// CPU spent per message by the thread that sends (the one polling the broadcast: the SDK's
-/// orchestration, signing and request building run there; the HTTP connections' own tasks run
-/// on the runtime's workers) and by the whole benchmark process (sender, emulator and HTTP
-/// connections; the WebSocket clients are in the child process).
+/// CPU spent per message by the thread that sends (the one polling the broadcast: signing,
+/// request building and, for the SDK, its orchestration run there; the HTTP connections' own
+/// tasks run on the runtime's workers) and by this whole process (sender and HTTP
+/// connections; the emulator and the clients are in the child process).
 #[derive(Debug)]
 struct Cost {
     name: &'static str,
     sender_us: f64,
     process_us: f64,
-}
-
-fn thread_cpu() -> Duration {
-    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
-}
-
-fn process_cpu() -> Duration {
-    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 fn cpu_clock(clock: libc::clockid_t) -> Duration {
@@ -197,56 +243,49 @@ fn cpu_clock(clock: libc::clockid_t) -> Duration {
 /// `to_async` runs them.
 fn cpu_costs(runtime: &tokio::runtime::Runtime, setup: &Setup, concurrency: usize) -> Vec<Cost> {
     vec![
-        cost_of(runtime, setup, "lift", || setup.lift()),
-        cost_of(runtime, setup, "sdk_sequential", || setup.sdk_sequential()),
-        cost_of(runtime, setup, "raw_http_concurrent", || {
-            setup.raw_concurrent(concurrency)
+        cost_of(runtime, "lift", || setup.lift()),
+        cost_of(runtime, "sdk_concurrent", || {
+            setup.sdk_concurrent(concurrency)
         }),
-        cost_of(runtime, setup, "signed_http_concurrent", || {
-            setup.signed_concurrent(concurrency)
+        cost_of(runtime, "signed_http_concurrent", || {
+            setup.http_concurrent(concurrency, true)
+        }),
+        cost_of(runtime, "raw_http_concurrent", || {
+            setup.http_concurrent(concurrency, false)
         }),
     ]
 }
 
 fn cost_of<F: std::future::Future<Output = ()>>(
     runtime: &tokio::runtime::Runtime,
-    setup: &Setup,
     name: &'static str,
     run: impl Fn() -> F,
 ) -> Cost {
     const ROUNDS: u32 = 3;
     runtime.block_on(run()); // warm
-    let (thread, process) = (thread_cpu(), process_cpu());
+    let thread = cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID);
+    let process = cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID);
     for _ in 0..ROUNDS {
         runtime.block_on(run());
     }
     let per_message =
-        |d: Duration| d.as_secs_f64() * 1e6 / (setup.ids().len() as f64 * f64::from(ROUNDS));
+        |d: Duration| d.as_secs_f64() * 1e6 / (ids().len() as f64 * f64::from(ROUNDS));
     Cost {
         name,
-        sender_us: per_message(thread_cpu() - thread),
-        process_us: per_message(process_cpu() - process),
+        sender_us: per_message(cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID) - thread),
+        process_us: per_message(cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID) - process),
     }
 }
 
-fn print_costs(group: &str, costs: &[Cost]) {
-    println!("{group}: CPU per message (µs): sending thread / whole process (without the clients)");
-    for cost in costs {
-        println!(
-            "  {:<20} {:>8.1} / {:>8.1}",
-            cost.name, cost.sender_us, cost.process_us
-        );
-    }
-    if let [lift, _, raw, ..] = costs {
-        println!(
-            "sending thread, lift / raw HTTP = {:.1}x",
-            lift.sender_us / raw.sender_us
-        );
-    }
-}
-
-/// Prints messages per second and the ratios, from criterion's estimates of this run.
-fn report(group: &str, n: usize, started: std::time::SystemTime) {
+/// Prints the group's figures and its summary line, from criterion's estimates of this run.
+fn report(
+    group: &str,
+    n: usize,
+    started: std::time::SystemTime,
+    costs: &[Cost],
+    sent: usize,
+    received: usize,
+) {
     let mean_ns = |name: &str| -> Option<f64> {
         let path = format!("target/criterion/{group}/{name}/new/estimates.json");
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -261,141 +300,184 @@ fn report(group: &str, n: usize, started: std::time::SystemTime) {
         let value: serde_json::Value = serde_json::from_str(&text).ok()?;
         value["mean"]["point_estimate"].as_f64()
     };
-    let (Some(lift), Some(sequential), Some(ceiling)) = (
-        mean_ns("lift"),
-        mean_ns("sdk_sequential"),
-        mean_ns("raw_http_concurrent"),
-    ) else {
-        println!("{group}: no estimates of this run to compare (filtered out, or --test)");
-        return;
+    println!("{group}: CPU per message (µs): sending thread / this process (sender side only)");
+    for cost in costs {
+        println!(
+            "  {:<24} {:>8.1} / {:>8.1}",
+            cost.name, cost.sender_us, cost.process_us
+        );
+    }
+    let cpu = |name: &str| costs.iter().find(|c| c.name == name).map(|c| c.sender_us);
+    let cpu_ratio = match (cpu("lift"), cpu("signed_http_concurrent")) {
+        (Some(lift), Some(signed)) => format!("{:.2}", lift / signed),
+        _ => "n/a".to_owned(),
     };
-    let rate = |ns: f64| n as f64 / (ns / 1e9);
-    println!("{group}: messages per second, {n} connections:");
-    println!("  lift                 {:>10.0}", rate(lift));
-    if let Some(room) = mean_ns("lift_room") {
-        println!("  lift_room            {:>10.0}", rate(room));
+    let kinds = [
+        "lift",
+        "lift_room",
+        "sdk_sequential",
+        "sdk_concurrent",
+        "signed_http_concurrent",
+        "raw_http_concurrent",
+    ];
+    let times: Vec<(&str, f64)> = kinds
+        .iter()
+        .filter_map(|kind| mean_ns(kind).map(|ns| (*kind, ns)))
+        .collect();
+    if !times.is_empty() {
+        println!("{group}: messages per second, {n} connections:");
+        for (kind, ns) in &times {
+            println!("  {kind:<24} {:>10.0}", n as f64 / (ns / 1e9));
+        }
     }
-    println!("  sdk_sequential       {:>10.0}", rate(sequential));
-    println!("  raw_http_concurrent  {:>10.0}", rate(ceiling));
-    println!("lift / sequential = {:.1}x", sequential / lift);
-    println!("lift / ceiling    = {:.2}", ceiling / lift);
-    if let Some(signed) = mean_ns("signed_http_concurrent") {
-        println!("  signed_http_concurrent {:>8.0}", rate(signed));
-        println!("lift / signed     = {:.2}", signed / lift);
-    }
+    let time = |kind: &str| times.iter().find(|(k, _)| *k == kind).map(|(_, ns)| *ns);
+    let ratio = |base: &str, inverse: bool| match (time("lift"), time(base)) {
+        (Some(lift), Some(other)) if inverse => format!("{:.2}", other / lift),
+        _ => "n/a".to_owned(),
+    };
     println!(
-        "ceiling / sequential = {:.1}x (the most any sender could gain on the sequential loop here)",
-        sequential / ceiling
+        "summary {group}: lift/ceiling={} lift/sequential={} cpu_lift/cpu_signed={cpu_ratio} delivered={received}/{sent}",
+        ratio("raw_http_concurrent", true),
+        ratio("sdk_sequential", true),
     );
 }
 
+/// Pins every thread of this process to `core`, or lets them run anywhere again.
+fn pin_process(core: Option<usize>) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes within it, and
+        // sched_setaffinity only reads it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            match core {
+                Some(core) => libc::CPU_SET(core, &mut set),
+                None => (0..cores).for_each(|c| libc::CPU_SET(c, &mut set)),
+            }
+            libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
+}
+
 struct Setup {
-    emulator: Emulator,
     service: Service,
     event: serde_json::Value,
+    /// The SDK client exactly as lift builds it (`SdkManagement`: SDK retries off).
     sdk: aws_sdk_apigatewaymanagement::Client,
     http: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         Full<Bytes>,
     >,
+    host: String,
     payload: Bytes,
-    child: std::sync::Mutex<Child>,
+    child: Mutex<(Child, ChildStdin, BufReader<ChildStdout>)>,
 }
 
 impl Setup {
-    async fn start(n: usize, latency: Duration) -> Setup {
-        // Unsigned requests (the raw ceiling) must pass: signatures are checked in the tests.
-        let config = LocalConfig::default()
-            .addr("127.0.0.1:0".parse().unwrap())
-            .management_latency(latency)
-            .skip_signature_checks();
-        let store = lift_runtime::store::MemoryStore::new();
-        let service = App::new(bench_app::router()).store(store.clone()).service();
-        let emulator = Emulator::start(service, config).await.expect("emulator");
-        let url = emulator.url();
-
-        // The clients, in a child process.
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .env("LIFT_BENCH_CLIENTS_OF", &url)
-            .env("LIFT_BENCH_CONNECTIONS", n.to_string())
+    async fn start(spec: &Group) -> Setup {
+        let n = spec.connections;
+        // The emulator and the clients, in a child process.
+        let mut command = Command::new(std::env::current_exe().expect("own path"));
+        command
+            .env("LIFT_BENCH_CLIENT_PROCESS", n.to_string())
+            .env(
+                "LIFT_BENCH_LATENCY_US",
+                spec.latency.as_micros().to_string(),
+            )
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("client process");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("child says ready");
-        assert_eq!(line.trim(), "ready", "the client process failed");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while emulator.connection_ids().len() < n {
-            assert!(Instant::now() < deadline, "clients did not all connect");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            .stdout(Stdio::piped());
+        if spec.own_core {
+            command.env("LIFT_BENCH_CORE", "1");
         }
-        let ids: &'static [String] = Vec::leak(emulator.connection_ids());
+        let mut child = command.spawn().expect("client process");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the child says where");
+        let host = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("the client process failed: {line:?}"))
+            .to_owned();
+        let mut list = Vec::with_capacity(n);
+        loop {
+            line.clear();
+            stdout.read_line(&mut line).expect("an id");
+            match line.trim() {
+                "end" => break,
+                id => list.push(id.to_owned()),
+            }
+        }
+        assert_eq!(list.len(), n, "every client connected");
+        let list: &'static [String] = Vec::leak(list);
+        *IDS.get_or_init(|| Mutex::new(&[])).lock().unwrap() = list;
+
+        let store = lift_runtime::store::MemoryStore::new();
         {
-            use lift_runtime::store::ConnectionStore;
-            for id in ids {
+            // The sender's own store (the child's emulator keeps its own): every connection,
+            // in one room.
+            use lift_runtime::store::{Connection, ConnectionStore};
+            let now = std::time::SystemTime::now();
+            for id in list {
+                store.save(&Connection::new(id, now)).await.expect("save");
                 store.join(id, "everyone").await.expect("join");
             }
         }
-        let sender = ids[0].clone();
-        let addr = emulator.local_addr();
-        IDS.get_or_init(Default::default)
-            .lock()
-            .unwrap()
-            .insert(addr.to_string(), ids);
-
+        // The endpoint comes from the event's domain, as in Lambda (a loopback one is http).
+        let service = App::new(bench_app::router()).store(store).service();
         let event = json!({
             "requestContext": {
                 "routeKey": "fanout", "eventType": "MESSAGE", "messageDirection": "IN",
                 "stage": "local", "connectedAt": 0, "requestTimeEpoch": 0,
-                "requestId": "bench", "domainName": addr.to_string(), "connectionId": sender,
+                "requestId": "bench", "domainName": host, "connectionId": list[0],
                 "apiId": "local", "identity": {"sourceIp": "127.0.0.1"}
             },
             "body": r#"{"action":"fanout"}"#,
             "isBase64Encoded": false
         });
-        let sdk_config = aws_sdk_apigatewaymanagement::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
-            .endpoint_url(emulator.management_endpoint())
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("local", "local", None, None, "bench"),
+                ),
+            )
             .build();
+        let sdk = SdkManagement::new(
+            &aws_sdk_apigatewaymanagement::Config::from(&config),
+            &format!("http://{host}/local"),
+        )
+        .client()
+        .clone();
         let http =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_max_idle_per_host(256)
                 .build_http();
         Setup {
-            service: emulator.service().clone(),
-            emulator,
+            service,
             event,
-            sdk: aws_sdk_apigatewaymanagement::Client::from_conf(sdk_config),
+            sdk,
             http,
+            host,
             payload: Bytes::from(json!({"type": "bench", "text": "hello, everyone"}).to_string()),
-            child: std::sync::Mutex::new(child),
+            child: Mutex::new((child, stdin, stdout)),
         }
-    }
-
-    fn ids(&self) -> &'static [String] {
-        ids_of(&self.emulator.local_addr().to_string())
-    }
-
-    /// The same app as a service of its own with another broadcast concurrency, calling the
-    /// emulator's Management API.
-    fn service_with(&self, concurrency: usize) -> Service {
-        App::new(bench_app::router())
-            .management_endpoint(self.emulator.management_endpoint())
-            .broadcast(BroadcastConfig {
-                concurrency,
-                ..BroadcastConfig::default()
-            })
-            .service()
     }
 
     /// `ctx.broadcast` inside a handler, as Lambda would run it.
     async fn lift(&self) {
-        self.lift_on(&self.service).await;
+        self.handle(self.event.clone()).await;
     }
 
     /// `ctx.room("everyone").broadcast` inside a handler: the members come from the store.
@@ -403,128 +485,145 @@ impl Setup {
         let mut event = self.event.clone();
         event["requestContext"]["routeKey"] = json!("fanout_room");
         event["body"] = json!(r#"{"action":"fanout_room"}"#);
+        self.handle(event).await;
+    }
+
+    async fn handle(&self, event: serde_json::Value) {
         let invocation = Invocation {
             request_id: "bench".into(),
-            deadline: Some(Instant::now() + Duration::from_secs(120)),
+            deadline: Some(Instant::now() + Duration::from_secs(300)),
         };
         let response = self.service.handle_json(event, invocation).await;
         assert_eq!(response.status_code, 200);
     }
 
-    async fn lift_on(&self, service: &Service) {
-        let invocation = Invocation {
-            request_id: "bench".into(),
-            deadline: Some(Instant::now() + Duration::from_secs(120)),
-        };
-        let response = service.handle_json(self.event.clone(), invocation).await;
-        assert_eq!(response.status_code, 200);
+    /// Baselines `sdk_sequential` (1) and `sdk_concurrent`: the SDK client, `concurrency` at a
+    /// time.
+    async fn sdk_concurrent(&self, concurrency: usize) {
+        let sent = futures_util::stream::iter(ids())
+            .map(|id| async move {
+                self.sdk
+                    .post_to_connection()
+                    .connection_id(id)
+                    .data(Blob::new(self.payload.to_vec()))
+                    .send()
+                    .await
+                    .expect("post");
+            })
+            .buffer_unordered(concurrency)
+            .count()
+            .await;
+        SENT.fetch_add(sent, Ordering::Relaxed);
     }
 
-    /// Baseline 1: the same SDK client in a sequential loop.
-    async fn sdk_sequential(&self) {
-        for id in self.ids() {
-            self.sdk
-                .post_to_connection()
-                .connection_id(id)
-                .data(Blob::new(self.payload.to_vec()))
-                .send()
-                .await
-                .expect("post");
-        }
-    }
-
-    /// Baseline 2 (the ceiling): unsigned HTTP POSTs with the same concurrency.
-    async fn raw_concurrent(&self, concurrency: usize) {
-        self.post_concurrently(concurrency, |_| {}).await;
-    }
-
-    /// Baseline 3: the POSTs of baseline 2 signed with SigV4 by `aws-sigv4` (the SDK's own
-    /// signer, same credentials, region and service), without the SDK's orchestration.
-    async fn signed_concurrent(&self, concurrency: usize) {
+    /// Baselines `signed_http_concurrent` and `raw_http_concurrent`: hyper POSTs, signed with
+    /// SigV4 by `aws-sigv4` (same credentials, region and service as lift) or not.
+    async fn http_concurrent(&self, concurrency: usize, signed: bool) {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         use aws_sigv4::sign::v4;
         let identity: aws_smithy_runtime_api::client::identity::Identity =
             aws_credential_types::Credentials::new("local", "local", None, None, "bench").into();
-        let host = self.emulator.local_addr().to_string();
-        self.post_concurrently(concurrency, |request| {
-            let params = v4::SigningParams::builder()
-                .identity(&identity)
-                .region("us-east-1")
-                .name("execute-api")
-                .time(std::time::SystemTime::now())
-                .settings(SigningSettings::default())
-                .build()
-                .expect("signing params")
-                .into();
-            let uri = request.uri().to_string();
-            let signable = SignableRequest::new(
-                "POST",
-                &uri,
-                [("host", host.as_str())].into_iter(),
-                SignableBody::Bytes(&self.payload),
-            )
-            .expect("signable");
-            let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
-            instructions.apply_to_request_http1x(request);
-        })
-        .await;
-    }
-
-    /// POSTs the payload to every connection with hyper, `concurrency` at a time, each request
-    /// passed through `prepare` first.
-    async fn post_concurrently(
-        &self,
-        concurrency: usize,
-        prepare: impl Fn(&mut hyper::Request<Full<Bytes>>),
-    ) {
-        let host = self.emulator.local_addr().to_string();
+        let host = self.host.as_str();
         let base = format!("http://{host}/local/@connections/");
-        let sent = futures_util::stream::iter(self.ids())
+        let sent = futures_util::stream::iter(ids())
             .map(|id| {
                 let uri = format!("{base}{}", id.replace('=', "%3D"));
-                let mut request = hyper::Request::post(uri)
-                    .header("host", &host)
+                let mut request = hyper::Request::post(&uri)
+                    .header("host", host)
                     .body(Full::new(self.payload.clone()))
                     .expect("request");
-                prepare(&mut request);
+                if signed {
+                    let params = v4::SigningParams::builder()
+                        .identity(&identity)
+                        .region("us-east-1")
+                        .name("execute-api")
+                        .time(std::time::SystemTime::now())
+                        .settings(SigningSettings::default())
+                        .build()
+                        .expect("signing params")
+                        .into();
+                    let signable = SignableRequest::new(
+                        "POST",
+                        &uri,
+                        [("host", host)].into_iter(),
+                        SignableBody::Bytes(&self.payload),
+                    )
+                    .expect("signable");
+                    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+                    instructions.apply_to_request_http1x(&mut request);
+                }
                 let client = &self.http;
                 async move {
                     let response = client.request(request).await.expect("post");
-                    assert!(response.status().is_success());
+                    assert!(response.status().is_success(), "{}", response.status());
                 }
             })
             .buffer_unordered(concurrency)
             .count()
             .await;
-        assert_eq!(sent, self.ids().len());
+        SENT.fetch_add(sent, Ordering::Relaxed);
     }
 
-    /// Closes the clients' stdin; they report how many frames they received.
-    fn stop_clients(&self) -> usize {
+    /// How many frames the clients have received so far.
+    fn received(&self) -> usize {
         let mut child = self.child.lock().unwrap();
-        drop(child.stdin.take());
+        let (_, stdin, stdout) = &mut *child;
+        writeln!(stdin, "count").expect("ask the clients");
+        stdin.flush().expect("ask the clients");
         let mut line = String::new();
-        if let Some(stdout) = child.stdout.as_mut() {
-            let _ = BufReader::new(stdout).read_line(&mut line);
+        stdout.read_line(&mut line).expect("the clients answer");
+        line.trim().parse().expect("a count")
+    }
+
+    /// The clients' count once it reaches `expected` (frames still on their way), or what it
+    /// is after 10 s.
+    fn received_at_least(&self, expected: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let received = self.received();
+            if received >= expected || Instant::now() > deadline {
+                return received;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Ends the child process.
+    fn stop(self) {
+        let (mut child, stdin, _) = self.child.into_inner().unwrap();
+        drop(stdin);
         let _ = child.wait();
-        line.trim().parse().unwrap_or(0)
     }
 }
 
-/// The child process: holds the WebSocket clients and counts the frames they receive.
-fn clients_process(url: &str) {
+/// The child process: the emulator and `n` WebSocket clients counting the frames they
+/// receive. It prints `ready HOST:PORT`, the connection ids and `end`; then answers each
+/// `count` line on its standard input with the frames received so far, until the input ends.
+fn clients_process(n: usize) {
+    if let Ok(core) = std::env::var("LIFT_BENCH_CORE") {
+        pin_process(Some(core.parse().expect("a core")));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let n = env_number("LIFT_BENCH_CONNECTIONS", 10_000);
+    let latency = Duration::from_micros(env_number("LIFT_BENCH_LATENCY_US", 0) as u64);
     let received = Arc::new(AtomicUsize::new(0));
-    runtime.block_on(async {
+    let emulator = runtime.block_on(async {
+        // Unsigned requests (the raw ceiling) must pass: signatures are checked in the tests.
+        let config = LocalConfig::default()
+            .addr("127.0.0.1:0".parse().unwrap())
+            .management_latency(latency)
+            .skip_signature_checks();
+        let emulator = Emulator::start(App::new(sink_app::router()).service(), config)
+            .await
+            .expect("emulator");
+        let url = emulator.url();
         let connected = futures_util::stream::iter(0..n)
             .map(|_| {
                 let received = received.clone();
+                let url = url.clone();
                 async move {
                     let (ws, _) = tokio_tungstenite::connect_async(url)
                         .await
@@ -541,13 +640,27 @@ fn clients_process(url: &str) {
             .count()
             .await;
         assert_eq!(connected, n);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while emulator.connection_ids().len() < n {
+            assert!(Instant::now() < deadline, "clients did not all connect");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        emulator
     });
-    println!("ready");
-    std::io::stdout().flush().expect("stdout");
-    // Run until the parent closes our stdin.
-    let mut sink = String::new();
-    let _ = std::io::stdin().read_line(&mut sink);
-    println!("{}", received.load(Ordering::Relaxed));
-    std::io::stdout().flush().expect("stdout");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready {}", emulator.local_addr()).expect("stdout");
+    for id in emulator.connection_ids() {
+        writeln!(out, "{id}").expect("stdout");
+    }
+    writeln!(out, "end").expect("stdout");
+    out.flush().expect("stdout");
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+        writeln!(out, "{}", received.load(Ordering::Relaxed)).expect("stdout");
+        out.flush().expect("stdout");
+    }
+    drop(emulator);
     drop(runtime);
 }
