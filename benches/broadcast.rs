@@ -13,7 +13,7 @@
 //! default Management API client: hyper, signed by `aws-sigv4`); `lift_room` broadcasts to a
 //! room holding every connection, read from the store 100 members a page.
 //!
-//! The emulator and the WebSocket clients run in a child process (as API Gateway and the
+//! The emulator and the WebSocket clients run in processes of their own (as API Gateway and the
 //! clients are elsewhere in AWS); the sender is this process. The clients count the frames they
 //! receive, and each group fails unless they received exactly the messages the senders
 //! reported sent.
@@ -119,9 +119,10 @@ struct Group {
 }
 
 fn main() {
-    if let Ok(n) = std::env::var("LIFT_BENCH_CLIENT_PROCESS") {
-        clients_process(n.parse().expect("a number of connections"));
-        return;
+    match std::env::var("LIFT_BENCH_ROLE").as_deref() {
+        Ok("emulator") => return emulator_process(),
+        Ok("clients") => return clients_process(),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -380,42 +381,89 @@ struct Setup {
     >,
     host: String,
     payload: Bytes,
-    child: Mutex<(Child, ChildStdin, BufReader<ChildStdout>)>,
+    /// The WebSocket clients' process, answering `count`.
+    clients: Mutex<Helper>,
+    /// The emulator's process.
+    emulator: Helper,
+}
+
+/// A child process of the benchmark, spoken to by lines.
+struct Helper {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Helper {
+    /// Starts this benchmark's binary in `role`, with `env`, pinned to core 1 if `own_core`.
+    fn spawn(role: &str, env: &[(&str, String)], own_core: bool) -> Helper {
+        let mut command = Command::new(std::env::current_exe().expect("own path"));
+        command
+            .env("LIFT_BENCH_ROLE", role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        if own_core {
+            command.env("LIFT_BENCH_CORE", "1");
+        }
+        let mut child = command.spawn().expect("a helper process");
+        Helper {
+            stdin: child.stdin.take().expect("stdin"),
+            stdout: BufReader::new(child.stdout.take().expect("stdout")),
+            child,
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("a line from a helper");
+        line.trim().to_owned()
+    }
+
+    fn ask(&mut self, question: &str) -> String {
+        writeln!(self.stdin, "{question}").expect("a helper's stdin");
+        self.stdin.flush().expect("a helper's stdin");
+        self.line()
+    }
+
+    fn stop(self) {
+        let Helper {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let _ = child.wait();
+    }
 }
 
 impl Setup {
     async fn start(spec: &Group) -> Setup {
         let n = spec.connections;
-        // The emulator and the clients, in a child process.
-        let mut command = Command::new(std::env::current_exe().expect("own path"));
-        command
-            .env("LIFT_BENCH_CLIENT_PROCESS", n.to_string())
-            .env(
-                "LIFT_BENCH_LATENCY_US",
-                spec.latency.as_micros().to_string(),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        if spec.own_core {
-            command.env("LIFT_BENCH_CORE", "1");
-        }
-        let mut child = command.spawn().expect("client process");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the child says where");
-        let host = line
-            .trim()
+        // The emulator and the clients, each in a process of its own (one process cannot hold
+        // both ends of 10,000 sockets within this machine's limit of 20,000 files).
+        let latency = (
+            "LIFT_BENCH_LATENCY_US",
+            spec.latency.as_micros().to_string(),
+        );
+        let connections = ("LIFT_BENCH_CONNECTIONS", n.to_string());
+        let mut emulator =
+            Helper::spawn("emulator", &[latency, connections.clone()], spec.own_core);
+        let ready = emulator.line();
+        let host = ready
             .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("the client process failed: {line:?}"))
+            .unwrap_or_else(|| panic!("the emulator process failed: {ready:?}"))
             .to_owned();
+        let url = ("LIFT_BENCH_URL", format!("ws://{host}"));
+        let mut clients = Helper::spawn("clients", &[url, connections], spec.own_core);
+        assert_eq!(clients.line(), "ready", "the clients process failed");
         let mut list = Vec::with_capacity(n);
         loop {
-            line.clear();
-            stdout.read_line(&mut line).expect("an id");
-            match line.trim() {
-                "end" => break,
-                id => list.push(id.to_owned()),
+            match emulator.line() {
+                end if end == "end" => break,
+                id => list.push(id),
             }
         }
         assert_eq!(list.len(), n, "every client connected");
@@ -471,7 +519,8 @@ impl Setup {
             http,
             host,
             payload: Bytes::from(json!({"type": "bench", "text": "hello, everyone"}).to_string()),
-            child: Mutex::new((child, stdin, stdout)),
+            clients: Mutex::new(clients),
+            emulator,
         }
     }
 
@@ -566,13 +615,8 @@ impl Setup {
 
     /// How many frames the clients have received so far.
     fn received(&self) -> usize {
-        let mut child = self.child.lock().unwrap();
-        let (_, stdin, stdout) = &mut *child;
-        writeln!(stdin, "count").expect("ask the clients");
-        stdin.flush().expect("ask the clients");
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the clients answer");
-        line.trim().parse().expect("a count")
+        let answer = self.clients.lock().unwrap().ask("count");
+        answer.parse().expect("a count")
     }
 
     /// The clients' count once it reaches `expected` (frames still on their way), or what it
@@ -588,38 +632,71 @@ impl Setup {
         }
     }
 
-    /// Ends the child process.
+    /// Ends the helper processes.
     fn stop(self) {
-        let (mut child, stdin, _) = self.child.into_inner().unwrap();
-        drop(stdin);
-        let _ = child.wait();
+        self.clients.into_inner().unwrap().stop();
+        self.emulator.stop();
     }
 }
 
-/// The child process: the emulator and `n` WebSocket clients counting the frames they
-/// receive. It prints `ready HOST:PORT`, the connection ids and `end`; then answers each
-/// `count` line on its standard input with the frames received so far, until the input ends.
-fn clients_process(n: usize) {
+/// The emulator's process: prints `ready HOST:PORT`, then, once
+/// `LIFT_BENCH_CONNECTIONS` clients are connected, their ids and `end`; runs until its input
+/// ends.
+fn emulator_process() {
     if let Ok(core) = std::env::var("LIFT_BENCH_CORE") {
         pin_process(Some(core.parse().expect("a core")));
     }
+    let n = env_number("LIFT_BENCH_CONNECTIONS", 0);
+    let latency = Duration::from_micros(env_number("LIFT_BENCH_LATENCY_US", 0) as u64);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let latency = Duration::from_micros(env_number("LIFT_BENCH_LATENCY_US", 0) as u64);
-    let received = Arc::new(AtomicUsize::new(0));
     let emulator = runtime.block_on(async {
         // Unsigned requests (the raw ceiling) must pass: signatures are checked in the tests.
         let config = LocalConfig::default()
             .addr("127.0.0.1:0".parse().unwrap())
             .management_latency(latency)
             .skip_signature_checks();
-        let emulator = Emulator::start(App::new(sink_app::router()).service(), config)
+        Emulator::start(App::new(sink_app::router()).service(), config)
             .await
-            .expect("emulator");
-        let url = emulator.url();
+            .expect("emulator")
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready {}", emulator.local_addr()).expect("stdout");
+    out.flush().expect("stdout");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while emulator.connection_ids().len() < n {
+        assert!(Instant::now() < deadline, "the clients did not all connect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for id in emulator.connection_ids() {
+        writeln!(out, "{id}").expect("stdout");
+    }
+    writeln!(out, "end").expect("stdout");
+    out.flush().expect("stdout");
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut rest);
+    drop(emulator);
+    drop(runtime);
+}
+
+/// The clients' process: `LIFT_BENCH_CONNECTIONS` WebSocket clients of `LIFT_BENCH_URL`,
+/// counting the frames they receive. Prints `ready` once all are connected, then answers each
+/// `count` line on its input with the frames received so far, until the input ends.
+fn clients_process() {
+    if let Ok(core) = std::env::var("LIFT_BENCH_CORE") {
+        pin_process(Some(core.parse().expect("a core")));
+    }
+    let n = env_number("LIFT_BENCH_CONNECTIONS", 0);
+    let url = std::env::var("LIFT_BENCH_URL").expect("LIFT_BENCH_URL");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let received = Arc::new(AtomicUsize::new(0));
+    runtime.block_on(async {
         let connected = futures_util::stream::iter(0..n)
             .map(|_| {
                 let received = received.clone();
@@ -640,19 +717,9 @@ fn clients_process(n: usize) {
             .count()
             .await;
         assert_eq!(connected, n);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while emulator.connection_ids().len() < n {
-            assert!(Instant::now() < deadline, "clients did not all connect");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        emulator
     });
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ready {}", emulator.local_addr()).expect("stdout");
-    for id in emulator.connection_ids() {
-        writeln!(out, "{id}").expect("stdout");
-    }
-    writeln!(out, "end").expect("stdout");
+    writeln!(out, "ready").expect("stdout");
     out.flush().expect("stdout");
     for line in std::io::stdin().lock().lines() {
         if line.is_err() {
@@ -661,6 +728,5 @@ fn clients_process(n: usize) {
         writeln!(out, "{}", received.load(Ordering::Relaxed)).expect("stdout");
         out.flush().expect("stdout");
     }
-    drop(emulator);
     drop(runtime);
 }
