@@ -13,11 +13,11 @@ use crate::retry::Backoff;
 /// How broadcasts (and single sends) are paced and retried.
 #[derive(Clone, Debug)]
 pub struct BroadcastConfig {
-    /// Sends in flight at once. Default 128, chosen by measurement (`BENCHMARKS.md`): with a
-    /// 2 ms round trip to the Management API, throughput on a 2-core machine grows with
-    /// concurrency up to 64–128, where one sending task is bound by CPU (about 12,000–16,000
-    /// messages a second); with a real region's 5–20 ms round trips, 128 in flight are needed to
-    /// reach that bound.
+    /// Sends in flight at once. Default 128: with a round trip of `r` to the Management API,
+    /// one sending task delivers at most `concurrency / r` messages a second, and on this
+    /// project's 2-core machine it is bound by CPU at about 20,000–27,000 a second
+    /// (`BENCHMARKS.md`); with a real region's 5–20 ms round trips, 128 in flight are needed to
+    /// come near that bound.
     pub concurrency: usize,
     /// Attempts per connection, the first included. Default 6.
     pub max_attempts: u32,
