@@ -1,7 +1,7 @@
 //! The local emulator of API Gateway's WebSocket API: the same app, on your machine.
 //!
 //! [`App::run`](crate::App::run) starts it when not in Lambda; tests start it with
-//! [`Emulator::start`] (or [`testing::TestApp`](crate::testing)). On one loopback port it serves:
+//! [`Emulator::start`] (or `testing::TestApp`). On one loopback port it serves:
 //!
 //! - **WebSocket** on `/` and `/{stage}`. The upgrade request becomes a `$connect` event (headers,
 //!   query string, source IP); a non-2xx answer refuses the handshake with that HTTP status.
