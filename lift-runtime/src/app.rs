@@ -11,6 +11,9 @@ use crate::router::Router;
 use crate::service::{Endpoint, Service};
 use crate::store::{ConnectionStore, MemoryStore, EXPIRY_SLACK, MAX_CONNECTION_LIFETIME};
 
+/// Builds the Management API client of an endpoint.
+type Connect = dyn Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync;
+
 /// A WebSocket app: a router plus its configuration.
 ///
 /// ```no_run
@@ -45,6 +48,7 @@ pub struct App {
     aws_config: Option<aws_config::SdkConfig>,
     #[cfg(feature = "lambda")]
     client: crate::outbound::ManagementClient,
+    connect: Option<Box<Connect>>,
     #[cfg(feature = "local")]
     local: crate::local::LocalConfig,
 }
@@ -64,6 +68,7 @@ impl App {
             aws_config: None,
             #[cfg(feature = "lambda")]
             client: crate::outbound::ManagementClient::default(),
+            connect: None,
             #[cfg(feature = "local")]
             local: crate::local::LocalConfig::default(),
         }
@@ -126,6 +131,18 @@ impl App {
     #[cfg(feature = "lambda")]
     pub fn management_client(mut self, client: crate::outbound::ManagementClient) -> Self {
         self.client = client;
+        self
+    }
+
+    /// Builds each endpoint's Management API client with `connect` (given the endpoint URL)
+    /// instead of the built-in clients: a client of your own, or one that records or fakes the
+    /// calls for a test or a benchmark. It takes precedence over
+    /// [`management_client`](Self::management_client) and [`aws_config`](Self::aws_config).
+    pub fn management_api(
+        mut self,
+        connect: impl Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync + 'static,
+    ) -> Self {
+        self.connect = Some(Box::new(connect));
         self
     }
 
@@ -199,6 +216,9 @@ impl App {
     #[cfg(feature = "lambda")]
     pub fn service(mut self) -> Service {
         use crate::outbound::{HttpManagement, HttpShared, ManagementClient, SdkManagement};
+        if let Some(connect) = self.connect.take() {
+            return self.build(connect);
+        }
         let config = self.aws_config.take().unwrap_or_else(local_aws_config);
         let shared = match self.client {
             ManagementClient::Http => HttpShared::new(&config)

@@ -1,0 +1,321 @@
+//! Dispatch: the chat example's `whoami` and `sendMessage` events through lift's `Service`,
+//! against the same behaviour written by hand on `aws_lambda_events` types (what a
+//! `lambda_runtime` handler without a framework does), in the same run. Both parse the event
+//! from JSON, read the same in-memory store and post through the same in-memory Management API,
+//! so what differs is what each adds around the handler: routing, extraction, context, replies.
+//!
+//! ```sh
+//! cargo bench -p lift-benches --bench dispatch
+//! ```
+//!
+//! It ends with one line: `summary dispatch: lift/hand-written=R` (the time of one `whoami` and
+//! one `sendMessage`, lift's over the hand-written one's).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use criterion::Criterion;
+use lift_runtime::outbound::{ConnectionInfo, ManagementApi};
+use lift_runtime::store::{collect, Connection, ConnectionStore, MemoryStore};
+use lift_runtime::{App, Invocation, SendError, Service};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[allow(dead_code)]
+#[path = "../examples/chat/app.rs"]
+mod chat_app;
+
+/// Members of the chat's everyone-room, the sender included.
+const MEMBERS: usize = 10;
+
+/// A Management API that accepts every call and counts the posts.
+#[derive(Debug, Default)]
+struct InMemory {
+    posts: AtomicUsize,
+}
+
+#[async_trait]
+impl ManagementApi for InMemory {
+    fn endpoint(&self) -> &str {
+        "memory"
+    }
+
+    async fn post(&self, _connection_id: &str, data: &[u8]) -> Result<(), SendError> {
+        std::hint::black_box(data);
+        self.posts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn delete(&self, _connection_id: &str) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    async fn info(&self, _connection_id: &str) -> Result<ConnectionInfo, SendError> {
+        Ok(ConnectionInfo {
+            connected_at: None,
+            last_active_at: None,
+            source_ip: None,
+            user_agent: None,
+        })
+    }
+}
+
+fn event(route: &str, body: &str) -> Value {
+    json!({
+        "requestContext": {
+            "routeKey": route, "eventType": "MESSAGE", "messageDirection": "IN",
+            "stage": "prod", "connectedAt": 1_700_000_000_000_i64, "requestTimeEpoch": 0,
+            "requestId": "bench", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+            "connectionId": "member0=", "apiId": "abc", "messageId": "m",
+            "identity": {"sourceIp": "127.0.0.1"}
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+// ---- the hand-written handler ---------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct SendMessage {
+    text: String,
+    #[serde(default)]
+    room: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<&'a str>,
+    from: &'a str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct WhoAmI<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'a str,
+    #[serde(rename = "connectionId")]
+    connection_id: &'a str,
+}
+
+fn respond(status: i64, body: Option<String>) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response.body = body.map(Body::Text);
+    response
+}
+
+fn error_frame(code: &str, message: &str) -> String {
+    json!({"type": "error", "code": code, "message": message}).to_string()
+}
+
+/// The chat's `whoami` and `sendMessage` (to everyone), written on `aws_lambda_events` types.
+async fn hand_written(
+    event: Value,
+    store: &dyn ConnectionStore,
+    api: &dyn ManagementApi,
+) -> ApiGatewayProxyResponse {
+    let Ok(event) = serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event) else {
+        return respond(400, Some(error_frame("invalid_event", "not an event")));
+    };
+    let rc = &event.request_context;
+    let (Some(id), Some(route)) = (rc.connection_id.as_deref(), rc.route_key.as_deref()) else {
+        return respond(400, Some(error_frame("invalid_event", "no connection id")));
+    };
+    let name = match store.get(id).await {
+        Ok(Some(Connection {
+            user: Some(user), ..
+        })) => user,
+        _ => return respond(200, Some(error_frame("internal", "not registered"))),
+    };
+    match route {
+        "whoami" => {
+            let body = WhoAmI {
+                kind: "whoami",
+                name: &name,
+                connection_id: id,
+            };
+            respond(
+                200,
+                Some(serde_json::to_string(&body).expect("serialisable")),
+            )
+        }
+        "sendMessage" => {
+            let body = event.body.as_deref().unwrap_or_default();
+            let Ok(message) = serde_json::from_str::<SendMessage>(body) else {
+                let frame = error_frame("invalid_body", "not a message");
+                let _ = api.post(id, frame.as_bytes()).await;
+                return respond(200, None);
+            };
+            let outgoing = Outgoing {
+                kind: "message",
+                room: message.room.as_deref(),
+                from: &name,
+                text: &message.text,
+            };
+            let data = serde_json::to_vec(&outgoing).expect("serialisable");
+            let members = collect(store.members(chat_app::EVERYONE))
+                .await
+                .unwrap_or_default();
+            let mut gone = Vec::new();
+            for member in members {
+                if let Err(SendError::Gone { connection_id }) =
+                    api.post(&member.connection_id, &data).await
+                {
+                    gone.push(connection_id);
+                }
+            }
+            if !gone.is_empty() {
+                let _ = store.remove_many(&gone).await;
+            }
+            respond(200, None)
+        }
+        _ => respond(200, Some(error_frame("unknown_route", route))),
+    }
+}
+
+// ---- the benchmark ---------------------------------------------------------------------------
+
+struct Setup {
+    service: Service,
+    store: MemoryStore,
+    api: Arc<InMemory>,
+    whoami: Value,
+    send: Value,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let store = MemoryStore::new();
+        for n in 0..MEMBERS {
+            let id = format!("member{n}=");
+            let mut connection = Connection::new(&id, SystemTime::now());
+            connection.user = Some(format!("user{n}"));
+            store.save(&connection).await.unwrap();
+            store.join(&id, chat_app::EVERYONE).await.unwrap();
+        }
+        let api = Arc::new(InMemory::default());
+        let shared = api.clone();
+        let service = App::new(chat_app::chat::router())
+            .store(store.clone())
+            .management_api(move |_| shared.clone())
+            .service();
+        Setup {
+            service,
+            store,
+            api,
+            whoami: event("whoami", r#"{"action":"whoami"}"#),
+            send: event("sendMessage", r#"{"action":"sendMessage","text":"hello"}"#),
+        }
+    }
+
+    async fn lift(&self, event: &Value) -> ApiGatewayProxyResponse {
+        let invocation = Invocation {
+            request_id: "bench".into(),
+            deadline: Some(Instant::now() + Duration::from_secs(10)),
+        };
+        self.service.handle_json(event.clone(), invocation).await
+    }
+
+    async fn hand(&self, event: &Value) -> ApiGatewayProxyResponse {
+        hand_written(event.clone(), &self.store, &*self.api).await
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let setup = runtime.block_on(Setup::new());
+
+    // Both answer alike: the same reply to `whoami`, the same posts for `sendMessage`.
+    runtime.block_on(async {
+        let lift = setup.lift(&setup.whoami).await;
+        let hand = setup.hand(&setup.whoami).await;
+        assert_eq!(
+            (lift.status_code, &lift.body),
+            (hand.status_code, &hand.body)
+        );
+        let before = setup.api.posts.load(Ordering::Relaxed);
+        assert_eq!(setup.lift(&setup.send).await.status_code, 200);
+        let lift_posts = setup.api.posts.load(Ordering::Relaxed) - before;
+        assert_eq!(setup.hand(&setup.send).await.status_code, 200);
+        let hand_posts = setup.api.posts.load(Ordering::Relaxed) - before - lift_posts;
+        assert_eq!((lift_posts, hand_posts), (MEMBERS, MEMBERS));
+    });
+
+    let started = SystemTime::now();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let mut group = criterion.benchmark_group("dispatch");
+    group.bench_function("lift", |b| {
+        b.to_async(&runtime).iter(|| async {
+            setup.lift(&setup.whoami).await;
+            setup.lift(&setup.send).await;
+        })
+    });
+    group.bench_function("hand_written", |b| {
+        b.to_async(&runtime).iter(|| async {
+            setup.hand(&setup.whoami).await;
+            setup.hand(&setup.send).await;
+        })
+    });
+    for (name, event) in [("whoami", &setup.whoami), ("send_message", &setup.send)] {
+        group.bench_function(format!("lift_{name}"), |b| {
+            b.to_async(&runtime).iter(|| setup.lift(event))
+        });
+        group.bench_function(format!("hand_written_{name}"), |b| {
+            b.to_async(&runtime).iter(|| setup.hand(event))
+        });
+    }
+    group.finish();
+
+    let mean_ns = |name: &str| -> Option<f64> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/criterion/dispatch")
+            .join(name)
+            .join("new/estimates.json");
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+        if modified < started {
+            return None;
+        }
+        let value: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        value["mean"]["point_estimate"].as_f64()
+    };
+    let ratio = |lift: &str, hand: &str| match (mean_ns(lift), mean_ns(hand)) {
+        (Some(lift), Some(hand)) => format!("{:.2}", lift / hand),
+        _ => "n/a".to_owned(),
+    };
+    for (name, lift, hand) in [
+        ("whoami", "lift_whoami", "hand_written_whoami"),
+        (
+            "sendMessage",
+            "lift_send_message",
+            "hand_written_send_message",
+        ),
+    ] {
+        if let (Some(l), Some(h)) = (mean_ns(lift), mean_ns(hand)) {
+            println!(
+                "dispatch {name}: lift {:.2} µs, hand-written {:.2} µs",
+                l / 1e3,
+                h / 1e3
+            );
+        }
+    }
+    println!(
+        "summary dispatch: lift/hand-written={}",
+        ratio("lift", "hand_written")
+    );
+    criterion.final_summary();
+}
