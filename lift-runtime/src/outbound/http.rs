@@ -61,7 +61,7 @@ impl HttpShared {
             .credentials_provider()
             .ok_or("the AWS configuration has no credentials provider")?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config()?)
+            .with_tls_config(tls_config()?.clone())
             .https_or_http()
             .enable_http1()
             .build();
@@ -280,9 +280,18 @@ impl ManagementApi for HttpManagement {
 }
 
 /// rustls on aws-lc-rs with the platform's root certificates, as the SDK's default client has
-/// them. Certificates that do not load are skipped (the SDK does the same); none at all is a
-/// warning, and HTTPS requests then fail with the TLS error.
-fn tls_config() -> Result<rustls::ClientConfig, crate::Error> {
+/// them, loaded once per process. Certificates that do not load are skipped (the SDK does the
+/// same); none at all is a warning, and HTTPS requests then fail with the TLS error.
+fn tls_config() -> Result<&'static rustls::ClientConfig, crate::Error> {
+    static CONFIG: std::sync::OnceLock<rustls::ClientConfig> = std::sync::OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(config);
+    }
+    let config = load_tls_config()?;
+    Ok(CONFIG.get_or_init(|| config))
+}
+
+fn load_tls_config() -> Result<rustls::ClientConfig, crate::Error> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(found.certs);
