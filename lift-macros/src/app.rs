@@ -110,6 +110,20 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             .last()
             .map_or_else(|| attr.span(), |seg| seg.ident.span());
         match Handler::parse(kind, args, attr_span, func) {
+            Ok(handler) if handler.ident == "router" => {
+                errors.push(syn::Error::new_spanned(
+                    &handler.ident,
+                    format!(
+                        "a handler in `#[ws_app]` cannot be named `router`: the module's generated `router()` has that name; rename the function (the route key `{}` stays as it is)",
+                        handler.key
+                    ),
+                ));
+                // Emitted under another name, so `app::router()` finds the stand-in below
+                // and adds no error of its own.
+                func.sig.ident =
+                    syn::Ident::new("__lift_handler_named_router", func.sig.ident.span());
+                expanded.push(item);
+            }
             Ok(handler) => {
                 if let Some(own) = &handler.krate {
                     errors.push(syn::Error::new_spanned(
@@ -156,6 +170,20 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             quote!(#module)
         }
         Err(err) => {
+            // A stand-in `router()`, so code calling it adds no error to the ones above.
+            let has_router = items
+                .iter()
+                .any(|item| matches!(item, Item::Fn(f) if f.sig.ident == "router"));
+            if !has_router {
+                let router = exports.router();
+                items.push(Item::Verbatim(quote! {
+                    #[doc(hidden)]
+                    #[allow(dead_code)]
+                    pub fn router() -> #router {
+                        ::core::unreachable!("this app did not compile")
+                    }
+                }));
+            }
             let err = err.to_compile_error();
             quote!(#module #err)
         }
