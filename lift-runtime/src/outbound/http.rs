@@ -25,7 +25,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::RwLock;
 
-use super::management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
+use super::management::{send_error, ConnectionInfo, ManagementApi};
 use crate::error::SendError;
 
 /// Which client sends to the Management API (see [`App::management_client`](crate::App::management_client)).
@@ -204,44 +204,25 @@ impl HttpManagement {
             return Ok((status, body));
         }
         let code = error_type.or_else(|| body_code(&body));
-        Err(self.error(connection_id, code.as_deref(), status, &body))
+        Err(send_error(
+            code.as_deref(),
+            Some(status),
+            connection_id,
+            &self.endpoint,
+            || {
+                format!(
+                    "{} ({status}): {}",
+                    code.as_deref().unwrap_or("unhandled error"),
+                    String::from_utf8_lossy(&body)
+                )
+            },
+        ))
     }
 
     fn failed(&self, message: String) -> SendError {
         SendError::Failed {
             endpoint: self.endpoint.clone(),
             message,
-        }
-    }
-
-    /// The error the SDK client maps this answer to (see `SdkManagement`).
-    fn error(
-        &self,
-        connection_id: &str,
-        code: Option<&str>,
-        status: u16,
-        body: &[u8],
-    ) -> SendError {
-        let endpoint = self.endpoint.clone();
-        match (code, status) {
-            (Some("GoneException"), _) | (_, 410) => SendError::Gone {
-                connection_id: connection_id.to_owned(),
-            },
-            (Some("PayloadTooLargeException"), _) | (_, 413) => SendError::TooLarge {
-                size: 0,
-                limit: MAX_MESSAGE_SIZE,
-            },
-            (Some("ForbiddenException"), _) | (_, 403) => SendError::Forbidden { endpoint },
-            (Some("LimitExceededException"), _) | (_, 429) => SendError::Throttled { endpoint },
-            (_, status) if status >= 500 => SendError::ServerError { endpoint, status },
-            (code, status) => SendError::Failed {
-                endpoint,
-                message: format!(
-                    "{} ({status}): {}",
-                    code.unwrap_or("unhandled error"),
-                    String::from_utf8_lossy(body)
-                ),
-            },
         }
     }
 }

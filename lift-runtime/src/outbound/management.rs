@@ -45,6 +45,35 @@ pub trait ManagementApi: Send + Sync + 'static {
     async fn info(&self, connection_id: &str) -> Result<ConnectionInfo, SendError>;
 }
 
+/// The [`SendError`] of a failed Management API call, from its error code (`x-amzn-ErrorType`)
+/// and HTTP status (`None` when no answer came): one mapping for every client, so they fail
+/// alike. `message` words the `Failed` case.
+pub(crate) fn send_error(
+    code: Option<&str>,
+    status: Option<u16>,
+    connection_id: &str,
+    endpoint: &str,
+    message: impl FnOnce() -> String,
+) -> SendError {
+    let endpoint = endpoint.to_owned();
+    match (code, status) {
+        (Some("GoneException"), _) | (_, Some(410)) => SendError::Gone {
+            connection_id: connection_id.to_owned(),
+        },
+        (Some("PayloadTooLargeException"), _) | (_, Some(413)) => SendError::TooLarge {
+            size: 0,
+            limit: MAX_MESSAGE_SIZE,
+        },
+        (Some("ForbiddenException"), _) | (_, Some(403)) => SendError::Forbidden { endpoint },
+        (Some("LimitExceededException"), _) | (_, Some(429)) => SendError::Throttled { endpoint },
+        (_, Some(status)) if status >= 500 => SendError::ServerError { endpoint, status },
+        _ => SendError::Failed {
+            endpoint,
+            message: message(),
+        },
+    }
+}
+
 type Connect = Box<dyn Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync>;
 
 /// One Management API client per endpoint, built on first use and reused for the life of the
@@ -94,7 +123,7 @@ mod sdk {
     use aws_sdk_apigatewaymanagement::primitives::Blob;
     use aws_sdk_apigatewaymanagement::{Client, Config};
 
-    use super::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
+    use super::{ConnectionInfo, ManagementApi};
     use crate::error::SendError;
 
     /// The Management API through `aws-sdk-apigatewaymanagement`.
@@ -130,27 +159,9 @@ mod sdk {
             E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         {
             let status = err.raw_response().map(|raw| raw.status().as_u16());
-            let endpoint = self.endpoint.clone();
-            match (err.code(), status) {
-                (Some("GoneException"), _) | (_, Some(410)) => SendError::Gone {
-                    connection_id: connection_id.to_owned(),
-                },
-                (Some("PayloadTooLargeException"), _) | (_, Some(413)) => SendError::TooLarge {
-                    size: 0,
-                    limit: MAX_MESSAGE_SIZE,
-                },
-                (Some("ForbiddenException"), _) | (_, Some(403)) => {
-                    SendError::Forbidden { endpoint }
-                }
-                (Some("LimitExceededException"), _) | (_, Some(429)) => {
-                    SendError::Throttled { endpoint }
-                }
-                (_, Some(status)) if status >= 500 => SendError::ServerError { endpoint, status },
-                _ => SendError::Failed {
-                    endpoint,
-                    message: DisplayErrorContext(&err).to_string(),
-                },
-            }
+            super::send_error(err.code(), status, connection_id, &self.endpoint, || {
+                DisplayErrorContext(&err).to_string()
+            })
         }
     }
 
