@@ -125,6 +125,7 @@ mod sdk {
 
     use super::{ConnectionInfo, ManagementApi};
     use crate::error::SendError;
+    use crate::outbound::management::send_error;
 
     /// The Management API through `aws-sdk-apigatewaymanagement`.
     #[derive(Clone, Debug)]
@@ -159,7 +160,7 @@ mod sdk {
             E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         {
             let status = err.raw_response().map(|raw| raw.status().as_u16());
-            super::send_error(err.code(), status, connection_id, &self.endpoint, || {
+            send_error(err.code(), status, connection_id, &self.endpoint, || {
                 DisplayErrorContext(&err).to_string()
             })
         }
