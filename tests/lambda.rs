@@ -312,13 +312,13 @@ async fn the_service_can_be_wrapped_in_tower_layers() {
         + 10_000;
     let event = lambda_runtime::LambdaEvent::new(connect_event(), context.clone());
     let response = layered.clone().oneshot(event).await.unwrap();
-    assert_eq!(response.status_code, 200);
+    assert_eq!(response.websocket().unwrap().status_code, 200);
     let event = lambda_runtime::LambdaEvent::new(
         message_event("TWegAcC4EowCHnA=", "whoami", r#"{"action":"whoami"}"#),
         context,
     );
     let response = layered.oneshot(event).await.unwrap();
-    assert_eq!(body(&response).unwrap()["name"], "me");
+    assert_eq!(body(response.websocket().unwrap()).unwrap()["name"], "me");
     assert_eq!(seen.load(Ordering::SeqCst), 2);
 }
 

@@ -35,6 +35,7 @@ conformance![
     a_connection_without_user_or_metadata_round_trips,
     delete_removes_the_connection_and_its_memberships,
     members_come_in_pages_with_their_users,
+    member_pages_read_on_from_cursors,
     join_is_idempotent_and_recorded_on_the_connection,
     leave_removes_one_membership,
     join_never_resurrects_a_disconnected_connection,

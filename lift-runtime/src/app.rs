@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::fanout::{Fanout, FanoutConfig, FanoutQueue};
 use crate::middleware::{erase, ErasedMiddleware, Middleware};
 use crate::outbound::BroadcastConfig;
 use crate::outbound::{Clients, ManagementApi};
 use crate::router::Router;
-use crate::service::{Endpoint, Service};
+use crate::service::{Endpoint, Parts, Service};
 use crate::store::{ConnectionStore, MemoryStore, EXPIRY_SLACK, MAX_CONNECTION_LIFETIME};
 
 /// Builds the Management API client of an endpoint.
@@ -51,6 +52,8 @@ pub struct App {
     connect: Option<Box<Connect>>,
     #[cfg(feature = "local")]
     local: crate::local::LocalConfig,
+    fanout: FanoutConfig,
+    fanout_queue: Option<Arc<dyn FanoutQueue>>,
 }
 
 impl App {
@@ -71,7 +74,26 @@ impl App {
             connect: None,
             #[cfg(feature = "local")]
             local: crate::local::LocalConfig::default(),
+            fanout: FanoutConfig::default(),
+            fanout_queue: None,
         }
+    }
+
+    /// When a room broadcast hands its members off to the fan-out queue, and how the queue's
+    /// consumers send (see [`fanout`](crate::fanout)). In Lambda and the emulator the
+    /// `LIFT_FANOUT_*` environment variables override it.
+    pub fn fanout(mut self, config: FanoutConfig) -> Self {
+        self.fanout = config;
+        self
+    }
+
+    /// Hands big rooms' broadcasts to this queue. Without it: in Lambda an
+    /// [`SqsQueue`](crate::fanout::SqsQueue) on `LIFT_FANOUT_QUEUE_URL` when that is set (else
+    /// no fan-out); in the emulator an in-process [`LocalQueue`](crate::fanout::LocalQueue), or
+    /// SQS when `LIFT_FANOUT_QUEUE_URL` and `AWS_ENDPOINT_URL_SQS` are set.
+    pub fn fanout_queue(mut self, queue: impl FanoutQueue) -> Self {
+        self.fanout_queue = Some(Arc::new(queue));
+        self
     }
 
     /// Runs `middleware` around every event. The first one added is the outermost:
@@ -195,15 +217,19 @@ impl App {
             None => Endpoint::FromEvent,
         };
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
-        Service::new(
-            self.router,
-            self.middleware,
+        let fanout = self
+            .fanout_queue
+            .map(|queue| Fanout::new(self.fanout, queue));
+        Service::new(Parts {
+            router: self.router,
+            middleware: self.middleware,
             store,
-            self.connection_ttl,
-            self.broadcast,
-            Clients::new(Box::new(connect)),
+            connection_ttl: self.connection_ttl,
+            broadcast: Arc::new(self.broadcast),
+            clients: Clients::new(Box::new(connect)),
             endpoint,
-        )
+            fanout: fanout.map(Arc::new),
+        })
     }
 
     /// The service this app runs: its Management API clients call
@@ -268,6 +294,15 @@ impl App {
             let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             self.aws_config = Some(shared);
         }
+        self.fanout = std::mem::take(&mut self.fanout).with_env();
+        #[cfg(feature = "sqs")]
+        if self.fanout_queue.is_none() {
+            if let Some(url) = env_setting("LIFT_FANOUT_QUEUE_URL") {
+                let config = self.aws_config.as_ref().expect("loaded above");
+                let queue = crate::fanout::SqsQueue::new(config, url);
+                self.fanout_queue = Some(Arc::new(queue));
+            }
+        }
         Ok(self.service())
     }
 
@@ -281,6 +316,10 @@ impl App {
         self.store_from_env(true).await?;
         if self.management_endpoint.take().is_some() {
             tracing::debug!("ignoring the Management API endpoint: the emulator serves its own");
+        }
+        self.fanout = std::mem::take(&mut self.fanout).with_env();
+        if self.fanout_queue.is_none() {
+            self.fanout_queue = Some(local_fanout_queue(&self.fanout).await);
         }
         let config = std::mem::take(&mut self.local);
         Ok((self.service(), config))
@@ -321,6 +360,44 @@ impl std::fmt::Debug for App {
             .field("management_endpoint", &self.management_endpoint)
             .finish_non_exhaustive()
     }
+}
+
+/// A non-empty environment variable.
+#[cfg(feature = "lambda")]
+fn env_setting(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// The emulator's fan-out queue: SQS when `LIFT_FANOUT_QUEUE_URL` and `AWS_ENDPOINT_URL_SQS`
+/// say where (credentials and region from the environment, else local ones), else in-process.
+#[cfg(feature = "local")]
+async fn local_fanout_queue(config: &FanoutConfig) -> Arc<dyn FanoutQueue> {
+    use crate::fanout::{LocalQueue, LocalQueueConfig};
+    #[cfg(feature = "sqs")]
+    if let (Some(url), Some(_)) = (
+        env_setting("LIFT_FANOUT_QUEUE_URL"),
+        env_setting("AWS_ENDPOINT_URL_SQS"),
+    ) {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if env_setting("AWS_ACCESS_KEY_ID").is_none() {
+            let local = local_aws_config();
+            loader = loader
+                .credentials_provider(local.credentials_provider().expect("local credentials"));
+        }
+        if env_setting("AWS_REGION").is_none() && env_setting("AWS_DEFAULT_REGION").is_none() {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+        let shared = loader.load().await;
+        tracing::info!(queue = %url, "fan-out through SQS");
+        let queue = crate::fanout::SqsQueue::new(&shared, url).consumers(config.consumers as usize);
+        return Arc::new(queue);
+    }
+    Arc::new(LocalQueue::with_config(LocalQueueConfig {
+        consumers: config.consumers as usize,
+        ..LocalQueueConfig::default()
+    }))
 }
 
 /// Credentials and region for talking to the local emulator.

@@ -1,10 +1,11 @@
-//! Running on AWS Lambda: `lambda_runtime` feeds each API Gateway event to the [`Service`].
+//! Running on AWS Lambda: `lambda_runtime` feeds each API Gateway event, and each SQS event of
+//! fan-out records, to the [`Service`].
 
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::LambdaEvent;
 
-use crate::service::{Invocation, Service};
+use crate::service::{Invocation, LambdaResponse, Service};
 
 /// The invocation facts of a Lambda context: its request id and deadline.
 pub fn invocation(context: &lambda_runtime::Context) -> Invocation {
@@ -28,7 +29,7 @@ pub async fn run(service: Service) -> Result<(), crate::Error> {
 /// and given to `lambda_runtime::run` (see [`App::lambda_service`](crate::App::lambda_service)). Every event gets an
 /// answer (a malformed one a 400), so the error type is `Infallible`.
 impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
-    type Response = aws_lambda_events::apigw::ApiGatewayProxyResponse;
+    type Response = LambdaResponse;
     type Error = std::convert::Infallible;
     type Future = crate::router::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
@@ -43,7 +44,7 @@ impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
         let service = self.clone();
         Box::pin(async move {
             let invocation = invocation(&event.context);
-            Ok(service.handle_json(event.payload, invocation).await)
+            Ok(service.handle_lambda(event.payload, invocation).await)
         })
     }
 }

@@ -49,6 +49,8 @@
 //! - `local` (default): the local emulator of API Gateway's WebSocket API ([`local`]).
 //! - `dynamodb` (default): the DynamoDB connection store (`store::DynamoDbStore`).
 //! - `jwt` (default): JWT authentication on `$connect` (`auth::JwtAuth`).
+//! - `sqs` (default): fan-out of big rooms through SQS (`fanout::SqsQueue`); the in-process
+//!   queue of the emulator needs no feature ([`fanout`]).
 //! - `testing`: test helpers, the emulator in-process with real WebSocket clients
 //!   (`testing::TestApp`) and Lambda events (`testing::Event`).
 //! - `schemas`: JSON Schemas of `Json<T>` messages (`T: schemars::JsonSchema`) in the AsyncAPI
@@ -72,6 +74,7 @@ mod error;
 #[cfg(feature = "local")]
 mod events;
 mod extract;
+pub mod fanout;
 mod ids;
 #[cfg(feature = "lambda")]
 pub mod lambda;
@@ -100,7 +103,7 @@ pub use middleware::{Middleware, Next};
 pub use outbound::{BroadcastConfig, BroadcastReport, Outbound, Room, SendTotals, User};
 pub use route_key::{RouteKey, RouteKind};
 pub use router::{HandlerResult, Resolved, RouteInfo, Router};
-pub use service::{Invocation, Service};
+pub use service::{Invocation, LambdaResponse, Service};
 
 /// The names a handler module needs: `use lift_runtime::prelude::*;`.
 pub mod prelude {

@@ -7,11 +7,14 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures_util::FutureExt;
+use serde::Serialize;
 use tracing::Instrument;
 
 use crate::context::{ContextParts, WsContext};
 use crate::error::WsError;
+use crate::fanout::{Deliver, Fanout};
 use crate::middleware::{ErasedMiddleware, Next};
 use crate::outbound::{BroadcastConfig, Clients, Outbound, MAX_MESSAGE_SIZE};
 use crate::route_key::RouteKey;
@@ -53,14 +56,16 @@ pub(crate) enum Endpoint {
     Fixed(String),
 }
 
-struct Inner {
-    router: Router,
-    middleware: Vec<Arc<dyn ErasedMiddleware>>,
-    store: Arc<dyn ConnectionStore>,
-    connection_ttl: Duration,
-    broadcast: Arc<BroadcastConfig>,
-    clients: Clients,
-    endpoint: Endpoint,
+/// What a service is made of ([`App`](crate::App) puts it together).
+pub(crate) struct Parts {
+    pub(crate) router: Router,
+    pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
+    pub(crate) store: Arc<dyn ConnectionStore>,
+    pub(crate) connection_ttl: Duration,
+    pub(crate) broadcast: Arc<BroadcastConfig>,
+    pub(crate) clients: Clients,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) fanout: Option<Arc<Fanout>>,
 }
 
 /// Runs the generated routing table on API Gateway WebSocket events: connection management,
@@ -70,30 +75,96 @@ struct Inner {
 /// [`handle`](Self::handle).
 #[derive(Clone)]
 pub struct Service {
-    inner: Arc<Inner>,
+    inner: Arc<Parts>,
 }
 
 impl Service {
-    pub(crate) fn new(
-        router: Router,
-        middleware: Vec<Arc<dyn ErasedMiddleware>>,
-        store: Arc<dyn ConnectionStore>,
-        connection_ttl: Duration,
-        broadcast: BroadcastConfig,
-        clients: Clients,
-        endpoint: Endpoint,
-    ) -> Self {
+    pub(crate) fn new(parts: Parts) -> Self {
         Service {
-            inner: Arc::new(Inner {
-                router,
-                middleware,
-                store,
-                connection_ttl,
-                broadcast: Arc::new(broadcast),
-                clients,
-                endpoint,
-            }),
+            inner: Arc::new(parts),
         }
+    }
+
+    /// Handles an event as Lambda delivers it: an SQS event of fan-out records (see
+    /// [`handle_sqs`](Self::handle_sqs)) or else an API Gateway WebSocket event (see
+    /// [`handle_json`](Self::handle_json)), told apart by shape.
+    pub async fn handle_lambda(
+        &self,
+        event: serde_json::Value,
+        invocation: Invocation,
+    ) -> LambdaResponse {
+        if is_sqs_event(&event) {
+            match serde_json::from_value::<SqsEvent>(event) {
+                Ok(event) => {
+                    return LambdaResponse::Sqs(self.handle_sqs(event, invocation).await);
+                }
+                Err(err) => {
+                    // Nothing can be reported per record: the whole batch is retried by SQS.
+                    tracing::error!(error = %err, "an SQS event that could not be read");
+                    return LambdaResponse::WebSocket(Box::new(invalid_event(
+                        &invocation,
+                        format!("not an SQS event: {err}"),
+                    )));
+                }
+            }
+        }
+        LambdaResponse::WebSocket(Box::new(self.handle_json(event, invocation).await))
+    }
+
+    /// Handles an SQS event of fan-out records (see [`fanout`](crate::fanout)): each record's
+    /// message sent to its connections, or a room's next members queued; answers the records
+    /// SQS should deliver again (`ReportBatchItemFailures`). Without a fan-out queue every
+    /// record is reported failed: nothing could queue what a record leaves undone.
+    pub async fn handle_sqs(&self, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
+        let span = tracing::info_span!(
+            "fanout_batch",
+            request_id = %invocation.request_id,
+            records = event.records.len(),
+        );
+        let Some(fanout) = &self.inner.fanout else {
+            let _guard = span.enter();
+            tracing::error!(
+                "an SQS event, but this app has no fan-out queue (LIFT_FANOUT_QUEUE_URL)"
+            );
+            let mut response = SqsBatchResponse::default();
+            for record in event.records {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = record.message_id.unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+            return response;
+        };
+        let consumer = crate::fanout::Consumer {
+            fanout,
+            clients: &self.inner.clients,
+            store: &self.inner.store,
+            config: &self.inner.broadcast,
+        };
+        let deadline = invocation
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.inner.broadcast.default_budget);
+        crate::fanout::consume(consumer, event, deadline)
+            .instrument(span)
+            .await
+    }
+
+    /// Starts the delivery of the fan-out queue's records to this service, as Lambda's event
+    /// source mapping would (the emulator calls it); `None` without a queue or when the queue
+    /// is delivered by something else.
+    pub fn deliver_fanout(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let fanout = self.inner.fanout.as_ref()?;
+        let service = self.clone();
+        let deliver: Deliver = Arc::new(move |event, deadline| {
+            let service = service.clone();
+            Box::pin(async move {
+                let invocation = Invocation {
+                    request_id: crate::ids::request_id(),
+                    deadline,
+                };
+                service.handle_sqs(event, invocation).await
+            })
+        });
+        fanout.queue.deliver(deliver)
     }
 
     /// The routing table.
@@ -168,6 +239,7 @@ impl Service {
             invocation.deadline,
             &connection_id,
             route == RouteKey::Connect,
+            self.inner.fanout.clone(),
         );
         let ctx = WsContext::new(ContextParts {
             event,
@@ -287,6 +359,44 @@ impl std::fmt::Debug for Service {
             .field("endpoint", &self.inner.endpoint)
             .finish_non_exhaustive()
     }
+}
+
+/// What the function answers Lambda: an API Gateway response, or the batch response of an
+/// SQS event.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum LambdaResponse {
+    /// The answer to an API Gateway WebSocket event.
+    WebSocket(Box<ApiGatewayProxyResponse>),
+    /// The answer to an SQS event: the records to deliver again.
+    Sqs(SqsBatchResponse),
+}
+
+impl LambdaResponse {
+    /// The API Gateway response, when the event was an API Gateway event.
+    pub fn websocket(&self) -> Option<&ApiGatewayProxyResponse> {
+        match self {
+            LambdaResponse::WebSocket(response) => Some(response),
+            LambdaResponse::Sqs(_) => None,
+        }
+    }
+
+    /// The batch response, when the event was an SQS event.
+    pub fn sqs(&self) -> Option<&SqsBatchResponse> {
+        match self {
+            LambdaResponse::Sqs(response) => Some(response),
+            LambdaResponse::WebSocket(_) => None,
+        }
+    }
+}
+
+/// Whether `event` is an SQS event: `Records` whose first has `eventSource` `aws:sqs`.
+fn is_sqs_event(event: &serde_json::Value) -> bool {
+    event
+        .get("Records")
+        .and_then(|records| records.get(0))
+        .and_then(|record| record.get("eventSource"))
+        .is_some_and(|source| source == "aws:sqs")
 }
 
 /// Whether `domain` (a host, with or without a port) is this machine: no API Gateway domain is.

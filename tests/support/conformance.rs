@@ -121,6 +121,42 @@ pub async fn members_come_in_pages_with_their_users(store: &dyn ConnectionStore)
     assert!(collect(store.members("empty")).await.unwrap().is_empty());
 }
 
+/// Reading a room from cursors, as fan-out's consumers do: every live member once, in pages of
+/// at most the limit, the last page without a cursor; expired members skipped.
+pub async fn member_pages_read_on_from_cursors(store: &dyn ConnectionStore) {
+    for i in 0..11 {
+        let id = format!("p{i:02}=");
+        store.save(&conn(&id, None)).await.unwrap();
+        store.join(&id, "paged").await.unwrap();
+    }
+    store.save(&conn("p05x=", None)).await.unwrap();
+    store.join("p05x=", "paged").await.unwrap();
+    let past = SystemTime::now() - Duration::from_secs(1);
+    store.refresh("p05x=", past).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .member_page("paged", cursor.as_deref(), 4)
+            .await
+            .unwrap();
+        assert!(page.members.len() <= 4, "{page:?}");
+        seen.extend(page.members.into_iter().map(|m| m.connection_id));
+        pages += 1;
+        assert!(pages < 20, "the cursor does not advance");
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    seen.sort();
+    let expected: Vec<String> = (0..11).map(|i| format!("p{i:02}=")).collect();
+    assert_eq!(seen, expected);
+    let empty = store.member_page("nobody-here", None, 4).await.unwrap();
+    assert!(empty.members.is_empty() && empty.next.is_none());
+}
+
 pub async fn join_is_idempotent_and_recorded_on_the_connection(store: &dyn ConnectionStore) {
     store.save(&conn("j=", None)).await.unwrap();
     store.join("j=", "lobby").await.unwrap();

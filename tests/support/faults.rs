@@ -262,6 +262,21 @@ impl ConnectionStore for FaultyStore {
                 .boxed(),
         }
     }
+    async fn member_page(
+        &self,
+        room: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<lift_runtime::store::MemberPage, StoreError> {
+        let read = self.pages_read.fetch_add(1, Ordering::SeqCst);
+        if self.members_fail_after.is_some_and(|n| read >= n) {
+            return Err(StoreError::new(
+                "injected: the next page could not be read",
+                None,
+            ));
+        }
+        self.inner.member_page(room, cursor, limit).await
+    }
     async fn remove_many(&self, ids: &[String]) -> Result<(), StoreError> {
         self.inner.remove_many(ids).await
     }

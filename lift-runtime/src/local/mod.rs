@@ -74,6 +74,8 @@ pub struct Emulator {
     state: Arc<EmulatorState>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
+    /// The delivery of the fan-out queue's records to the service.
+    fanout: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Emulator {
@@ -100,6 +102,9 @@ impl Emulator {
             .await
             .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
         let addr = listener.local_addr()?;
+        // Big rooms' broadcasts come back as SQS events, as Lambda's event source mapping would
+        // deliver them.
+        let fanout = service.deliver_fanout();
         let state = Arc::new(EmulatorState {
             service,
             config,
@@ -145,6 +150,7 @@ impl Emulator {
             state,
             stop: Some(stop),
             server,
+            fanout,
         })
     }
 
@@ -183,12 +189,18 @@ impl Emulator {
             let _ = stop.send(());
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
+        if let Some(fanout) = self.fanout.take() {
+            fanout.abort();
+        }
     }
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(fanout) = &self.fanout {
+            fanout.abort();
+        }
     }
 }
 

@@ -25,6 +25,7 @@
 #[cfg(feature = "lambda")]
 mod http;
 mod management;
+mod pace;
 mod room;
 mod send;
 
@@ -41,8 +42,10 @@ pub(crate) use management::Clients;
 #[cfg(feature = "lambda")]
 pub use management::SdkManagement;
 pub use management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
+pub(crate) use pace::Pacer;
 pub use room::{Room, User};
-use send::{send_many, send_one, Outcome};
+pub(crate) use send::{retryable, send_many};
+use send::{send_one, Outcome};
 pub use send::{BroadcastConfig, BroadcastReport};
 
 use crate::error::SendError;
@@ -61,6 +64,8 @@ pub struct Outbound {
     /// to it, and it is not in the store to be forgotten.
     caller_opening: bool,
     sends: SendCounters,
+    /// Where a big room's broadcast hands its members off, when the app has a queue.
+    fanout: Option<Arc<crate::fanout::Fanout>>,
 }
 
 /// What the sends of one event did, counted as they finish.
@@ -93,6 +98,7 @@ impl Outbound {
         deadline: Option<Instant>,
         caller: &str,
         caller_opening: bool,
+        fanout: Option<Arc<crate::fanout::Fanout>>,
     ) -> Self {
         let deadline = deadline.unwrap_or_else(|| Instant::now() + config.default_budget);
         Outbound {
@@ -103,6 +109,7 @@ impl Outbound {
             caller: caller.to_owned(),
             caller_opening,
             sends: SendCounters::default(),
+            fanout,
         }
     }
 
@@ -148,7 +155,15 @@ impl Outbound {
                 limit: MAX_MESSAGE_SIZE,
             });
         }
-        let outcome = send_one(&*self.api, connection_id, data, self.deadline, &self.config).await;
+        let outcome = send_one(
+            &*self.api,
+            connection_id,
+            data,
+            self.deadline,
+            &self.config,
+            None,
+        )
+        .await;
         match &outcome {
             Outcome::Sent => self.count(1, 0, 0),
             Outcome::Gone => self.count(0, 1, 0),
@@ -203,7 +218,8 @@ impl Outbound {
         async move {
             let data = data?;
             let started = Instant::now();
-            let report = send_many(&*self.api, ids, &data, self.deadline, &self.config).await?;
+            let report =
+                send_many(&*self.api, ids, &data, self.deadline, &self.config, None).await?;
             self.settle(&report, started, None).await;
             Ok(report)
         }

@@ -50,6 +50,22 @@ impl<'a> Room<'a> {
     ) -> Result<BroadcastReport, SendError> {
         let out = self.out;
         let data = out.serialise(message)?;
+        if let Some(fanout) = &out.fanout {
+            let started = Instant::now();
+            let report = crate::fanout::broadcast(crate::fanout::Handoff {
+                api: &*out.api,
+                store: &*out.store,
+                config: &out.config,
+                deadline: out.deadline,
+                fanout,
+                room: self.name,
+                except: self.except,
+                data: &data,
+            })
+            .await?;
+            out.settle(&report, started, Some(self.name)).await;
+            return Ok(report);
+        }
         // No page is read past the cutoff: a room of thousands must not hold the function past
         // its deadline with store requests for members nobody will be sent to.
         let unread = AtomicBool::new(false);
@@ -62,7 +78,7 @@ impl<'a> Room<'a> {
         let members = pages.flat_map(member_ids);
         let started = Instant::now();
         let (mut report, failure) =
-            send_stream(&*out.api, members, &data, out.deadline, &out.config).await?;
+            send_stream(&*out.api, members, &data, out.deadline, &out.config, None).await?;
         report.unread = unread.load(Ordering::Relaxed);
         // Connections found gone are removed even when a later page could not be read.
         out.settle(&report, started, Some(self.name)).await;

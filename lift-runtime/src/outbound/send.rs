@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::{Stream, StreamExt};
 
 use super::management::{ManagementApi, MAX_MESSAGE_SIZE};
+use super::pace::Pacer;
 use crate::error::SendError;
 use crate::retry::Backoff;
 
@@ -75,12 +76,19 @@ pub struct BroadcastReport {
     /// A room broadcast stopped reading the room's members because the deadline came (no store
     /// request is made past it): the room may have members this report does not list.
     pub unread: bool,
+    /// Members handed to the fan-out queue by connection id, to be sent by other invocations
+    /// (see [`fanout`](crate::fanout)); not counted in `sent`.
+    pub queued: usize,
+    /// The room's members past those this invocation read were handed to the fan-out queue
+    /// (as a cursor into the room): their number is not known here.
+    pub queued_rest: bool,
 }
 
 impl BroadcastReport {
-    /// Connections the broadcast was about (the members it read, for a room).
+    /// Connections the broadcast was about (the members it read, for a room), the queued ones
+    /// included.
     pub fn total(&self) -> usize {
-        self.sent + self.gone.len() + self.failed.len() + self.not_attempted.len()
+        self.sent + self.gone.len() + self.failed.len() + self.not_attempted.len() + self.queued
     }
 }
 
@@ -93,7 +101,7 @@ pub(crate) enum Outcome {
 }
 
 /// Whether a failed send may succeed if tried again.
-fn retryable(err: &SendError) -> bool {
+pub(crate) fn retryable(err: &SendError) -> bool {
     matches!(
         err,
         SendError::Throttled { .. } | SendError::ServerError { .. } | SendError::Failed { .. }
@@ -101,17 +109,21 @@ fn retryable(err: &SendError) -> bool {
 }
 
 /// Sends `data` to one connection, retrying what can be retried, never past `deadline` minus
-/// the headroom.
+/// the headroom; each attempt waits for its slot of `pacer` first, when there is one.
 pub(crate) async fn send_one(
     api: &dyn ManagementApi,
     connection_id: &str,
     data: &[u8],
     deadline: Instant,
     config: &BroadcastConfig,
+    pacer: Option<&Pacer>,
 ) -> Outcome {
     let cutoff = config.cutoff(deadline);
     let mut attempt = 0;
     loop {
+        if let Some(pacer) = pacer {
+            pacer.wait().await;
+        }
         let now = Instant::now();
         if now >= cutoff {
             return if attempt == 0 {
@@ -141,16 +153,18 @@ pub(crate) async fn send_one(
     }
 }
 
-/// Sends `data` to every id with bounded concurrency. Does not touch the store.
+/// Sends `data` to every id with bounded concurrency (paced by `pacer` when there is one).
+/// Does not touch the store.
 pub(crate) async fn send_many(
     api: &dyn ManagementApi,
     ids: Vec<String>,
     data: &[u8],
     deadline: Instant,
     config: &BroadcastConfig,
+    pacer: Option<&Pacer>,
 ) -> Result<BroadcastReport, SendError> {
     let ids = futures_util::stream::iter(ids.into_iter().map(Ok));
-    let (report, failure) = send_stream(api, ids, data, deadline, config).await?;
+    let (report, failure) = send_stream(api, ids, data, deadline, config, pacer).await?;
     match failure {
         Some(err) => Err(err),
         None => Ok(report),
@@ -169,6 +183,7 @@ pub(crate) async fn send_stream<S>(
     data: &[u8],
     deadline: Instant,
     config: &BroadcastConfig,
+    pacer: Option<&Pacer>,
 ) -> Result<(BroadcastReport, Option<SendError>), SendError>
 where
     S: Stream<Item = Result<String, SendError>>,
@@ -190,7 +205,7 @@ where
     let outcomes = ids
         .map(|id| async move {
             let id = id?;
-            let outcome = send_one(api, &id, data, deadline, config).await;
+            let outcome = send_one(api, &id, data, deadline, config, pacer).await;
             Ok::<_, SendError>((id, outcome))
         })
         .buffer_unordered(config.concurrency.max(1));

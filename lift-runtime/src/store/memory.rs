@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 
-use super::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
+use super::{Connection, ConnectionStore, Member, MemberPage, Pages, DEFAULT_PAGE_SIZE};
 use crate::error::StoreError;
 
 /// Connections in memory: the default for the local emulator and tests.
@@ -198,6 +198,45 @@ impl ConnectionStore for MemoryStore {
             .map(|page| Ok(page.to_vec()))
             .collect();
         futures_util::stream::iter(pages).boxed()
+    }
+
+    async fn member_page(
+        &self,
+        room: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<MemberPage, StoreError> {
+        use std::ops::Bound;
+        let now = SystemTime::now();
+        let limit = limit.max(1);
+        Ok(self.with(|inner| {
+            let Some(members) = inner.rooms.get(room) else {
+                return MemberPage::default();
+            };
+            let from = match cursor {
+                Some(cursor) => Bound::Excluded(cursor.to_owned()),
+                None => Bound::Unbounded,
+            };
+            let mut live = members
+                .range((from, Bound::Unbounded))
+                .filter(|(id, _)| inner.live(id, now).is_some());
+            let page: Vec<Member> = live
+                .by_ref()
+                .take(limit)
+                .map(|(id, user)| Member {
+                    connection_id: id.clone(),
+                    user: user.clone(),
+                })
+                .collect();
+            let next = match live.next() {
+                Some(_) => page.last().map(|member| member.connection_id.clone()),
+                None => None,
+            };
+            MemberPage {
+                members: page,
+                next,
+            }
+        }))
     }
 
     async fn remove_many(&self, connection_ids: &[String]) -> Result<(), StoreError> {

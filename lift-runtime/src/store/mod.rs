@@ -76,6 +76,15 @@ pub struct Member {
     pub user: Option<String>,
 }
 
+/// One page of a room's members read from a cursor ([`ConnectionStore::member_page`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberPage {
+    /// The live members of this page.
+    pub members: Vec<Member>,
+    /// Where the next page starts; `None` when this page was the last.
+    pub next: Option<String>,
+}
+
 /// Pages of results, fetched as the stream is polled (one store request per page).
 pub type Pages<'a, T> = BoxStream<'a, Result<Vec<T>, StoreError>>;
 
@@ -115,6 +124,18 @@ pub trait ConnectionStore: Send + Sync + 'static {
 
     /// The live members of a room, a page at a time.
     fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member>;
+
+    /// One page of a room's live members: at most `limit`, starting after `cursor` (`None`: at
+    /// the first member), with the cursor of the next page. A cursor is an opaque string that
+    /// stays valid in another process, so another invocation can read on from it: fan-out hands
+    /// the rest of a big room over through a queue this way (see [`fanout`](crate::fanout)).
+    /// A page may hold fewer than `limit` members (even none) and still not be the last.
+    async fn member_page(
+        &self,
+        room: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<MemberPage, StoreError>;
 
     /// Deletes many connections (and their memberships) at once, e.g. those API Gateway
     /// answered `410 Gone` for.

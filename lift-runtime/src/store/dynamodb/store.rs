@@ -1,5 +1,6 @@
 //! [`DynamoDbStore`]: the [`ConnectionStore`] on one DynamoDB table.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -20,7 +21,7 @@ use super::item::{
 use super::table;
 use crate::error::StoreError;
 use crate::retry::Backoff;
-use crate::store::{Connection, ConnectionStore, Member, Pages, DEFAULT_PAGE_SIZE};
+use crate::store::{Connection, ConnectionStore, Member, MemberPage, Pages, DEFAULT_PAGE_SIZE};
 
 /// The name of the global secondary index on users.
 pub const USER_INDEX: &str = table::USER_INDEX;
@@ -393,51 +394,66 @@ impl ConnectionStore for DynamoDbStore {
     }
 
     fn members<'a>(&'a self, room: &'a str) -> Pages<'a, Member> {
-        enum State {
-            Start,
-            Next(Item),
-            Done,
-        }
-        let limit = i32::try_from(self.page_size).unwrap_or(i32::MAX);
-        futures_util::stream::unfold(State::Start, move |state| async move {
-            let start = match state {
-                State::Start => None,
-                State::Next(key) => Some(key),
-                State::Done => return None,
-            };
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :room")
-                .filter_expression("expires_at > :now")
-                .expression_attribute_values(":room", s(format!("ROOM#{room}")))
-                .expression_attribute_values(":now", n(epoch_secs(SystemTime::now())))
-                .limit(limit)
-                .set_exclusive_start_key(start)
-                .send()
-                .await;
-            let out = match out {
-                Ok(out) => out,
-                Err(err) => return Some((Err(sdk_error("Query", err)), State::Done)),
-            };
-            let page = out
-                .items()
-                .iter()
-                .map(|item| {
-                    Ok(Member {
-                        connection_id: string(item, "connection_id")?,
-                        user: optional_string(item, "user"),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>();
-            let next = match out.last_evaluated_key() {
-                Some(key) => State::Next(key.clone()),
-                None => State::Done,
-            };
-            Some((page, next))
-        })
+        // `Some(cursor)`: a page to read, from `cursor`; `None`: the last page was read.
+        futures_util::stream::unfold(
+            Some(None),
+            move |state: Option<Option<String>>| async move {
+                let cursor = state?;
+                match self
+                    .member_page(room, cursor.as_deref(), self.page_size)
+                    .await
+                {
+                    Ok(page) => Some((Ok(page.members), page.next.map(Some))),
+                    Err(err) => Some((Err(err), None)),
+                }
+            },
+        )
         .boxed()
+    }
+
+    async fn member_page(
+        &self,
+        room: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<MemberPage, StoreError> {
+        // The cursor is the membership's sort key (`CONN#{id}`): with the room it is the
+        // `ExclusiveStartKey`.
+        let start = cursor.map(|sk| {
+            HashMap::from([
+                ("pk".to_owned(), s(format!("ROOM#{room}"))),
+                ("sk".to_owned(), s(sk)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :room")
+            .filter_expression("expires_at > :now")
+            .expression_attribute_values(":room", s(format!("ROOM#{room}")))
+            .expression_attribute_values(":now", n(epoch_secs(SystemTime::now())))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|err| sdk_error("Query", err))?;
+        let members = out
+            .items()
+            .iter()
+            .map(|item| {
+                Ok(Member {
+                    connection_id: string(item, "connection_id")?,
+                    user: optional_string(item, "user"),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|key| key.get("sk"))
+            .and_then(|sk| sk.as_s().ok())
+            .cloned();
+        Ok(MemberPage { members, next })
     }
 
     async fn remove_many(&self, connection_ids: &[String]) -> Result<(), StoreError> {

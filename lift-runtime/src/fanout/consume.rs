@@ -1,0 +1,259 @@
+//! The consumer of fan-out records: an SQS event's batch, sent to, expanded, or put back.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+
+use super::{Fanout, Target, Task};
+use crate::outbound::{retryable, send_many, BroadcastConfig, Clients, Pacer};
+use crate::store::ConnectionStore;
+
+/// What a consumer needs of the service.
+pub(crate) struct Consumer<'a> {
+    pub(crate) fanout: &'a Fanout,
+    pub(crate) clients: &'a Clients,
+    pub(crate) store: &'a Arc<dyn ConnectionStore>,
+    pub(crate) config: &'a BroadcastConfig,
+}
+
+/// What one batch did, for the log line.
+#[derive(Debug, Default)]
+struct Tally {
+    sent: usize,
+    gone: usize,
+    dropped: usize,
+    requeued: usize,
+    expanded: usize,
+    expired: usize,
+    duplicates: usize,
+    failed_records: usize,
+}
+
+/// Consumes one SQS event of fan-out records: cursor records are expanded first (so other
+/// consumers get their id records soon), then id records are sent, paced to this consumer's
+/// share of the rate. Answers the records SQS should deliver again.
+pub(crate) async fn consume(
+    c: Consumer<'_>,
+    event: SqsEvent,
+    deadline: Instant,
+) -> SqsBatchResponse {
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    let mut failures = Vec::new();
+    let mut tasks = Vec::new();
+    for record in event.records {
+        match parse(&record) {
+            Ok(task) => tasks.push((record, task)),
+            Err(reason) => {
+                tracing::error!(
+                    message_id = record.message_id.as_deref().unwrap_or(""),
+                    reason,
+                    "not a fan-out record; it stays on the queue until it reaches the dead-letter queue"
+                );
+                failures.push(failure(&record));
+            }
+        }
+    }
+    // Cursor records first.
+    tasks.sort_by_key(|(_, task)| matches!(task.to, Target::Ids(_)));
+    let pacer = Pacer::new(c.fanout.config.consumer_rate());
+    let now = SystemTime::now();
+    for (record, task) in tasks {
+        if task.is_expired(now) {
+            tally.expired += 1;
+            continue;
+        }
+        if c.fanout.is_done(&task.key) {
+            tally.duplicates += 1;
+            continue;
+        }
+        let done = match &task.to {
+            Target::Rest { cursor, except } => {
+                expand(&c, &task, cursor.clone(), except.as_deref(), &mut tally).await
+            }
+            Target::Ids(ids) => send(&c, &task, ids.clone(), deadline, &pacer, &mut tally).await,
+        };
+        if done {
+            c.fanout.mark_done(&task.key);
+        } else {
+            tally.failed_records += 1;
+            failures.push(failure(&record));
+        }
+    }
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if failures.is_empty() {
+        tracing::info!(?tally, elapsed_ms, "fan-out batch");
+    } else {
+        tracing::warn!(
+            ?tally,
+            failed = failures.len(),
+            elapsed_ms,
+            "fan-out batch with failed records"
+        );
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+fn parse(record: &SqsMessage) -> Result<Task, String> {
+    let body = record.body.as_deref().ok_or("the record has no body")?;
+    serde_json::from_str(body).map_err(|err| err.to_string())
+}
+
+fn failure(record: &SqsMessage) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = record.message_id.clone().unwrap_or_default();
+    failure
+}
+
+/// Turns up to `expand_per_record` members after the cursor into id records, and the rest of
+/// the room into a cursor record; queues them all. `false` when the store or the queue failed
+/// (the record is then delivered again: the id records queued so far may be queued twice).
+async fn expand(
+    c: &Consumer<'_>,
+    task: &Task,
+    mut cursor: Option<String>,
+    except: Option<&str>,
+    tally: &mut Tally,
+) -> bool {
+    let config = &c.fanout.config;
+    let mut ids = Vec::new();
+    let mut end = false;
+    while ids.len() < config.expand_per_record {
+        let page = c
+            .store
+            .member_page(
+                &task.room,
+                cursor.as_deref(),
+                config.ids_per_record.max(100),
+            )
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::warn!(room = %task.room, error = %err, "could not read the room's members");
+                return false;
+            }
+        };
+        ids.extend(
+            page.members
+                .into_iter()
+                .map(|member| member.connection_id)
+                .filter(|id| Some(id.as_str()) != except),
+        );
+        cursor = page.next;
+        if cursor.is_none() {
+            end = true;
+            break;
+        }
+    }
+    let (base, n) = split_rest_key(&task.key);
+    let count = ids.len();
+    let mut records = task.chunks(ids, config.ids_per_record, &task.key);
+    if !end {
+        let mut rest = task.clone();
+        rest.key = format!("{base}.r{}", n + 1);
+        rest.to = Target::Rest {
+            cursor,
+            except: except.map(str::to_owned),
+        };
+        records.push(rest);
+    }
+    match c.fanout.enqueue(&records).await {
+        Ok(()) => {
+            tally.expanded += count;
+            true
+        }
+        Err(err) => {
+            tracing::warn!(room = %task.room, error = %err, "could not queue the room's next members");
+            false
+        }
+    }
+}
+
+/// `"{base}.r{n}"` → (`base`, n); any other key is its own base, at 0.
+fn split_rest_key(key: &str) -> (&str, u64) {
+    match key.rsplit_once(".r") {
+        Some((base, n)) => match n.parse() {
+            Ok(n) => (base, n),
+            Err(_) => (key, 0),
+        },
+        None => (key, 0),
+    }
+}
+
+/// Sends a record's message to its ids. Connections found gone are removed; ids a retry may
+/// still reach are queued again as a record of their own when some progress was made (so no
+/// connection gets the message twice), and the record counts as failed when none was made
+/// (SQS delivers it again, and dead-letters it in the end). `true` when the record is done
+/// with.
+async fn send(
+    c: &Consumer<'_>,
+    task: &Task,
+    ids: Vec<String>,
+    deadline: Instant,
+    pacer: &Pacer,
+    tally: &mut Tally,
+) -> bool {
+    let api = c.clients.get(&task.endpoint);
+    let total = ids.len();
+    let report = send_many(
+        &*api,
+        ids,
+        task.data.as_bytes(),
+        deadline,
+        c.config,
+        Some(pacer),
+    )
+    .await;
+    let report = match report {
+        Ok(report) => report,
+        Err(err) => {
+            // Only a message over the size limit fails before any send: it never will fit.
+            tracing::error!(room = %task.room, error = %err, "a fan-out record can never be sent; dropped");
+            tally.dropped += total;
+            return true;
+        }
+    };
+    tally.sent += report.sent;
+    tally.gone += report.gone.len();
+    if !report.gone.is_empty() {
+        if let Err(err) = c.store.remove_many(&report.gone).await {
+            tracing::warn!(error = %err, count = report.gone.len(), "could not remove gone connections");
+        }
+    }
+    let mut again: Vec<String> = report.not_attempted;
+    for (id, err) in report.failed {
+        if retryable(&err) || matches!(err, crate::SendError::Deadline { .. }) {
+            again.push(id);
+        } else {
+            tracing::warn!(connection_id = %id, error = %err, "a fan-out send failed for good");
+            tally.dropped += 1;
+        }
+    }
+    if again.is_empty() {
+        return true;
+    }
+    if again.len() == total {
+        // Nothing reached and nothing learned: SQS delivers the record again after its
+        // visibility timeout, which counts towards its dead-letter limit.
+        return false;
+    }
+    let records = task.chunks(
+        again.clone(),
+        c.fanout.config.ids_per_record,
+        &format!("{}~", task.key),
+    );
+    match c.fanout.enqueue(&records).await {
+        Ok(()) => {
+            tally.requeued += again.len();
+            true
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "could not queue a record's undelivered ids");
+            false
+        }
+    }
+}

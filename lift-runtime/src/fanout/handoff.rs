@@ -1,0 +1,151 @@
+//! A room broadcast with a fan-out queue: send to the first members directly, queue the rest.
+
+use std::time::{Instant, SystemTime};
+
+use super::{epoch_ms, Fanout, Target, Task};
+use crate::error::SendError;
+use crate::outbound::{send_many, BroadcastConfig, BroadcastReport, ManagementApi};
+use crate::store::ConnectionStore;
+
+/// What a room broadcast hands over.
+pub(crate) struct Handoff<'a> {
+    pub(crate) api: &'a dyn ManagementApi,
+    pub(crate) store: &'a dyn ConnectionStore,
+    pub(crate) config: &'a BroadcastConfig,
+    pub(crate) deadline: Instant,
+    pub(crate) fanout: &'a Fanout,
+    pub(crate) room: &'a str,
+    pub(crate) except: Option<&'a str>,
+    /// The message, serialised (JSON, so UTF-8).
+    pub(crate) data: &'a [u8],
+}
+
+/// Most members read per store request while deciding.
+const READ_PAGE: usize = 1_000;
+
+/// Reads the room's members up to the direct limit (one more tells whether the room is
+/// bigger), queues what is past the limit, then sends to the rest directly; members the direct
+/// sends do not reach before the deadline are queued too. Does not touch the store's records:
+/// the caller removes the connections found gone.
+pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendError> {
+    let text = match std::str::from_utf8(h.data) {
+        Ok(text) if Task::fits(text) => text,
+        // Not JSON text, or too big for a record once escaped: no hand-off.
+        _ => return direct_only(&h).await,
+    };
+    let limit = h.fanout.config.direct_limit(h.config.cutoff(h.deadline));
+    let mut members = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut end = false;
+    while members.len() <= limit {
+        let want = (limit + 1 - members.len()).clamp(1, READ_PAGE);
+        let page = h
+            .store
+            .member_page(h.room, cursor.as_deref(), want)
+            .await
+            .map_err(|err| SendError::Store {
+                message: err.to_string(),
+            })?;
+        members.extend(
+            page.members
+                .into_iter()
+                .map(|member| member.connection_id)
+                .filter(|id| Some(id.as_str()) != h.except),
+        );
+        cursor = page.next;
+        if cursor.is_none() {
+            end = true;
+            break;
+        }
+    }
+    let id = crate::ids::request_id();
+    let task = Task {
+        key: id.clone(),
+        endpoint: h.api.endpoint().to_owned(),
+        room: h.room.to_owned(),
+        expires_at_ms: epoch_ms(SystemTime::now() + h.fanout.config.expiry),
+        data: text.to_owned(),
+        to: Target::Rest {
+            cursor: cursor.clone(),
+            except: h.except.map(str::to_owned),
+        },
+    };
+    let mut queued = Vec::new();
+    let mut queued_rest = false;
+    if members.len() > limit || !end {
+        let past = members.split_off(limit.min(members.len()));
+        queued = past.clone();
+        let mut records = task.chunks(past, h.fanout.config.ids_per_record, &id);
+        if !end {
+            let mut rest = task.clone();
+            rest.key = format!("{id}.r");
+            records.push(rest);
+            queued_rest = true;
+        }
+        if let Err(err) = h.fanout.enqueue(&records).await {
+            // Nothing is lost quietly: the members read are reported failed, the rest unread.
+            tracing::error!(room = h.room, error = %err, "could not queue a broadcast's fan-out");
+            let mut report = send_many(h.api, members, h.data, h.deadline, h.config, None).await?;
+            let failure = SendError::Failed {
+                endpoint: h.api.endpoint().to_owned(),
+                message: format!("the fan-out queue refused the records: {err}"),
+            };
+            report
+                .failed
+                .extend(queued.into_iter().map(|id| (id, failure.clone())));
+            report.unread = !end;
+            return Ok(report);
+        }
+    }
+    let mut report = send_many(h.api, members, h.data, h.deadline, h.config, None).await?;
+    report.queued = queued.len();
+    report.queued_rest = queued_rest;
+    if !report.not_attempted.is_empty() {
+        let late = std::mem::take(&mut report.not_attempted);
+        let records = task.chunks(
+            late.clone(),
+            h.fanout.config.ids_per_record,
+            &format!("{id}.late"),
+        );
+        match h.fanout.enqueue(&records).await {
+            Ok(()) => report.queued += late.len(),
+            Err(err) => {
+                tracing::error!(room = h.room, error = %err, "could not queue the members the deadline left");
+                report.not_attempted = late;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The broadcast without hand-off: every member read and sent to in this invocation (the
+/// message cannot travel in a record).
+async fn direct_only(h: &Handoff<'_>) -> Result<BroadcastReport, SendError> {
+    tracing::warn!(
+        room = h.room,
+        size = h.data.len(),
+        "a message too big to queue is broadcast by this invocation alone"
+    );
+    let mut members = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = h
+            .store
+            .member_page(h.room, cursor.as_deref(), READ_PAGE)
+            .await
+            .map_err(|err| SendError::Store {
+                message: err.to_string(),
+            })?;
+        members.extend(
+            page.members
+                .into_iter()
+                .map(|member| member.connection_id)
+                .filter(|id| Some(id.as_str()) != h.except),
+        );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    send_many(h.api, members, h.data, h.deadline, h.config, None).await
+}
