@@ -363,7 +363,7 @@ impl std::fmt::Debug for App {
 }
 
 /// A non-empty environment variable.
-#[cfg(feature = "lambda")]
+#[cfg(feature = "sqs")]
 fn env_setting(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
@@ -371,7 +371,8 @@ fn env_setting(name: &str) -> Option<String> {
 }
 
 /// The emulator's fan-out queue: SQS when `LIFT_FANOUT_QUEUE_URL` and `AWS_ENDPOINT_URL_SQS`
-/// say where (credentials and region from the environment, else local ones), else in-process.
+/// say where (credentials and region from the environment, else local ones; see
+/// [`aws_env::load`](crate::aws_env::load)), else in-process.
 #[cfg(feature = "local")]
 async fn local_fanout_queue(config: &FanoutConfig) -> Arc<dyn FanoutQueue> {
     use crate::fanout::{LocalQueue, LocalQueueConfig};
@@ -380,16 +381,7 @@ async fn local_fanout_queue(config: &FanoutConfig) -> Arc<dyn FanoutQueue> {
         env_setting("LIFT_FANOUT_QUEUE_URL"),
         env_setting("AWS_ENDPOINT_URL_SQS"),
     ) {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if env_setting("AWS_ACCESS_KEY_ID").is_none() {
-            let local = local_aws_config();
-            loader = loader
-                .credentials_provider(local.credentials_provider().expect("local credentials"));
-        }
-        if env_setting("AWS_REGION").is_none() && env_setting("AWS_DEFAULT_REGION").is_none() {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
-        }
-        let shared = loader.load().await;
+        let shared = crate::aws_env::load(true).await;
         tracing::info!(queue = %url, "fan-out through SQS");
         let queue = crate::fanout::SqsQueue::new(&shared, url).consumers(config.consumers as usize);
         return Arc::new(queue);

@@ -67,6 +67,8 @@ extern crate self as lift_runtime;
 mod app;
 #[cfg(feature = "jwt")]
 pub mod auth;
+#[cfg(any(feature = "dynamodb", all(feature = "sqs", feature = "local")))]
+mod aws_env;
 mod connect;
 mod context;
 pub mod deploy;

@@ -41,12 +41,14 @@
 //! template ([`deploy::Template`](crate::deploy::Template)) creates the same table.
 
 #[cfg(feature = "dynamodb")]
+mod env;
+#[cfg(feature = "dynamodb")]
 mod item;
 #[cfg(feature = "dynamodb")]
 mod store;
 pub mod table;
 
 #[cfg(feature = "dynamodb")]
-pub(crate) use store::from_env;
+pub(crate) use env::from_env;
 #[cfg(feature = "dynamodb")]
 pub use store::{DynamoDbStore, TTL_ATTRIBUTE, USER_INDEX};

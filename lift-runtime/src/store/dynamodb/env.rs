@@ -1,0 +1,37 @@
+//! The DynamoDB store the environment asks for (`LIFT_TABLE_NAME`).
+
+use aws_sdk_dynamodb::Client;
+
+use super::DynamoDbStore;
+
+/// The store `LIFT_TABLE_NAME` asks for, if set: a [`DynamoDbStore`] on that table, through
+/// the standard AWS configuration (so `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` point it
+/// at a local server).
+///
+/// With `local` (the emulator, not Lambda) the table is created if it does not exist, and
+/// fixed placeholder credentials and region `us-east-1` are used when the environment has none
+/// (a local DynamoDB-compatible server accepts any). In Lambda no table is ever created.
+pub async fn from_env(local: bool) -> Result<Option<DynamoDbStore>, crate::Error> {
+    let Some(table) = std::env::var("LIFT_TABLE_NAME")
+        .ok()
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(None);
+    };
+    let config = crate::aws_env::load(local).await;
+    let store = DynamoDbStore::new(Client::new(&config), table);
+    if local {
+        let created = store.create_table().await.map_err(|err| {
+            format!(
+                "LIFT_TABLE_NAME={}: cannot reach or create the table (is the DynamoDB endpoint, e.g. AWS_ENDPOINT_URL_DYNAMODB, right?): {err}",
+                store.table()
+            )
+        })?;
+        if !created {
+            tracing::info!(table = %store.table(), "using the existing DynamoDB table");
+        }
+    } else {
+        tracing::info!(table = %store.table(), "keeping connections in DynamoDB");
+    }
+    Ok(Some(store))
+}
