@@ -1,0 +1,108 @@
+//! An in-process Management API that counts what each connection was sent, with faults on
+//! chosen connections: for fan-out tests of thousands of members, where what matters is how
+//! often each connection got the message. (The real emulator's Management API, with real
+//! clients, is tested in `fanout.rs` too, for a room of a few members.)
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use lift_runtime::outbound::{ConnectionInfo, ManagementApi};
+use lift_runtime::SendError;
+
+#[derive(Default)]
+struct State {
+    delivered: HashMap<String, usize>,
+    gone: HashSet<String>,
+    /// Connection → sends still to fail with 500.
+    failing: HashMap<String, usize>,
+}
+
+/// A counting Management API. Cheap to clone; clones share the counts.
+#[derive(Clone, Default)]
+pub struct Sink {
+    state: Arc<Mutex<State>>,
+}
+
+impl Sink {
+    /// Answers 410 to every send to `id`.
+    pub fn gone(&self, id: &str) {
+        self.state.lock().unwrap().gone.insert(id.to_owned());
+    }
+
+    /// Answers 500 to the next `times` sends to `id`.
+    pub fn fail(&self, id: &str, times: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .failing
+            .insert(id.to_owned(), times);
+    }
+
+    /// How many messages `id` was delivered.
+    pub fn delivered(&self, id: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .delivered
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every connection's deliveries.
+    pub fn all(&self) -> HashMap<String, usize> {
+        self.state.lock().unwrap().delivered.clone()
+    }
+
+    /// Messages delivered in all.
+    pub fn total(&self) -> usize {
+        self.state.lock().unwrap().delivered.values().sum()
+    }
+
+    /// This sink as the client of every endpoint, for `App::management_api`.
+    pub fn connect(&self) -> impl Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync + 'static {
+        let sink = self.clone();
+        move |_endpoint| Arc::new(sink.clone()) as Arc<dyn ManagementApi>
+    }
+}
+
+#[async_trait]
+impl ManagementApi for Sink {
+    fn endpoint(&self) -> &str {
+        "sink"
+    }
+
+    async fn post(&self, connection_id: &str, _data: &[u8]) -> Result<(), SendError> {
+        let mut state = self.state.lock().unwrap();
+        if state.gone.contains(connection_id) {
+            return Err(SendError::Gone {
+                connection_id: connection_id.to_owned(),
+            });
+        }
+        if let Some(left) = state.failing.get_mut(connection_id) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(SendError::ServerError {
+                    endpoint: "sink".into(),
+                    status: 500,
+                });
+            }
+        }
+        *state.delivered.entry(connection_id.to_owned()).or_default() += 1;
+        Ok(())
+    }
+
+    async fn delete(&self, _connection_id: &str) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    async fn info(&self, _connection_id: &str) -> Result<ConnectionInfo, SendError> {
+        Ok(ConnectionInfo {
+            connected_at: None,
+            last_active_at: None,
+            source_ip: None,
+            user_agent: None,
+        })
+    }
+}
