@@ -155,6 +155,57 @@ fn the_template_has_every_route_and_passes_cfn_lint() {
 }
 
 #[test]
+fn the_template_has_the_fanout_queue_and_its_consumers() {
+    let template = chat_template();
+    let resources = &template["Resources"];
+    let queue = &resources["FanoutQueue"]["Properties"];
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["FanoutDeadLetterQueue", "Arn"]})
+    );
+    assert_eq!(queue["VisibilityTimeout"], 29 * 6);
+    let function = &resources["Function"]["Properties"];
+    let event = &function["Events"]["FanoutRecords"];
+    assert_eq!(event["Type"], "SQS");
+    assert_eq!(
+        event["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        event["Properties"]["ScalingConfig"]["MaximumConcurrency"],
+        10
+    );
+    let variables = &function["Environment"]["Variables"];
+    assert_eq!(
+        variables["LIFT_FANOUT_QUEUE_URL"],
+        json!({"Ref": "FanoutQueue"})
+    );
+    assert_eq!(variables["LIFT_FANOUT_CONSUMERS"], "10");
+    assert!(function["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p.get("SQSSendMessagePolicy").is_some()));
+
+    // The consumers' maximum is a template option; the queue can be left out.
+    let wide = Template::new(&chat::router())
+        .fanout_consumers(50)
+        .to_json();
+    let scaling = &wide["Resources"]["Function"]["Properties"]["Events"]["FanoutRecords"]
+        ["Properties"]["ScalingConfig"];
+    assert_eq!(scaling["MaximumConcurrency"], 50);
+    let (ok, output) = cfn_lint("wide-template", &wide);
+    assert!(ok, "cfn-lint refused the template:\n{output}");
+    let bare = Template::new(&chat::router()).without_fanout().to_json();
+    assert!(bare["Resources"].get("FanoutQueue").is_none());
+    assert!(bare["Resources"]["Function"]["Properties"]
+        .get("Events")
+        .is_none());
+    let (ok, output) = cfn_lint("bare-template", &bare);
+    assert!(ok, "cfn-lint refused the template:\n{output}");
+}
+
+#[test]
 fn route_ids_are_valid_and_distinct_for_awkward_keys() {
     #[lift_runtime::ws_app]
     mod awkward {

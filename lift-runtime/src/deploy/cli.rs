@@ -8,7 +8,8 @@ use crate::app::App;
 /// the program was started as `your-app template [options]` or `your-app asyncapi`, and says
 /// whether it did; any other command line is left to the program. `template` takes
 /// `--stage NAME`, `--x86_64`, `--memory MB`, `--timeout SECONDS`, `--env KEY=VALUE`
-/// (repeatable) and `--code-uri DIR`; an unknown option is an error.
+/// (repeatable), `--code-uri DIR`, `--fanout-consumers N` and `--no-fanout`; an unknown option
+/// is an error.
 ///
 /// The template is named after the program, with its code from `target/lambda/<program>`
 /// (where `cargo lambda build` puts it) and the app's route selection expression.
@@ -108,6 +109,9 @@ fn parse_template_options(mut template: Template, args: &[String]) -> Result<Tem
             "--memory" => template.memory_mb(number("--memory", value("--memory")?)?),
             "--timeout" => template.timeout_secs(number("--timeout", value("--timeout")?)?),
             "--code-uri" => template.code_uri(value("--code-uri")?),
+            "--fanout-consumers" => template
+                .fanout_consumers(number("--fanout-consumers", value("--fanout-consumers")?)?),
+            "--no-fanout" => template.without_fanout(),
             "--env" => {
                 let pair = value("--env")?;
                 let (key, val) = pair
@@ -118,7 +122,8 @@ fn parse_template_options(mut template: Template, args: &[String]) -> Result<Tem
             other => {
                 return Err(format!(
                     "unknown option `{other}` for `template`: use --stage NAME, --x86_64, \
-                     --memory MB, --timeout SECONDS, --env KEY=VALUE, --code-uri DIR"
+                     --memory MB, --timeout SECONDS, --env KEY=VALUE, --code-uri DIR, \
+                     --fanout-consumers N, --no-fanout"
                 ))
             }
         };
@@ -160,6 +165,8 @@ mod tests {
             "LIFT_JWT_SECRET=s=1",
             "--code-uri",
             "target/lambda/x",
+            "--fanout-consumers",
+            "40",
         ]);
         let json = template_options(base.clone(), &options).unwrap().to_json();
         let function = &json["Resources"]["Function"]["Properties"];
@@ -172,10 +179,15 @@ mod tests {
             "s=1"
         );
         assert_eq!(json["Resources"]["Stage"]["Properties"]["StageName"], "dev");
+        let fanout = &function["Events"]["FanoutRecords"]["Properties"];
+        assert_eq!(fanout["ScalingConfig"]["MaximumConcurrency"], 40);
+        let bare = template_options(base.clone(), &args(&["--no-fanout"])).unwrap();
+        assert!(bare.to_json()["Resources"].get("FanoutQueue").is_none());
 
         for (bad, says) in [
             (&["--stage"][..], "needs a value"),
             (&["--memory", "lots"][..], "takes a number"),
+            (&["--fanout-consumers", "many"][..], "takes a number"),
             (&["--env", "NOEQUALS"][..], "KEY=VALUE"),
             (&["--arm"][..], "unknown option `--arm`"),
         ] {

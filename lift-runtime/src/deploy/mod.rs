@@ -8,7 +8,12 @@
 //!   [`DynamoDbStore::create_table`](crate::store::DynamoDbStore::create_table) makes it (keys,
 //!   the `gsi1` user index, on-demand billing, TTL on `expires_at`), and the IAM policy:
 //!   the table and its index, and `execute-api:ManageConnections` on `POST`, `GET` *and*
-//!   `DELETE` of `@connections` (sends, `info` and `disconnect`).
+//!   `DELETE` of `@connections` (sends, `info` and `disconnect`); and the fan-out queue (see
+//!   [`fanout`](crate::fanout)): an SQS queue with its dead-letter queue (after 3 receives),
+//!   the function's SQS event with `ReportBatchItemFailures` and a maximum concurrency
+//!   ([`Template::fanout_consumers`]), the right to send to the queue, and
+//!   `LIFT_FANOUT_QUEUE_URL`/`LIFT_FANOUT_CONSUMERS` (leave it out with
+//!   [`Template::without_fanout`]).
 //! - [`asyncapi`]: an AsyncAPI 3.1 document of the messages: one message per route key (the
 //!   `action` field, or whichever the route selection expression names), the replies of
 //!   two-way routes, and the error frame. With the `schemas` feature, a handler taking
