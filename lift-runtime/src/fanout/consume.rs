@@ -6,7 +6,13 @@ use std::time::{Instant, SystemTime};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 use super::{Fanout, Target, Task};
-use crate::outbound::{retryable, send_many, BroadcastConfig, Clients, Pacer};
+use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt;
+
+use crate::error::SendError;
+use crate::outbound::{
+    retryable, send_one, BroadcastConfig, Clients, ManagementApi, Outcome, Pacer,
+};
 use crate::store::ConnectionStore;
 
 /// What a consumer needs of the service.
@@ -31,8 +37,8 @@ struct Tally {
 }
 
 /// Consumes one SQS event of fan-out records: cursor records are expanded first (so other
-/// consumers get their id records soon), then id records are sent, paced to this consumer's
-/// share of the rate. Answers the records SQS should deliver again.
+/// consumers get their id records soon), then the id records are sent, paced to this
+/// consumer's share of the rate. Answers the records SQS should deliver again.
 pub(crate) async fn consume(
     c: Consumer<'_>,
     event: SqsEvent,
@@ -55,26 +61,31 @@ pub(crate) async fn consume(
             }
         }
     }
-    // Cursor records first.
-    tasks.sort_by_key(|(_, task)| matches!(task.to, Target::Ids(_)));
-    let pacer = Pacer::new(c.fanout.config.consumer_rate());
     let now = SystemTime::now();
+    let mut sends = Vec::new();
     for (record, task) in tasks {
         if task.is_expired(now) {
             tally.expired += 1;
-            continue;
-        }
-        if c.fanout.is_done(&task.key) {
+        } else if c.fanout.is_done(&task.key) {
             tally.duplicates += 1;
-            continue;
-        }
-        let done = match &task.to {
-            Target::Rest { cursor, except } => {
-                expand(&c, &task, cursor.clone(), except.as_deref(), &mut tally).await
+        } else if let Target::Rest { cursor, except } = &task.to {
+            // Cursor records first, so other consumers get their id records soon.
+            if expand(&c, &task, cursor.clone(), except.as_deref(), &mut tally).await {
+                c.fanout.mark_done(&task.key);
+            } else {
+                tally.failed_records += 1;
+                failures.push(failure(&record));
             }
-            Target::Ids(ids) => send(&c, &task, ids.clone(), deadline, &pacer, &mut tally).await,
-        };
-        if done {
+        } else {
+            sends.push((record, task));
+        }
+    }
+    // Every id record of the batch through one bounded-concurrency stream, paced to this
+    // consumer's share of the rate: a record's last sends never hold up the next one's.
+    let pacer = Pacer::new(c.fanout.config.consumer_rate());
+    let outcomes = send_all(&c, &sends, deadline, &pacer).await;
+    for ((record, task), outcome) in sends.into_iter().zip(outcomes) {
+        if settle(&c, &task, outcome, &mut tally).await {
             c.fanout.mark_done(&task.key);
         } else {
             tally.failed_records += 1;
@@ -151,7 +162,9 @@ async fn expand(
     }
     let (base, n) = split_rest_key(&task.key);
     let count = ids.len();
-    let mut records = task.chunks(ids, config.ids_per_record, &task.key);
+    // The cursor for the rest goes first: the next expansion starts while these members are
+    // being sent, so the queue stays ahead of the consumers.
+    let mut records = Vec::new();
     if !end {
         let mut rest = task.clone();
         rest.key = format!("{base}.r{}", n + 1);
@@ -161,6 +174,7 @@ async fn expand(
         };
         records.push(rest);
     }
+    records.extend(task.chunks(ids, config.ids_per_record, &task.key));
     match c.fanout.enqueue(&records).await {
         Ok(()) => {
             tally.expanded += count;
@@ -184,51 +198,96 @@ fn split_rest_key(key: &str) -> (&str, u64) {
     }
 }
 
-/// Sends a record's message to its ids. Connections found gone are removed; ids a retry may
-/// still reach are queued again as a record of their own when some progress was made (so no
-/// connection gets the message twice), and the record counts as failed when none was made
-/// (SQS delivers it again, and dead-letters it in the end). `true` when the record is done
-/// with.
-async fn send(
+/// What the sends of one record did.
+#[derive(Default)]
+struct RecordOutcome {
+    sent: usize,
+    gone: Vec<String>,
+    failed: Vec<(String, SendError)>,
+    not_attempted: Vec<String>,
+}
+
+/// Sends each id record's message to its ids, all records' sends in one stream of bounded
+/// concurrency; the outcomes record by record.
+async fn send_all(
     c: &Consumer<'_>,
-    task: &Task,
-    ids: Vec<String>,
+    records: &[(SqsMessage, Task)],
     deadline: Instant,
     pacer: &Pacer,
-    tally: &mut Tally,
-) -> bool {
-    let api = c.clients.get(&task.endpoint);
-    let total = ids.len();
-    let report = send_many(
-        &*api,
-        ids,
-        task.data.as_bytes(),
-        deadline,
-        c.config,
-        Some(pacer),
-    )
-    .await;
-    let report = match report {
-        Ok(report) => report,
-        Err(err) => {
-            // Only a message over the size limit fails before any send: it never will fit.
-            tracing::error!(room = %task.room, error = %err, "a fan-out record can never be sent; dropped");
-            tally.dropped += total;
-            return true;
-        }
-    };
-    tally.sent += report.sent;
-    tally.gone += report.gone.len();
-    if !report.gone.is_empty() {
-        if let Err(err) = c.store.remove_many(&report.gone).await {
-            tracing::warn!(error = %err, count = report.gone.len(), "could not remove gone connections");
+) -> Vec<RecordOutcome> {
+    let apis: Vec<_> = records
+        .iter()
+        .map(|(_, task)| c.clients.get(&task.endpoint))
+        .collect();
+    let mut jobs = Vec::new();
+    for (n, (_, task)) in records.iter().enumerate() {
+        if let Target::Ids(ids) = &task.to {
+            jobs.extend(ids.iter().map(|id| (n, id.as_str())));
         }
     }
-    let mut again: Vec<String> = report.not_attempted;
-    for (id, err) in report.failed {
-        if retryable(&err) || matches!(err, crate::SendError::Deadline { .. }) {
+    let mut jobs = jobs.into_iter();
+    let mut running = FuturesUnordered::new();
+    let mut by_record: Vec<RecordOutcome> =
+        records.iter().map(|_| RecordOutcome::default()).collect();
+    loop {
+        while running.len() < c.config.concurrency.max(1) {
+            let Some((n, id)) = jobs.next() else { break };
+            let data = records[n].1.data.as_bytes();
+            running.push(send_job(&*apis[n], n, id, data, deadline, c.config, pacer));
+        }
+        let Some((n, id, outcome)) = running.next().await else {
+            break;
+        };
+        let record = &mut by_record[n];
+        match outcome {
+            Outcome::Sent => record.sent += 1,
+            Outcome::Gone => record.gone.push(id.to_owned()),
+            Outcome::Failed(err) => record.failed.push((id.to_owned(), err)),
+            Outcome::NotAttempted => record.not_attempted.push(id.to_owned()),
+        }
+    }
+    by_record
+}
+
+/// One send of [`send_all`], with the record it belongs to.
+async fn send_job<'a>(
+    api: &'a dyn ManagementApi,
+    n: usize,
+    id: &'a str,
+    data: &'a [u8],
+    deadline: Instant,
+    config: &'a BroadcastConfig,
+    pacer: &'a Pacer,
+) -> (usize, &'a str, Outcome) {
+    (
+        n,
+        id,
+        send_one(api, id, data, deadline, config, Some(pacer)).await,
+    )
+}
+
+/// After a record's sends: connections found gone are removed; ids a retry may still reach
+/// are queued again as a record of their own when some progress was made (so no connection
+/// gets the message twice), and the record counts as failed when none was made (SQS delivers
+/// it again, and dead-letters it in the end). `true` when the record is done with.
+async fn settle(c: &Consumer<'_>, task: &Task, outcome: RecordOutcome, tally: &mut Tally) -> bool {
+    let total = match &task.to {
+        Target::Ids(ids) => ids.len(),
+        Target::Rest { .. } => 0,
+    };
+    tally.sent += outcome.sent;
+    tally.gone += outcome.gone.len();
+    if !outcome.gone.is_empty() {
+        if let Err(err) = c.store.remove_many(&outcome.gone).await {
+            tracing::warn!(error = %err, count = outcome.gone.len(), "could not remove gone connections");
+        }
+    }
+    let mut again: Vec<String> = outcome.not_attempted;
+    for (id, err) in outcome.failed {
+        if retryable(&err) || matches!(err, SendError::Deadline { .. }) {
             again.push(id);
         } else {
+            // 403, 413: no retry will do better.
             tracing::warn!(connection_id = %id, error = %err, "a fan-out send failed for good");
             tally.dropped += 1;
         }
@@ -241,14 +300,15 @@ async fn send(
         // visibility timeout, which counts towards its dead-letter limit.
         return false;
     }
+    let count = again.len();
     let records = task.chunks(
-        again.clone(),
+        again,
         c.fanout.config.ids_per_record,
         &format!("{}~", task.key),
     );
     match c.fanout.enqueue(&records).await {
         Ok(()) => {
-            tally.requeued += again.len();
+            tally.requeued += count;
             true
         }
         Err(err) => {

@@ -75,13 +75,15 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
     if members.len() > limit || !end {
         let past = members.split_off(limit.min(members.len()));
         queued = past.clone();
-        let mut records = task.chunks(past, h.fanout.config.ids_per_record, &id);
+        let mut records = Vec::new();
         if !end {
+            // First, so the room's expansion starts before these members are sent.
             let mut rest = task.clone();
-            rest.key = format!("{id}.r");
+            rest.key = format!("{id}.r0");
             records.push(rest);
             queued_rest = true;
         }
+        records.extend(task.chunks(past, h.fanout.config.ids_per_record, &id));
         if let Err(err) = h.fanout.enqueue(&records).await {
             // Nothing is lost quietly: the members read are reported failed, the rest unread.
             tracing::error!(room = h.room, error = %err, "could not queue a broadcast's fan-out");

@@ -44,8 +44,7 @@ pub use management::SdkManagement;
 pub use management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
 pub(crate) use pace::Pacer;
 pub use room::{Room, User};
-pub(crate) use send::{retryable, send_many};
-use send::{send_one, Outcome};
+pub(crate) use send::{retryable, send_many, send_one, Outcome};
 pub use send::{BroadcastConfig, BroadcastReport};
 
 use crate::error::SendError;
