@@ -2,7 +2,9 @@
 // local emulator at CHAT_URL: two users join and chat, join a room and talk in it, leave it;
 // then, against a second chat at CHAT_JWT_URL that requires tokens (LIFT_JWT_SECRET =
 // CHAT_JWT_SECRET), a user joins with a token sent as a WebSocket subprotocol and a bad token is
-// refused. Exits non-zero on any failure. Run by scripts/test.
+// refused; then, against a third chat at CHAT_FANOUT_URL whose fan-out threshold is 1 (so every
+// broadcast past one member goes through the emulator's fan-out queue), three tabs each see a
+// message exactly once. Exits non-zero on any failure. Run by scripts/test.
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
@@ -72,6 +74,28 @@ try {
   await mallory.fill('#token', hs256({ sub: 'mallory', name: 'mallory', exp }, 'not-the-secret'));
   await mallory.click('#join button');
   await sees(mallory, 'the server refused the connection');
+  passed++;
+
+  // Fan-out: three tabs in a chat whose broadcasts are handed to the queue past one member.
+  const fanoutUrl = process.env.CHAT_FANOUT_URL;
+  if (!fanoutUrl) throw new Error('CHAT_FANOUT_URL is not set');
+  const tabs = [];
+  for (const name of ['dan', 'eve', 'fay']) {
+    const page = await browser.newPage();
+    await page.goto(fanoutUrl);
+    await page.fill('#name', name);
+    await page.click('#join button');
+    await sees(page, 'joined as');
+    tabs.push(page);
+  }
+  await tabs[0].fill('#text', 'through the queue');
+  await tabs[0].click('#say button');
+  for (const page of tabs) await sees(page, 'dan: through the queue');
+  await new Promise((resolve) => setTimeout(resolve, 500)); // a duplicate would be here by now
+  for (const page of tabs) {
+    const seen = (await log(page)).split('dan: through the queue').length - 1;
+    if (seen !== 1) throw new Error(`a tab saw the message ${seen} times`);
+  }
   passed++;
 
   console.log(`browser: ${passed} passed, 0 failed`);

@@ -33,7 +33,6 @@ struct Tally {
     expanded: usize,
     expired: usize,
     duplicates: usize,
-    failed_records: usize,
 }
 
 /// Consumes one SQS event of fan-out records: cursor records are expanded first (so other
@@ -73,7 +72,6 @@ pub(crate) async fn consume(
             if expand(&c, &task, cursor.clone(), except.as_deref(), &mut tally).await {
                 c.fanout.mark_done(&task.key);
             } else {
-                tally.failed_records += 1;
                 failures.push(failure(&record));
             }
         } else {
@@ -88,17 +86,33 @@ pub(crate) async fn consume(
         if settle(&c, &task, outcome, &mut tally).await {
             c.fanout.mark_done(&task.key);
         } else {
-            tally.failed_records += 1;
             failures.push(failure(&record));
         }
     }
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    let t = &tally;
     if failures.is_empty() {
-        tracing::info!(?tally, elapsed_ms, "fan-out batch");
+        tracing::info!(
+            sent = t.sent,
+            gone = t.gone,
+            requeued = t.requeued,
+            expanded = t.expanded,
+            expired = t.expired,
+            duplicates = t.duplicates,
+            dropped = t.dropped,
+            elapsed_ms,
+            "fan-out batch"
+        );
     } else {
         tracing::warn!(
-            ?tally,
-            failed = failures.len(),
+            sent = t.sent,
+            gone = t.gone,
+            requeued = t.requeued,
+            expanded = t.expanded,
+            expired = t.expired,
+            duplicates = t.duplicates,
+            dropped = t.dropped,
+            failed_records = failures.len(),
             elapsed_ms,
             "fan-out batch with failed records"
         );
