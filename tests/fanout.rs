@@ -161,8 +161,9 @@ async fn a_big_room_is_reached_exactly_once_through_the_local_queue() {
         sink.gone(id);
     }
     // Connections whose sends fail twice: their records are put back (only their ids) and
-    // redelivered until they get through.
-    let flaky: Vec<String> = [200, 201, 2_500]
+    // redelivered until they get through. One (m00010) is among the members the broadcast's
+    // own invocation sends to: it is queued too.
+    let flaky: Vec<String> = [10, 200, 201, 2_500]
         .iter()
         .map(|i| format!("m{i:05}="))
         .collect();
@@ -177,7 +178,8 @@ async fn a_big_room_is_reached_exactly_once_through_the_local_queue() {
         .expect("the local queue delivers itself");
 
     let report = shout(&service).await;
-    assert_eq!(report["sent"], 99, "{report}"); // 100 read directly, one of them gone
+    // 100 sent to directly: one gone, one failing (queued).
+    assert_eq!(report["sent"], 98, "{report}");
     assert_eq!(report["gone"], 1, "{report}");
     assert!(report["queued"].as_u64().unwrap() >= 1, "{report}");
     assert_eq!(report["queued_rest"], true, "{report}");

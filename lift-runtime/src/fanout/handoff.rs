@@ -4,7 +4,7 @@ use std::time::{Instant, SystemTime};
 
 use super::{epoch_ms, Fanout, Target, Task};
 use crate::error::SendError;
-use crate::outbound::{send_many, BroadcastConfig, BroadcastReport, ManagementApi};
+use crate::outbound::{retryable, send_many, BroadcastConfig, BroadcastReport, ManagementApi};
 use crate::store::ConnectionStore;
 
 /// What a room broadcast hands over.
@@ -25,7 +25,7 @@ const READ_PAGE: usize = 1_000;
 
 /// Reads the room's members up to the direct limit (one more tells whether the room is
 /// bigger), queues what is past the limit, then sends to the rest directly; members the direct
-/// sends do not reach before the deadline are queued too. Does not touch the store's records:
+/// sends do not reach (the deadline came, or 429s and 5xx outlasted the retries) are queued too. Does not touch the store's records:
 /// the caller removes the connections found gone.
 pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendError> {
     let text = match std::str::from_utf8(h.data) {
@@ -102,18 +102,33 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
     let mut report = send_many(h.api, members, h.data, h.deadline, h.config, None).await?;
     report.queued = queued.len();
     report.queued_rest = queued_rest;
-    if !report.not_attempted.is_empty() {
-        let late = std::mem::take(&mut report.not_attempted);
-        let records = task.chunks(
-            late.clone(),
-            h.fanout.config.ids_per_record,
-            &format!("{id}.late"),
-        );
+    // What the direct sends could not do in time, or were throttled or failed on past their
+    // retries, goes to the queue too: other invocations try again later.
+    let mut late = std::mem::take(&mut report.not_attempted);
+    let (retry, failed): (Vec<_>, Vec<_>) = std::mem::take(&mut report.failed)
+        .into_iter()
+        .partition(|(_, err)| retryable(err) || matches!(err, SendError::Deadline { .. }));
+    report.failed = failed;
+    let mut retried: Vec<(String, SendError)> = Vec::new();
+    for (id, err) in retry {
+        late.push(id.clone());
+        retried.push((id, err));
+    }
+    if !late.is_empty() {
+        let prefix = format!("{id}.late");
+        let records = task.chunks(late.clone(), h.fanout.config.ids_per_record, &prefix);
         match h.fanout.enqueue(&records).await {
             Ok(()) => report.queued += late.len(),
             Err(err) => {
-                tracing::error!(room = h.room, error = %err, "could not queue the members the deadline left");
-                report.not_attempted = late;
+                tracing::error!(room = h.room, error = %err, "could not queue the members the direct sends missed");
+                let missed: std::collections::HashSet<&String> =
+                    retried.iter().map(|(id, _)| id).collect();
+                report.not_attempted = late
+                    .iter()
+                    .filter(|id| !missed.contains(id))
+                    .cloned()
+                    .collect();
+                report.failed.extend(retried);
             }
         }
     }
