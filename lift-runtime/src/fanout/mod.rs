@@ -39,10 +39,10 @@
 //!
 //! # Costs, ordering, delivery
 //!
-//! - SQS requests per 1,000 members past the threshold: about 2 messages of 500 ids, sent in
-//!   batches of 10 (one `SendMessageBatch` per 5,000 members), and per message one receive and
-//!   one delete shared by a batch of 10: roughly 0.4 requests per 1,000 members, plus one
-//!   message per [`FanoutConfig::expand_per_record`] members for the cursor.
+//! - SQS requests per 1,000 members past the threshold: 2 records of 500 ids, each sent,
+//!   received and deleted in batches of 10 — about 0.6 requests — plus one record per
+//!   [`FanoutConfig::expand_per_record`] members for the cursor. At SQS's price per million
+//!   requests, a million members cost a few hundred requests.
 //! - Ordering: none across records. Two broadcasts to a big room may arrive in either order at
 //!   a member reached through the queue; put a sequence number in the message if it matters.
 //! - Delivery is at least once: a consumer that dies mid-record (its Lambda killed, a
