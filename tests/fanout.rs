@@ -201,6 +201,42 @@ async fn a_big_room_is_reached_exactly_once_through_the_local_queue() {
 }
 
 #[tokio::test]
+async fn consumers_whose_deadline_comes_half_way_leave_the_rest_to_the_next() {
+    init_tracing();
+    let members = 2_000;
+    let store = room_of(members).await;
+    let sink = Sink::default();
+    sink.delay(Duration::from_millis(2));
+    // Each consumer invocation has 600 ms (350 after the headroom) at 250 sends a second (1,000
+    // over 4 consumers): fewer than a record's 100 ids; the rest are queued again, alone.
+    let queue = LocalQueue::with_config(LocalQueueConfig {
+        consumers: 4,
+        timeout: Duration::from_millis(600),
+        visibility: Duration::from_millis(50),
+        ..LocalQueueConfig::default()
+    });
+    let (mut fanout, _) = small_settings();
+    fanout.rate = 1_000;
+    let service = service(&store, &sink, queue.clone(), fanout);
+    let delivery = service.deliver_fanout().unwrap();
+    let report = shout(&service).await;
+    assert_eq!(report["sent"], 100, "{report}");
+    assert!(
+        queue.drained(Duration::from_secs(30)).await,
+        "the queue never drained"
+    );
+    delivery.abort();
+    assert_exactly_once(&sink, members, &[]);
+    assert!(queue.dead_letters().is_empty());
+    // 1,900 queued members are 19 id records and 3 cursor records: the rest were put back.
+    assert!(
+        queue.enqueued() > 30,
+        "{} records: no consumer ran out of time",
+        queue.enqueued()
+    );
+}
+
+#[tokio::test]
 async fn records_past_their_expiry_are_dropped() {
     init_tracing();
     let store = room_of(500).await;

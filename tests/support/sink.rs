@@ -12,6 +12,8 @@ use lift_runtime::SendError;
 
 #[derive(Default)]
 struct State {
+    /// How long each send takes.
+    delay: std::time::Duration,
     delivered: HashMap<String, usize>,
     gone: HashSet<String>,
     /// Connection → sends still to fail with 500.
@@ -37,6 +39,11 @@ impl Sink {
             .unwrap()
             .failing
             .insert(id.to_owned(), times);
+    }
+
+    /// Makes every send take `delay`.
+    pub fn delay(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     /// How many messages `id` was delivered.
@@ -74,6 +81,10 @@ impl ManagementApi for Sink {
     }
 
     async fn post(&self, connection_id: &str, _data: &[u8]) -> Result<(), SendError> {
+        let delay = self.state.lock().unwrap().delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let mut state = self.state.lock().unwrap();
         if state.gone.contains(connection_id) {
             return Err(SendError::Gone {

@@ -281,9 +281,10 @@ async fn send_job<'a>(
 }
 
 /// After a record's sends: connections found gone are removed; ids a retry may still reach
-/// are queued again as a record of their own when some progress was made (so no connection
-/// gets the message twice), and the record counts as failed when none was made (SQS delivers
-/// it again, and dead-letters it in the end). `true` when the record is done with.
+/// are queued again as a record of their own (so no connection gets the message twice) when
+/// some progress was made or none was attempted; the record counts as failed when every
+/// attempt failed (SQS delivers it again, and dead-letters it in the end). `true` when the
+/// record is done with.
 async fn settle(c: &Consumer<'_>, task: &Task, outcome: RecordOutcome, tally: &mut Tally) -> bool {
     let total = match &task.to {
         Target::Ids(ids) => ids.len(),
@@ -296,6 +297,7 @@ async fn settle(c: &Consumer<'_>, task: &Task, outcome: RecordOutcome, tally: &m
             tracing::warn!(error = %err, count = outcome.gone.len(), "could not remove gone connections");
         }
     }
+    let attempted = total - outcome.not_attempted.len();
     let mut again: Vec<String> = outcome.not_attempted;
     for (id, err) in outcome.failed {
         if retryable(&err) || matches!(err, SendError::Deadline { .. }) {
@@ -309,9 +311,10 @@ async fn settle(c: &Consumer<'_>, task: &Task, outcome: RecordOutcome, tally: &m
     if again.is_empty() {
         return true;
     }
-    if again.len() == total {
-        // Nothing reached and nothing learned: SQS delivers the record again after its
-        // visibility timeout, which counts towards its dead-letter limit.
+    if again.len() == total && attempted > 0 {
+        // Every attempt failed: SQS delivers the record again after its visibility timeout,
+        // which counts towards its dead-letter limit. (A record the batch's time did not reach
+        // at all is queued again below instead: its expiry bounds how long that can go on.)
         return false;
     }
     let count = again.len();

@@ -138,6 +138,11 @@ impl LocalQueue {
         true
     }
 
+    /// Records queued since the queue was made (a record delivered again is not counted again).
+    pub fn enqueued(&self) -> usize {
+        self.inner.next_id.load(Ordering::Relaxed)
+    }
+
     /// The records moved to the dead-letter queue, oldest first.
     pub fn dead_letters(&self) -> Vec<String> {
         self.inner

@@ -21,17 +21,22 @@ impl Pacer {
         }
     }
 
-    /// Waits for this caller's slot.
-    pub(crate) async fn wait(&self) {
+    /// Waits for this caller's slot, unless the next free slot is at or past `cutoff`: then
+    /// `false` at once, and no slot is taken.
+    pub(crate) async fn wait(&self, cutoff: Instant) -> bool {
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             let slot = (*next).max(Instant::now());
+            if slot >= cutoff {
+                return false;
+            }
             *next = slot + self.interval;
             slot
         };
         if slot > Instant::now() {
             tokio::time::sleep_until(slot.into()).await;
         }
+        true
     }
 }
 
@@ -44,10 +49,22 @@ mod tests {
     async fn slots_are_spaced_by_the_rate() {
         let pacer = Pacer::new(1000.0);
         let started = Instant::now();
+        let far = started + Duration::from_secs(60);
         for _ in 0..50 {
-            pacer.wait().await;
+            assert!(pacer.wait(far).await);
         }
         // 50 slots at 1 ms: the 50th starts 49 ms after the first.
         assert!(started.elapsed() >= Duration::from_millis(49));
+    }
+
+    #[tokio::test]
+    async fn no_slot_is_handed_out_past_the_cutoff() {
+        let pacer = Pacer::new(10.0); // a slot every 100 ms
+        let cutoff = Instant::now() + Duration::from_millis(250);
+        let mut granted = 0;
+        while pacer.wait(cutoff).await {
+            granted += 1;
+        }
+        assert_eq!(granted, 3); // at 0, 100 and 200 ms
     }
 }

@@ -122,17 +122,13 @@ pub(crate) async fn send_one(
     let mut attempt = 0;
     loop {
         if let Some(pacer) = pacer {
-            pacer.wait().await;
+            if !pacer.wait(cutoff).await {
+                return give_up(api, attempt);
+            }
         }
         let now = Instant::now();
         if now >= cutoff {
-            return if attempt == 0 {
-                Outcome::NotAttempted
-            } else {
-                Outcome::Failed(SendError::Deadline {
-                    endpoint: api.endpoint().to_owned(),
-                })
-            };
+            return give_up(api, attempt);
         }
         attempt += 1;
         let result = tokio::time::timeout(cutoff - now, api.post(connection_id, data)).await;
@@ -150,6 +146,17 @@ pub(crate) async fn send_one(
         };
         tracing::debug!(connection_id, attempt, error = %err, ?pause, "retrying a send");
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// The outcome of a send the cutoff stopped after `attempts` attempts.
+fn give_up(api: &dyn ManagementApi, attempts: u32) -> Outcome {
+    if attempts == 0 {
+        Outcome::NotAttempted
+    } else {
+        Outcome::Failed(SendError::Deadline {
+            endpoint: api.endpoint().to_owned(),
+        })
     }
 }
 
