@@ -355,7 +355,7 @@ mod tests {
 
         // A big message leaves room for fewer ids per record.
         let mut big = task();
-        big.data = "x".repeat(200 * 1024);
+        big.data = "x".repeat(250 * 1024);
         let records = big.chunks(ids, 500, "b1");
         assert!(records.len() > 3);
         for record in &records {

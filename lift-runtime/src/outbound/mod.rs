@@ -253,8 +253,17 @@ impl Outbound {
         self.count(sent, gone, failed + not_attempted);
         self.forget(&report.gone).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        let (queued, queued_rest) = (report.queued, report.queued_rest);
         if failed == 0 && not_attempted == 0 && !report.unread {
-            tracing::debug!(room, sent, gone, elapsed_ms, "broadcast");
+            tracing::debug!(
+                room,
+                sent,
+                gone,
+                queued,
+                queued_rest,
+                elapsed_ms,
+                "broadcast"
+            );
         } else {
             let first_failure = report.failed.first().map(|(_, err)| err.to_string());
             tracing::warn!(
