@@ -11,6 +11,7 @@ use syn::{Item, ItemMod};
 use crate::errors::Errors;
 use crate::exports::Exports;
 use crate::handler::{Handler, HandlerKind};
+use crate::unrouted::Aliases;
 
 /// API Gateway's default quota of routes per API.
 const MAX_ROUTES: usize = 300;
@@ -46,7 +47,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         return quote!(#module #err);
     };
 
+    let aliases = Aliases::scan(items);
+    crate::unrouted::nested(items, &aliases, &module.ident, &mut errors);
     let mut handlers: Vec<Handler> = Vec::new();
+    let mut plain: Vec<syn::Ident> = Vec::new();
     let mut attempted = 0;
     let mut expanded: Vec<Item> = Vec::with_capacity(items.len());
     for mut item in std::mem::take(items) {
@@ -54,7 +58,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             if let Some(attrs) = item_attrs(&mut item) {
                 // Reported here and removed, so the attribute does not expand on its own.
                 attrs.retain(|attr| {
-                    let Some(kind) = HandlerKind::of_attr(attr) else {
+                    let Some(kind) = aliases.kind_of(attr) else {
                         return true;
                     };
                     attempted += 1;
@@ -74,17 +78,20 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         let Some(position) = func
             .attrs
             .iter()
-            .position(|attr| HandlerKind::of_attr(attr).is_some())
+            .position(|attr| aliases.kind_of(attr).is_some())
         else {
+            if func.sig.ident != "router" {
+                plain.push(func.sig.ident.clone());
+            }
             expanded.push(item);
             continue;
         };
         let attr = func.attrs.remove(position);
-        let kind = HandlerKind::of_attr(&attr).expect("found above");
+        let kind = aliases.kind_of(&attr).expect("found above");
         attempted += 1;
         // Only one route attribute per function; the others are reported and removed.
         func.attrs.retain(|other| {
-            if HandlerKind::of_attr(other).is_none() {
+            if aliases.kind_of(other).is_none() {
                 return true;
             }
             errors.push(syn::Error::new_spanned(
@@ -167,6 +174,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(()) => {
             let router = router_fn(&handlers, &exports);
             items.push(Item::Verbatim(router));
+            let probes = crate::unrouted::probes(&plain, &module.ident, &exports);
+            items.push(Item::Verbatim(probes));
             quote!(#module)
         }
         Err(err) => {
@@ -210,31 +219,33 @@ fn item_attrs(item: &mut Item) -> Option<&mut Vec<syn::Attribute>> {
     })
 }
 
+/// One error per duplicate, at the duplicate, naming the first handler and its line.
+/// Handlers under `#[cfg]` are left out: two of them may share a key under exclusive `cfg`s.
 fn check_duplicates(handlers: &[Handler], errors: &mut Errors) {
     let mut seen: HashMap<&str, &Handler> = HashMap::new();
-    for handler in handlers {
-        if let Some(first) = seen.get(handler.key.as_str()) {
-            let message = match handler.kind {
-                HandlerKind::Route => format!(
-                    "route key `{}` is already handled by `{}`; each route key has one handler",
-                    handler.key, first.ident
-                ),
-                kind => format!(
-                    "a second `#[{}]` handler: `{}` already handles `{}`",
-                    kind.attr_name(),
-                    first.ident,
-                    handler.key
-                ),
-            };
-            let mut err = syn::Error::new(handler.key_span, message);
-            err.combine(syn::Error::new(
-                first.key_span,
-                format!("`{}` first defined here", handler.key),
-            ));
-            errors.push(err);
-        } else {
+    for handler in handlers.iter().filter(|h| h.cfgs.is_empty()) {
+        let Some(first) = seen.get(handler.key.as_str()) else {
             seen.insert(&handler.key, handler);
-        }
+            continue;
+        };
+        let line = first.key_span.start().line;
+        let at = if line > 0 {
+            format!("`{}` (line {line})", first.ident)
+        } else {
+            format!("`{}`", first.ident)
+        };
+        let message = match handler.kind {
+            HandlerKind::Route => format!(
+                "route key `{}` is already handled by {at}; each route key has one handler: change this key, or remove one of the two",
+                handler.key
+            ),
+            kind => format!(
+                "a second `#[{}]`: {at} already handles `{}`, and an app has one; merge the two functions",
+                kind.attr_name(),
+                handler.key
+            ),
+        };
+        errors.push(syn::Error::new(handler.key_span, message));
     }
 }
 
@@ -247,6 +258,27 @@ fn router_fn(handlers: &[Handler], exports: &Exports) -> TokenStream {
     let handler_result = exports.handler_result();
     let keys = handlers.iter().map(|h| &h.key);
     let idents: Vec<_> = handlers.iter().map(|h| &h.ident).collect();
+    let cfgs: Vec<_> = handlers.iter().map(|h| &h.cfgs).collect();
+    // The table of route infos: a constant, or, when some handlers are under `#[cfg]`, built
+    // once with those entries under their `cfg`.
+    let routes = if handlers.iter().all(|h| h.cfgs.is_empty()) {
+        quote! {
+            const __LIFT_ROUTES: &[#route_info] = &[ #( #route_info::of::<#idents>() ),* ];
+        }
+    } else {
+        quote! {
+            static __LIFT_TABLE: ::std::sync::OnceLock<::std::vec::Vec<#route_info>> =
+                ::std::sync::OnceLock::new();
+            let __LIFT_ROUTES: &'static [#route_info] = __LIFT_TABLE.get_or_init(|| {
+                let mut __lift_routes = ::std::vec::Vec::new();
+                #(
+                    #(#cfgs)*
+                    __lift_routes.push(#route_info::of::<#idents>());
+                )*
+                __lift_routes
+            });
+        }
+    };
     quote! {
         /// The routing table of this app, generated by `#[ws_app]` from the handlers in this
         /// module. Pass it to `lift_runtime::App::new`.
@@ -256,11 +288,11 @@ fn router_fn(handlers: &[Handler], exports: &Exports) -> TokenStream {
                 __lift_ctx: &'__lift mut #ws_context,
             ) -> ::std::option::Option<#box_future<'__lift, #handler_result>> {
                 match __lift_key {
-                    #( #keys => ::std::option::Option::Some(<#idents as #route>::call(__lift_ctx)), )*
+                    #( #(#cfgs)* #keys => ::std::option::Option::Some(<#idents as #route>::call(__lift_ctx)), )*
                     _ => ::std::option::Option::None,
                 }
             }
-            const __LIFT_ROUTES: &[#route_info] = &[ #( #route_info::of::<#idents>() ),* ];
+            #routes
             #router::from_table(__LIFT_ROUTES, __lift_dispatch)
         }
     }

@@ -75,6 +75,8 @@ exports! {
     schema_of => SchemaOf,
     via_json_schema => ViaJsonSchema,
     no_json_schema => NoJsonSchema,
+    probe => Probe,
+    not_routed => NotRouted,
 }
 
 #[cfg(test)]

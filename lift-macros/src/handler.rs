@@ -100,6 +100,9 @@ pub struct Handler {
     context: ContextParam,
     extractors: Vec<Type>,
     output: Option<Type>,
+    /// The function's `#[cfg(...)]` attributes: its companion and its table entries carry
+    /// them, so a handler compiled out is routed out with it.
+    pub cfgs: Vec<syn::Attribute>,
 }
 
 impl Handler {
@@ -140,6 +143,12 @@ impl Handler {
                 syn::ReturnType::Default => None,
                 syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
             },
+            cfgs: func
+                .attrs
+                .iter()
+                .filter(|attr| attr.path().is_ident("cfg"))
+                .cloned()
+                .collect(),
         })
     }
 
@@ -192,12 +201,15 @@ impl Handler {
         };
         let schemas = self.schemas(exports);
         let doc = format!("Routing entry of `{ident}` for the route key `{key}`.");
+        let cfgs = &self.cfgs;
         quote! {
+            #(#cfgs)*
             #[doc = #doc]
             #[doc(hidden)]
             #[allow(non_camel_case_types, dead_code, missing_docs)]
             #vis struct #ident {}
 
+            #(#cfgs)*
             impl #route for #ident {
                 const KEY: &'static str = #key;
                 const KIND: #route_kind = #route_kind::#kind;

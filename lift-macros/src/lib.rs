@@ -17,6 +17,7 @@ mod exports;
 mod handler;
 mod list;
 mod middleware;
+mod unrouted;
 #[cfg(test)]
 mod tests;
 
@@ -44,8 +45,20 @@ use handler::HandlerKind;
 ///   selection.
 ///
 /// Everything else in the module (helpers, types, `use`s) is left as written. A duplicate route
-/// key, or a second `$connect`, `$disconnect` or `$default` handler, is a compile error on the
-/// duplicate (with the first one pointed out).
+/// key, or a second `$connect`, `$disconnect` or `$default` handler, is one compile error on the
+/// duplicate, naming the first handler and its line.
+///
+/// Nothing marked as a handler is left out of the table without a word:
+///
+/// - a handler under `#[cfg(...)]` is routed under the same `cfg`: present when compiled in,
+///   absent when compiled out (two handlers may share a key under exclusive `cfg`s);
+/// - an alias imported inside the module (`use lift_runtime::ws_route as route;`) is
+///   recognised, and its handlers routed;
+/// - a handler in a module nested inside the app module is a compile error at its attribute
+///   (`#[ws_app]` routes the functions written directly in its module: move it up);
+/// - a function made a handler by an attribute `#[ws_app]` cannot recognise (an alias imported
+///   outside the module) is a compile error at its name: every plain function of the module
+///   is checked at compile time for a handler's companion.
 ///
 /// # Example
 ///
@@ -121,7 +134,7 @@ use handler::HandlerKind;
 ///     #[ws_route("join")]
 ///     async fn join() -> WsResult { Ok(()) }
 ///
-///     #[ws_route("join")] // error: route key `join` is already handled by `join`
+///     #[ws_route("join")] // error: route key `join` is already handled by `join` (line 7)
 ///     async fn join_again() -> WsResult { Ok(()) }
 /// }
 /// # fn main() {}

@@ -122,8 +122,8 @@ pub mod __private {
     pub use crate::extract::FromMessage;
     pub use crate::middleware::assert_middleware;
     pub use crate::router::{
-        entry, key_listed, BoxFuture, HandlerOutput, HandlerResult, Route, RouteEntry, RouteInfo,
-        RouteKind, Router,
+        entry, key_listed, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Route,
+        RouteEntry, RouteInfo, RouteKind, Router,
     };
     pub use crate::schema::{NoJsonSchema, SchemaOf, ViaJsonSchema};
     pub use serde_json::Value;

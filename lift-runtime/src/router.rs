@@ -118,6 +118,28 @@ impl RouteEntry {
     }
 }
 
+/// Whether `T` is a handler's companion type, asked by `#[ws_app]` of every plain function in
+/// its module (`<Probe<f>>::ROUTED`): the inherent constant applies when `T: Route`, the
+/// [`NotRouted`] one otherwise. A function marked by an attribute `#[ws_app]` does not know
+/// (an alias of `ws_route` imported from outside the module) has a companion, and is reported
+/// instead of being left out of the table without a word.
+#[doc(hidden)]
+pub struct Probe<T: ?Sized>(std::marker::PhantomData<T>);
+
+impl<T: Route> Probe<T> {
+    #[doc(hidden)]
+    pub const ROUTED: bool = true;
+}
+
+/// The fallback of [`Probe`]: not a handler.
+#[doc(hidden)]
+pub trait NotRouted {
+    #[doc(hidden)]
+    const ROUTED: bool = false;
+}
+
+impl<T: ?Sized> NotRouted for Probe<T> {}
+
 /// The entry of a handler's companion item.
 #[doc(hidden)]
 pub const fn entry<R: Route>() -> RouteEntry {
