@@ -63,8 +63,7 @@ exports! {
     route_info => RouteInfo,
     route_kind => RouteKind,
     route_entry => RouteEntry,
-    entry => entry,
-    key_listed => key_listed,
+    key_index => key_index,
     ws_context => WsContext,
     box_future => BoxFuture,
     handler_result => HandlerResult,
@@ -77,6 +76,7 @@ exports! {
     no_json_schema => NoJsonSchema,
     probe => Probe,
     not_routed => NotRouted,
+    next => Next,
 }
 
 #[cfg(test)]

@@ -351,15 +351,7 @@ fn check_key(lit: &LitStr, errors: &mut Errors) {
 /// What the function itself must be: a plain, free, non-generic `async fn`.
 fn check_signature(kind: HandlerKind, sig: &syn::Signature, errors: &mut Errors) {
     check_signature_of(kind.attr_name(), "a handler", sig, errors);
-    if let syn::ReturnType::Default = sig.output {
-        errors.push(syn::Error::new_spanned(
-            &sig.ident,
-            format!(
-                "a handler returns a `WsResult`: write `async fn {}(...) -> WsResult {{ ... Ok(()) }}`",
-                sig.ident
-            ),
-        ));
-    }
+    crate::output::check_output(sig, errors);
 }
 
 /// The checks shared by handlers and middleware: a plain, free, non-generic `async fn`.

@@ -17,9 +17,10 @@ mod exports;
 mod handler;
 mod list;
 mod middleware;
-mod unrouted;
+mod output;
 #[cfg(test)]
 mod tests;
+mod unrouted;
 
 use handler::HandlerKind;
 
@@ -140,15 +141,30 @@ use handler::HandlerKind;
 /// # fn main() {}
 /// ```
 ///
-/// A module without a body (the macro cannot see its routes):
+/// A handler in a module nested inside the app module (it would never be routed):
 ///
 /// ```compile_fail
 /// use lift_runtime::prelude::*;
 ///
-/// #[ws_app] // error: `#[ws_app]` needs the module's body
-/// mod app;
+/// #[ws_app]
+/// mod app {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_route("a")]
+///     async fn a() -> WsResult { Ok(()) }
+///
+///     mod more {
+///         use lift_runtime::prelude::*;
+///
+///         #[ws_route("b")] // error: `b` is in `mod more`, inside the `#[ws_app]` module, where it would never be routed
+///         pub async fn b() -> WsResult { Ok(()) }
+///     }
+/// }
 /// # fn main() {}
 /// ```
+///
+/// (Each `compile_fail` example here is also a `ui-tests` case, whose `.stderr` holds the
+/// whole message.)
 #[proc_macro_attribute]
 pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
     app::expand(args.into(), item.into()).into()
@@ -261,7 +277,7 @@ pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
 /// use lift_runtime::prelude::*;
 ///
 /// #[ws_route("ping")]
-/// fn ping() -> WsResult { Ok(()) } // error: a `#[ws_route]` handler must be an `async fn`
+/// fn ping() -> WsResult { Ok(()) } // error: a `#[ws_route]` function must be an `async fn`
 /// # fn main() {}
 /// ```
 ///
@@ -277,7 +293,7 @@ pub fn ws_app(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// A parameter that is not an extractor:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use lift_runtime::prelude::*;
 ///
 /// #[ws_route("count")]
@@ -462,7 +478,7 @@ pub fn ws_default(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Listing something that is not a handler:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use lift_runtime::prelude::*;
 ///
 /// struct NotAHandler;

@@ -11,6 +11,9 @@ use syn::{LitStr, Path, Token};
 
 use crate::exports::Exports;
 
+/// Lists up to this long name both handlers of a duplicate key.
+const NAMED_CLASHES: usize = 64;
+
 struct RouteList {
     krate: Option<Path>,
     paths: Punctuated<Path, Token![,]>,
@@ -57,27 +60,50 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let router = exports.router();
     let route_entry = exports.route_entry();
     let route_info = exports.route_info();
-    let entry = exports.entry();
-    let key_listed = exports.key_listed();
+    let route = exports.route();
+    let key_index = exports.key_index();
     let paths: Vec<&Path> = list.paths.iter().collect();
 
-    // Every use of a path goes through `entry::<path>()` at the path's span, so a path that is
-    // not a handler gets one error, there.
+    // Every use of a path is `<path as Route>::ENTRY` at the path's span, so a path that is not
+    // a handler gets one error, there, in the trait's words.
     let entries: Vec<TokenStream> = paths
         .iter()
-        .map(|path| quote_spanned!(path.span()=> #entry::<#path>()))
+        .map(|path| quote_spanned!(path.span()=> <#path as #route>::ENTRY))
         .collect();
     let unique = paths.iter().enumerate().skip(1).map(|(i, path)| {
         let this = &entries[i];
         let earlier = &entries[..i];
-        let message = format!(
-            "`{}` handles a route key that an earlier handler in this `ws_routes!` list already handles",
-            quote!(#path).to_string().replace(' ', "")
-        );
+        let name = |path: &Path| quote!(#path).to_string().replace(' ', "");
+        // Which earlier handler it clashes with, named, for lists of a size where one arm per
+        // earlier handler is cheap; past that, the message names the duplicate alone.
+        let clash = if paths.len() <= NAMED_CLASHES {
+            let arms = paths[..i].iter().enumerate().map(|(j, first)| {
+                let message = format!(
+                    "`{}` handles the route key that `{}` handles, earlier in this `ws_routes!` list: each route key has one handler; change one key, or leave one out",
+                    name(path),
+                    name(first)
+                );
+                quote_spanned!(path.span()=> ::std::option::Option::Some(#j) => ::std::panic!(#message),)
+            });
+            quote_spanned! {path.span()=>
+                match #key_index(#this.info.key, &[#(#earlier.info.key),*]) {
+                    #(#arms)*
+                    _ => {}
+                }
+            }
+        } else {
+            let message = format!(
+                "`{}` handles a route key that an earlier handler in this `ws_routes!` list already handles",
+                name(path)
+            );
+            quote_spanned! {path.span()=>
+                if let ::std::option::Option::Some(_) = #key_index(#this.info.key, &[#(#earlier.info.key),*]) {
+                    ::std::panic!(#message)
+                }
+            }
+        };
         quote_spanned! {path.span()=>
-            const _: () = if #key_listed(#this.info.key, &[#(#earlier.info.key),*]) {
-                ::std::panic!(#message)
-            };
+            const _: () = #clash;
         }
     });
     let expanded = quote! {{

@@ -59,12 +59,33 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         Err(err) => {
             let err = err.to_compile_error();
-            let func = sanitized(&func);
-            quote!(#func #err)
+            let stand_in = stand_in(&func, &Exports::new(krate.as_ref()));
+            quote!(#stand_in #err)
         }
     };
     crate::debug::print("ws_middleware", &func.sig.ident.to_string(), &expanded);
     expanded
+}
+
+/// Beside the errors: the user's function under another name (its body is still checked), and
+/// under its own name a function of the middleware's shape, so `App::middleware(name)` adds
+/// no error of its own to the ones that say what to fix.
+fn stand_in(func: &ItemFn, exports: &Exports) -> TokenStream {
+    let mut user = sanitized(func);
+    let ident = func.sig.ident.clone();
+    user.sig.ident = quote::format_ident!("__lift_invalid_middleware_{}", ident);
+    let vis = &func.vis;
+    let ws_context = exports.ws_context();
+    let next = exports.next();
+    let handler_result = exports.handler_result();
+    quote! {
+        #[allow(dead_code, non_snake_case)]
+        #user
+        #[allow(unused_variables, dead_code)]
+        #vis async fn #ident(ctx: &mut #ws_context, next: #next<'_>) -> #handler_result {
+            ::core::unreachable!("this middleware did not compile")
+        }
+    }
 }
 
 fn check_inputs(func: &ItemFn, errors: &mut Errors) {
@@ -129,7 +150,7 @@ fn check_output(sig: &syn::Signature, errors: &mut Errors) {
             Type::Path(path) => path.path.segments.last().is_some_and(|seg| {
                 seg.ident == "WsResult" && first_type_arg_is(&seg.arguments, "Option")
                     || seg.ident == "HandlerResult"
-                    || seg.ident == "Result"
+                    || seg.ident == "Result" && result_args_fit(&seg.arguments)
             }),
             _ => false,
         },
@@ -142,6 +163,26 @@ fn check_output(sig: &syn::Signature, errors: &mut Errors) {
             syn::ReturnType::Default => syn::Error::new_spanned(&sig.ident, message),
             syn::ReturnType::Type(_, ty) => syn::Error::new_spanned(ty, message),
         });
+    }
+}
+
+/// Whether `Result<..>`'s arguments can be `Option<Reply>, WsError`: both named so, or not both
+/// given (an alias of the user's, such as `Result<T>`, is left to the type checker).
+fn result_args_fit(arguments: &syn::PathArguments) -> bool {
+    let syn::PathArguments::AngleBracketed(args) = arguments else {
+        return true;
+    };
+    let types: Vec<&Type> = args
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    match types.as_slice() {
+        [ok, err] => last_ident_is(ok, "Option") && last_ident_is(err, "WsError"),
+        _ => true,
     }
 }
 

@@ -262,9 +262,107 @@ fn a_middleware_must_return_what_next_run_returns() {
 fn a_route_list_builds_a_router_from_entries() {
     let out = crate::list::expand(quote!(a::ping, pong));
     let text = out.to_string();
-    assert!(text.contains("entry :: < a :: ping >"), "{text}");
-    assert!(text.contains("entry :: < pong >"), "{text}");
+    assert!(
+        text.contains("< a :: ping as :: lift_runtime :: __private :: Route > :: ENTRY"),
+        "{text}"
+    );
+    assert!(text.contains("< pong as"), "{text}");
     assert!(text.contains("Router :: from_entries"), "{text}");
+    // The duplicate check names both handlers.
+    assert!(
+        text.contains("`pong` handles the route key that `a::ping` handles"),
+        "{text}"
+    );
+}
+
+fn app(body: TokenStream) -> String {
+    crate::app::expand(TokenStream::new(), quote!(mod app { #body })).to_string()
+}
+
+#[test]
+fn a_duplicate_is_one_error_naming_the_first() {
+    let text = app(quote! {
+        #[ws_route("join")]
+        async fn join() -> WsResult { Ok(()) }
+        #[ws_route("join")]
+        async fn join_again() -> WsResult { Ok(()) }
+    });
+    assert_eq!(text.matches("compile_error").count(), 1, "{text}");
+    assert!(text.contains("already handled by `join`"), "{text}");
+}
+
+#[test]
+fn nothing_marked_as_a_handler_is_left_out_silently() {
+    // In a nested module: an error at the attribute.
+    let text = app(quote! {
+        #[ws_route("a")]
+        async fn a() -> WsResult { Ok(()) }
+        mod more {
+            #[ws_route("b")]
+            pub async fn b() -> WsResult { Ok(()) }
+        }
+    });
+    assert!(text.contains("`b` is in `mod more`"), "{text}");
+    // Under an alias imported in the module: routed.
+    let text = app(quote! {
+        use lift_runtime::ws_route as route;
+        #[route("a")]
+        async fn a() -> WsResult { Ok(()) }
+        fn helper() {}
+    });
+    assert!(!text.contains("compile_error"), "{text}");
+    assert!(text.contains("\"a\" =>"), "{text}");
+    // Every plain function is probed for a handler's companion.
+    assert!(text.contains("pub struct helper"), "{text}");
+    assert!(text.contains("Probe < helper >"), "{text}");
+    // Under `cfg`: the table entry and the companion carry it.
+    let text = app(quote! {
+        #[cfg(feature = "x")]
+        #[ws_route("a")]
+        async fn a() -> WsResult { Ok(()) }
+    });
+    assert_eq!(
+        text.matches("# [cfg (feature = \"x\")]").count(),
+        5,
+        "{text}"
+    );
+    assert!(text.contains("OnceLock"), "{text}");
+}
+
+#[test]
+fn plainly_wrong_return_types_are_one_error_at_the_type() {
+    for (ret, says) in [
+        (quote!(-> Reply), "inside a `WsResult`"),
+        (quote!(-> ()), "write `-> WsResult`"),
+        (
+            quote!(-> Result<(), String>),
+            "a handler's error is a `WsError`",
+        ),
+        (
+            quote!(-> anyhow::Result<()>),
+            "a handler's error is a `WsError`",
+        ),
+    ] {
+        let out = crate::handler::attribute(
+            crate::handler::HandlerKind::Route,
+            quote!("ping"),
+            quote!(async fn ping() #ret { todo!() }),
+        );
+        let errors = errors(&out);
+        assert_eq!(errors.len(), 1, "{out}");
+        assert!(errors[0].contains(says), "{ret}: {out}");
+    }
+    // What the syntax cannot judge (a user's alias) is left to the type checker.
+    let out = crate::handler::attribute(
+        crate::handler::HandlerKind::Route,
+        quote!("ping"),
+        quote!(
+            async fn ping() -> Result<()> {
+                todo!()
+            }
+        ),
+    );
+    assert!(errors(&out).is_empty(), "{out}");
 }
 
 #[test]

@@ -104,7 +104,7 @@ pub use lift_macros::{
 pub use middleware::{Middleware, Next};
 pub use outbound::{BroadcastConfig, BroadcastReport, Outbound, Room, SendTotals, User};
 pub use route_key::{RouteKey, RouteKind};
-pub use router::{HandlerResult, Resolved, RouteInfo, Router};
+pub use router::{HandlerResult, Resolved, Route, RouteInfo, Router};
 pub use service::{Invocation, LambdaResponse, Service};
 
 /// The names a handler module needs: `use lift_runtime::prelude::*;`.
@@ -120,10 +120,10 @@ pub mod prelude {
 pub mod __private {
     pub use crate::context::WsContext;
     pub use crate::extract::FromMessage;
-    pub use crate::middleware::assert_middleware;
+    pub use crate::middleware::{assert_middleware, Next};
     pub use crate::router::{
-        entry, key_listed, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Route,
-        RouteEntry, RouteInfo, RouteKind, Router,
+        key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Route, RouteEntry,
+        RouteInfo, RouteKind, Router,
     };
     pub use crate::schema::{NoJsonSchema, SchemaOf, ViaJsonSchema};
     pub use serde_json::Value;

@@ -62,13 +62,16 @@ impl RouteInfo {
     }
 }
 
-/// Implemented by the companion item the route macros generate beside each handler.
+/// A handler, as the route macros make one: implemented by the companion item they generate
+/// beside each function marked `#[ws_route("key")]`, `#[ws_connect]`, `#[ws_disconnect]` or
+/// `#[ws_default]` (a braced struct named like the function). You never implement it yourself;
+/// it is public so a compile error about a path that is not a handler names it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a handler",
     label = "not a handler",
     note = "list functions marked `#[ws_route(\"key\")]`, `#[ws_connect]`, `#[ws_disconnect]` or `#[ws_default]`"
 )]
-pub trait Route {
+pub trait Route: Sized {
     /// The route key.
     const KEY: &'static str;
     /// Which route it is.
@@ -85,6 +88,13 @@ pub trait Route {
     fn reply_schema() -> Option<serde_json::Value> {
         None
     }
+    /// The entry `ws_routes!` lists (`<path as Route>::ENTRY`: a path that is not a handler
+    /// is one error, at the path).
+    #[doc(hidden)]
+    const ENTRY: RouteEntry = RouteEntry {
+        info: RouteInfo::of::<Self>(),
+        call: Self::call,
+    };
 }
 
 type Dispatch = for<'a> fn(&str, &'a mut WsContext) -> Option<BoxFuture<'a, HandlerResult>>;
@@ -139,15 +149,6 @@ pub trait NotRouted {
 }
 
 impl<T: ?Sized> NotRouted for Probe<T> {}
-
-/// The entry of a handler's companion item.
-#[doc(hidden)]
-pub const fn entry<R: Route>() -> RouteEntry {
-    RouteEntry {
-        info: RouteInfo::of::<R>(),
-        call: R::call,
-    }
-}
 
 #[derive(Clone, Copy)]
 enum Table {
@@ -330,10 +331,10 @@ impl<T: IntoReply> HandlerOutput for Result<T, WsError> {
     }
 }
 
-/// Whether `key` is one of `earlier` (a `const fn`: `ws_routes!` checks duplicates at compile
-/// time).
+/// Where `key` is in `earlier`, if it is (a `const fn`: `ws_routes!` checks duplicates at
+/// compile time).
 #[doc(hidden)]
-pub const fn key_listed(key: &str, earlier: &[&str]) -> bool {
+pub const fn key_index(key: &str, earlier: &[&str]) -> Option<usize> {
     let mut i = 0;
     while i < earlier.len() {
         let other = earlier[i].as_bytes();
@@ -344,10 +345,10 @@ pub const fn key_listed(key: &str, earlier: &[&str]) -> bool {
                 j += 1;
             }
             if j == key.len() {
-                return true;
+                return Some(i);
             }
         }
         i += 1;
     }
-    false
+    None
 }
