@@ -69,7 +69,6 @@ exports! {
     handler_result => HandlerResult,
     from_message => FromMessage,
     handler_output => HandlerOutput,
-    assert_middleware => assert_middleware,
     value => Value,
     schema_of => SchemaOf,
     via_json_schema => ViaJsonSchema,

@@ -45,13 +45,22 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let expanded = match errors.finish() {
         Ok(()) => {
             let exports = Exports::new(krate.as_ref());
-            let assert_middleware = exports.assert_middleware();
+            let ws_context = exports.ws_context();
+            let next = exports.next();
+            let box_future = exports.box_future();
+            let handler_result = exports.handler_result();
             let ident = &func.sig.ident;
+            // The future boxed as `Send`, as `App::middleware` will: a middleware holding a
+            // non-`Send` value across `.await` gets one error, at its name, naming the value
+            // (through the `Middleware` trait the error would list its other implementors).
             let check = quote_spanned! {ident.span()=>
                 #[allow(dead_code)]
                 const _: () = {
-                    fn __lift_check_middleware() {
-                        #assert_middleware(&#ident);
+                    fn __lift_check_middleware<'__lift>(
+                        ctx: &'__lift mut #ws_context,
+                        next: #next<'__lift>,
+                    ) -> #box_future<'__lift, #handler_result> {
+                        ::std::boxed::Box::pin(#ident(ctx, next))
                     }
                 };
             };

@@ -243,7 +243,10 @@ fn a_middleware_must_return_what_next_run_returns() {
         ),
     );
     assert!(errors(&good).is_empty(), "{good}");
-    assert!(good.to_string().contains("assert_middleware"), "{good}");
+    assert!(
+        good.to_string().contains("__lift_check_middleware"),
+        "{good}"
+    );
     let bad = crate::middleware::expand(
         TokenStream::new(),
         quote!(

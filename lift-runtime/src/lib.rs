@@ -120,7 +120,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::context::WsContext;
     pub use crate::extract::FromMessage;
-    pub use crate::middleware::{assert_middleware, Next};
+    pub use crate::middleware::Next;
     pub use crate::router::{
         key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Route, RouteEntry,
         RouteInfo, RouteKind, Router,

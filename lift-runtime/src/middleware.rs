@@ -179,11 +179,3 @@ where
 {
     Arc::new(Erased(middleware))
 }
-
-/// Compile-time check emitted by `#[ws_middleware]` at the function's name.
-#[doc(hidden)]
-pub fn assert_middleware<M>(_: &M)
-where
-    M: for<'a> Middleware<'a>,
-{
-}
