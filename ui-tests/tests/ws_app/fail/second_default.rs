@@ -15,4 +15,6 @@ mod chat {
     }
 }
 
-fn main() {}
+fn main() {
+    let _app = lift_runtime::App::new(chat::router());
+}

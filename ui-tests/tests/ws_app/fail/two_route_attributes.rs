@@ -11,4 +11,6 @@ mod chat {
     }
 }
 
-fn main() {}
+fn main() {
+    let _app = lift_runtime::App::new(chat::router());
+}
