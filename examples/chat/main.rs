@@ -1,7 +1,7 @@
 //! A chat room on API Gateway WebSockets. Run it locally with `cargo run --example chat`, then
 //! open http://127.0.0.1:3001 in a browser (or connect to ws://127.0.0.1:3001/?name=NAME).
 
-mod app;
+pub mod app;
 
 use lift_runtime::auth::JwtAuth;
 use lift_runtime::local::LocalConfig;

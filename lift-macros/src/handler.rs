@@ -103,6 +103,8 @@ pub struct Handler {
     /// The function's `#[cfg(...)]` attributes: its companion and its table entries carry
     /// them, so a handler compiled out is routed out with it.
     pub cfgs: Vec<syn::Attribute>,
+    /// What the app's documented routing table shows of it.
+    pub doc: crate::doc::HandlerDoc,
 }
 
 impl Handler {
@@ -129,7 +131,12 @@ impl Handler {
         check_signature(kind, &func.sig, &mut errors);
         let (context, extractors) = check_inputs(&func.sig, &mut errors);
         errors.finish()?;
+        let output = match &func.sig.output {
+            syn::ReturnType::Default => None,
+            syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
+        };
         Ok(Handler {
+            doc: crate::doc::HandlerDoc::new(func, &extractors, output.as_ref()),
             kind,
             key,
             key_span,
@@ -139,10 +146,7 @@ impl Handler {
             vis: func.vis.clone(),
             context,
             extractors,
-            output: match &func.sig.output {
-                syn::ReturnType::Default => None,
-                syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
-            },
+            output,
             cfgs: func
                 .attrs
                 .iter()

@@ -12,6 +12,7 @@ use proc_macro::TokenStream;
 mod app;
 mod args;
 mod debug;
+mod doc;
 mod errors;
 mod exports;
 mod handler;
@@ -44,6 +45,11 @@ use handler::HandlerKind;
 ///   one arm per handler, built at compile time; the table also lists each route's key and
 ///   whether it is a two-way (`reply`) route, which the local emulator uses for route
 ///   selection.
+///
+/// `router()` and the module are documented with the routing table, for `cargo doc` and the
+/// app's client developers: per route its key, its handler (linked when `pub`), one-way or
+/// replies, the message it reads (`Json<T>`'s `T`, linked; text; bytes), what it answers, and
+/// the first paragraph of the handler's own doc comment, which stays on the function.
 ///
 /// Everything else in the module (helpers, types, `use`s) is left as written. A duplicate route
 /// key, or a second `$connect`, `$disconnect` or `$default` handler, is one compile error on the

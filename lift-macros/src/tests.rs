@@ -385,3 +385,28 @@ fn a_handler_named_router_is_one_error_and_router_stays_callable() {
     assert!(text.contains("this app did not compile"), "{text}");
     assert_eq!(text.matches("compile_error").count(), 1, "{text}");
 }
+
+#[test]
+fn the_routing_table_is_documented() {
+    let text = app(quote! {
+        /// Answers `pong`.
+        ///
+        /// More words.
+        #[ws_route("ping", reply)]
+        pub async fn ping(Json(p): Json<Ping>) -> WsResult<Json<Pong>> { todo!() }
+        #[ws_route("raw")]
+        async fn raw(body: String) -> WsResult { Ok(()) }
+    });
+    assert!(
+        text.contains("| `ping` | [`ping`](fn@ping) | replies | JSON: [`Ping`](Ping) | JSON: [`Pong`](Pong) | Answers `pong`. |"),
+        "{text}"
+    );
+    // A private handler is named, not linked (a link from public docs would not resolve).
+    assert!(
+        text.contains("| `raw` | `raw` | one-way | text | — |  |"),
+        "{text}"
+    );
+    // On the module (an inner attribute) and on router().
+    assert!(text.contains("# ! [doc ="), "{text}");
+    assert_eq!(text.matches("| route key | handler |").count(), 2, "{text}");
+}
