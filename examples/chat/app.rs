@@ -36,7 +36,7 @@ pub struct ChatMessage<'a> {
 }
 
 /// The answer to `join` / `leave`: `{"type":"joined","room":"R"}` / `{"type":"left",...}`.
-#[derive(Serialize, JsonSchema)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RoomReply {
     /// `joined` or `left`.
     #[serde(rename = "type")]
@@ -63,7 +63,7 @@ fn check_room(room: &str) -> WsResult {
 }
 
 /// The answer to `{"action":"whoami"}`.
-#[derive(Serialize, JsonSchema)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename = "whoami")]
 pub struct WhoAmI {
     /// The caller's name.

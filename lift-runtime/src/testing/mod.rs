@@ -56,6 +56,9 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// A WebSocket frame (tungstenite's), for [`TestClient::send`] and [`TestClient::recv`].
 pub use tokio_tungstenite::tungstenite::Message;
+
+mod context;
+pub use context::{Call, Calls, TestContext, TEST_CONNECTION};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
