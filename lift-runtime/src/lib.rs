@@ -134,3 +134,8 @@ pub mod __private {
 #[doc = include_str!("../../README.md")]
 #[cfg(all(doctest, feature = "testing"))]
 pub struct ReadmeDoctests;
+
+/// The migration guide's examples, compiled as doctests.
+#[doc = include_str!("../../docs/MIGRATING.md")]
+#[cfg(all(doctest, feature = "testing"))]
+pub struct MigratingDoctests;
