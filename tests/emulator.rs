@@ -201,14 +201,75 @@ async fn connections_end_at_their_maximum_lifetime() {
 }
 
 async fn plain_get(addr: std::net::SocketAddr) -> String {
+    get_path(addr, "/").await
+}
+
+async fn get_path(addr: std::net::SocketAddr, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     response
+}
+
+#[tokio::test]
+async fn the_inspector_shows_connections_rooms_events_and_calls() {
+    init_tracing();
+    let emulator = lift_tests::start_chat().await;
+    let addr = emulator.local_addr();
+    let mut ana = Client::join(&emulator, "ana").await;
+    let mut bob = Client::join(&emulator, "bob").await;
+    ana.send_json(json!({"action": "join", "room": "rust"}))
+        .await;
+    ana.recv_json().await;
+    ana.send_json(json!({"action": "sendMessage", "text": "hi"}))
+        .await;
+    bob.recv_json().await;
+    ana.send_text("not json").await;
+    ana.recv_json().await;
+
+    let page = get_path(addr, "/_lift").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("Lift inspector"), "{page}");
+
+    let response = get_path(addr, "/_lift/state").await;
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let state: serde_json::Value = serde_json::from_str(body).unwrap();
+    let users: Vec<&str> = state["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users.len(), 2);
+    assert!(users.contains(&"ana") && users.contains(&"bob"), "{state}");
+    let rust = state["rooms"]["rust"].as_array().unwrap();
+    assert_eq!(rust.len(), 1, "{state}");
+    assert!(rust[0].as_str().unwrap().starts_with("ana ("), "{state}");
+    let events = state["events"].as_array().unwrap();
+    let routes: Vec<&str> = events
+        .iter()
+        .map(|e| e["route"].as_str().unwrap())
+        .collect();
+    assert!(
+        routes.starts_with(&["$connect", "$connect", "join", "sendMessage"]),
+        "{routes:?}"
+    );
+    // The unknown route's error frame went out through the Management API.
+    let calls = state["calls"].as_array().unwrap();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["method"] == "POST" && c["code"] == "unknown_route"),
+        "{calls:?}"
+    );
+    // Two recipients of the chat message.
+    let posts = calls
+        .iter()
+        .filter(|c| c["method"] == "POST" && c["code"].is_null())
+        .count();
+    assert!(posts >= 2, "{calls:?}");
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 // local emulator at CHAT_URL: two users join and chat, join a room and talk in it, leave it;
 // then, against a second chat at CHAT_JWT_URL that requires tokens (LIFT_JWT_SECRET =
 // CHAT_JWT_SECRET), a user joins with a token sent as a WebSocket subprotocol and a bad token is
-// refused; then, against a third chat at CHAT_FANOUT_URL whose fan-out threshold is 1 (so every
+// refused; the emulator's inspector page shows the connections, rooms, events and calls of the
+// first; then, against a third chat at CHAT_FANOUT_URL whose fan-out threshold is 1 (so every
 // broadcast past one member goes through the emulator's fan-out queue), three tabs each see a
 // message exactly once. Exits non-zero on any failure. Run by scripts/test.
 import { createHmac } from 'node:crypto';
@@ -54,6 +55,29 @@ try {
   await ana.click('#exit');
   await sees(ana, 'you left room rust');
   if ((await ana.inputValue('#to')) !== '') throw new Error('the left room is still offered');
+  passed++;
+
+  // The emulator's inspector: ana and bob, their rooms, the events and Management API calls.
+  const inspector = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await inspector.goto(new URL('/_lift', url).href);
+  const shows = (selector, text) => inspector.waitForFunction(
+    ([s, t]) => document.querySelector(s).textContent.includes(t), [selector, text], { timeout: 10000 });
+  await shows('#connections', 'ana');
+  await shows('#connections', 'bob');
+  await shows('#rooms', '$everyone');
+  await shows('#events', 'sendMessage');
+  await shows('#events', '$connect');
+  await shows('#calls', 'POST');
+  // It refreshes by itself: a new message shows up without a reload.
+  const rows = await inspector.evaluate(() => document.querySelectorAll('#events tbody tr').length);
+  await bob.fill('#text', 'seen live');
+  await bob.click('#say button');
+  await inspector.waitForFunction(
+    (before) => document.querySelectorAll('#events tbody tr').length > before, rows, { timeout: 10000 });
+  await shows('#rooms', 'bob (');
+  if (process.env.INSPECTOR_SCREENSHOT) {
+    await inspector.screenshot({ path: process.env.INSPECTOR_SCREENSHOT, fullPage: true });
+  }
   passed++;
 
   // Tokens, against the chat that requires them.

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::signature;
-use super::state::{Shared, ToClient};
+use super::state::{EmulatorState, Shared, ToClient};
 use crate::outbound::MAX_MESSAGE_SIZE;
 
 /// The largest request body read to check its signature (a `POST` over 128 KB is answered
@@ -113,8 +113,16 @@ fn gone(id: &str) -> Response {
 }
 
 fn post_message(State(state): Shared, id: String, body: Bytes) -> Response {
-    let Some(conn) = state.get(&id) else {
-        return gone(&id);
+    let response = deliver(&state, &id, &body);
+    state
+        .journal
+        .call("POST", &id, response.status().as_u16(), &body);
+    response
+}
+
+fn deliver(state: &EmulatorState, id: &str, body: &Bytes) -> Response {
+    let Some(conn) = state.get(id) else {
+        return gone(id);
     };
     if body.len() > MAX_MESSAGE_SIZE {
         return aws_error(
@@ -126,20 +134,22 @@ fn post_message(State(state): Shared, id: String, body: Bytes) -> Response {
             ),
         );
     }
-    let frame = match std::str::from_utf8(&body) {
+    let frame = match std::str::from_utf8(body) {
         Ok(text) => Message::text(text),
-        Err(_) => Message::binary(body),
+        Err(_) => Message::binary(body.clone()),
     };
     match conn.tx.send(ToClient::Frame(frame)) {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(_) => gone(&id),
+        Err(_) => gone(id),
     }
 }
 
 fn describe(State(state): Shared, id: String) -> Response {
     let Some(conn) = state.get(&id) else {
+        state.journal.call("GET", &id, 410, b"");
         return gone(&id);
     };
+    state.journal.call("GET", &id, 200, b"");
     let last_active = *conn
         .last_active_at
         .lock()
@@ -159,8 +169,10 @@ fn describe(State(state): Shared, id: String) -> Response {
 
 fn close(State(state): Shared, id: String) -> Response {
     let Some(conn) = state.lock().remove(&id) else {
+        state.journal.call("DELETE", &id, 410, b"");
         return gone(&id);
     };
+    state.journal.call("DELETE", &id, 204, b"");
     conn.close(1000, "");
     StatusCode::NO_CONTENT.into_response()
 }

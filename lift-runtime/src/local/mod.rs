@@ -13,6 +13,12 @@
 //!   unknown id is `410` with `x-amzn-errortype: GoneException`. The app's own SDK client is
 //!   pointed here, so sends take the same path as in Lambda.
 //! - A plain `GET /` (no upgrade) serves the [`LocalConfig::page`], if any.
+//! - **The inspector** on `/_lift` ([`Emulator::inspector_url`], printed at start-up): the open
+//!   connections (user, rooms, age), each room's members, and the last 300 events (route key,
+//!   connection, status or error code, duration) and Management API calls, refreshed every
+//!   second from `/_lift/state` (JSON).
+//! - **Fan-out**: the app's fan-out queue delivered to the app as SQS events, as Lambda's event
+//!   source mapping would (see [`fanout`](crate::fanout)).
 //!
 //! # Limits and errors (as the app's clients see them)
 //!
@@ -36,6 +42,8 @@
 
 mod api;
 mod config;
+mod inspector;
+mod journal;
 mod signature;
 mod socket;
 mod state;
@@ -57,9 +65,10 @@ use crate::service::Service;
 pub async fn run(service: Service, config: LocalConfig) -> Result<(), crate::Error> {
     let emulator = Emulator::start(service, config).await?;
     tracing::info!(
-        "Lift local emulator: WebSocket on {}, Management API on {}",
+        "Lift local emulator: WebSocket on {}, Management API on {}, inspector on {}",
         emulator.url(),
-        emulator.management_endpoint()
+        emulator.management_endpoint(),
+        emulator.inspector_url()
     );
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
@@ -111,6 +120,7 @@ impl Emulator {
             selection,
             domain: addr.to_string(),
             connections: Mutex::new(HashMap::new()),
+            journal: journal::Journal::default(),
         });
 
         let management = axum::Router::new()
@@ -132,6 +142,8 @@ impl Emulator {
             ));
         let routes = axum::Router::new()
             .route("/", get(socket::upgrade_root))
+            .route("/_lift", get(inspector::page))
+            .route("/_lift/state", get(inspector::state))
             .route("/{stage}", get(socket::upgrade_stage))
             .merge(management)
             .with_state(state.clone())
@@ -172,6 +184,12 @@ impl Emulator {
     /// The service the emulator feeds events to.
     pub fn service(&self) -> &Service {
         &self.state.service
+    }
+
+    /// The inspector page: live connections, rooms, and the last events and Management API
+    /// calls (`http://ADDR/_lift`).
+    pub fn inspector_url(&self) -> String {
+        format!("http://{}/_lift", self.addr)
     }
 
     /// Ids of the open connections.

@@ -68,14 +68,9 @@ impl EmulatorState {
         }
         let route = self.select_route(&body);
         let event = events::message(&self.origin(id, conn), &route, body);
-        let handled = tokio::time::timeout(
-            self.config.invocation_timeout,
-            self.service.handle(event, self.invocation()),
-        )
-        .await;
-        let response = match handled {
-            Ok(response) => response,
-            Err(_) => {
+        let response = match self.invoke(event).await {
+            Some(response) => response,
+            None => {
                 let err = WsError::new(504, "timeout", "the handler did not answer in time");
                 let _ = conn.tx.send(ToClient::Frame(Message::text(err.to_frame())));
                 return;
@@ -93,11 +88,7 @@ impl EmulatorState {
 
     async fn on_disconnect(&self, id: &str, conn: &LocalConnection, code: u16, reason: &str) {
         let event = events::disconnect(&self.origin(id, conn), &conn.headers, code, reason);
-        let _ = tokio::time::timeout(
-            self.config.invocation_timeout,
-            self.service.handle(event, self.invocation()),
-        )
-        .await;
+        self.invoke(event).await;
     }
 }
 
@@ -173,12 +164,7 @@ async fn upgrade(
         headers: header_pairs,
     });
     let event = events::connect(&state.origin(&id, &conn), &conn.headers, &query_pairs);
-    let handled = tokio::time::timeout(
-        state.config.invocation_timeout,
-        state.service.handle(event, state.invocation()),
-    )
-    .await;
-    let Ok(response) = handled else {
+    let Some(response) = state.invoke(event).await else {
         return (
             StatusCode::GATEWAY_TIMEOUT,
             "the $connect handler did not answer in time",

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use axum::extract::ws::Message;
 use axum::extract::State;
 use tokio::sync::mpsc;
 
 use super::config::LocalConfig;
+use super::journal::Journal;
 use crate::ids;
 use crate::service::{Invocation, Service};
 
@@ -27,6 +29,8 @@ pub(super) struct EmulatorState {
     pub(super) selection: Vec<String>,
     pub(super) domain: String,
     pub(super) connections: Mutex<HashMap<String, Arc<LocalConnection>>>,
+    /// The last events and Management API calls, for the inspector.
+    pub(super) journal: Journal,
 }
 
 pub(super) enum ToClient {
@@ -67,6 +71,40 @@ impl EmulatorState {
 
     pub(super) fn get(&self, id: &str) -> Option<Arc<LocalConnection>> {
         self.lock().get(id).cloned()
+    }
+
+    /// Hands `event` to the service as Lambda would, within the invocation timeout (`None`
+    /// when it ran out), and notes it in the journal.
+    pub(super) async fn invoke(
+        &self,
+        event: ApiGatewayWebsocketProxyRequest,
+    ) -> Option<ApiGatewayProxyResponse> {
+        let rc = &event.request_context;
+        let route = rc.route_key.clone().unwrap_or_default();
+        let connection = rc.connection_id.clone().unwrap_or_default();
+        let started = Instant::now();
+        let handled = tokio::time::timeout(
+            self.config.invocation_timeout,
+            self.service.handle(event, self.invocation()),
+        )
+        .await;
+        let took = started.elapsed();
+        match &handled {
+            Ok(response) => {
+                let body = match &response.body {
+                    Some(aws_lambda_events::encodings::Body::Text(text)) => Some(text.as_str()),
+                    _ => None,
+                };
+                let status = u16::try_from(response.status_code).unwrap_or(500);
+                self.journal.event(&route, &connection, status, body, took);
+            }
+            Err(_) => {
+                let body = r#"{"type":"error","code":"timeout"}"#;
+                self.journal
+                    .event(&route, &connection, 504, Some(body), took);
+            }
+        }
+        handled.ok()
     }
 
     pub(super) fn invocation(&self) -> Invocation {
