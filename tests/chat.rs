@@ -100,8 +100,54 @@ async fn anything_else_gets_an_error_frame_and_the_connection_stays_open() {
 }
 
 #[tokio::test]
-async fn an_oversized_message_gets_an_error_frame_and_the_connection_stays_open() {
+async fn an_oversized_message_closes_the_connection_with_1009_as_api_gateway_does() {
     let emulator = start_chat().await;
+    let store = emulator.service().store().clone();
+    let mut bob = Client::join(&emulator, "bob").await;
+    // One frame over 32 KB (a browser sends each message as one frame), then a message over
+    // 128 KB: API Gateway closes the connection with 1009 either way.
+    for size in [40 * 1024, 129 * 1024] {
+        let mut ana = Client::join(&emulator, "ana").await;
+        let id = ana.connection_id().await;
+        ana.send_json(json!({"action": "sendMessage", "text": "x".repeat(size)}))
+            .await;
+        assert_eq!(
+            ana.closed().await,
+            (1009, "Message too big".to_owned()),
+            "{size}"
+        );
+        eventually("the closed connection is forgotten", || async {
+            store.get(&id).await.unwrap().is_none()
+        })
+        .await;
+    }
+    // The others keep going.
+    bob.send_json(json!({"action": "sendMessage", "text": "small"}))
+        .await;
+    assert_eq!(bob.recv_json().await["text"], "small");
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_the_connection_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let emulator = start_chat().await;
+    let mut ana = Client::join(&emulator, "ana").await;
+    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    ana.send(Message::Frame(frame)).await;
+    assert_eq!(ana.closed().await.0, 1007);
+    let mut bob = Client::join(&emulator, "bob").await;
+    assert_eq!(bob.whoami().await["name"], "bob");
+}
+
+#[tokio::test]
+async fn lenient_limits_answer_an_error_frame_and_keep_the_connection_open() {
+    use lift_runtime::local::{Emulator, LocalConfig};
+    let service = lift_runtime::App::new(lift_tests::chat_app::chat::router()).service();
+    let config = LocalConfig::default()
+        .lenient_limits()
+        .addr("127.0.0.1:0".parse().unwrap());
+    let emulator = Emulator::start(service, config).await.unwrap();
     let mut ana = Client::join(&emulator, "ana").await;
     let text = "x".repeat(128 * 1024);
     ana.send_json(json!({"action": "sendMessage", "text": text}))

@@ -38,6 +38,11 @@ pub struct LocalConfig {
     /// Whether the Management API checks signatures (default `true`, as API Gateway). Turned
     /// off only to measure unsigned clients against signed ones (the benchmarks).
     pub check_signatures: bool,
+    /// What an oversized message does: `false` (the default) as API Gateway, the connection
+    /// closed with 1009 when a frame is over 32 KB or a message over 128 KB; `true` an
+    /// error frame `message_too_large` and the connection kept open (see
+    /// [`lenient_limits`](Self::lenient_limits)).
+    pub lenient_limits: bool,
 }
 
 impl Default for LocalConfig {
@@ -54,11 +59,21 @@ impl Default for LocalConfig {
             management_latency: Duration::ZERO,
             credentials: vec![("local".to_owned(), "local".to_owned())],
             check_signatures: true,
+            lenient_limits: false,
         }
     }
 }
 
 impl LocalConfig {
+    /// Answers an oversized message with an error frame `message_too_large` and keeps the
+    /// connection open, where API Gateway (and the emulator by default) closes it with 1009:
+    /// for a development session that should survive a client's mistake. What your app will
+    /// meet in AWS is the default.
+    pub fn lenient_limits(mut self) -> Self {
+        self.lenient_limits = true;
+        self
+    }
+
     /// Listen on this address.
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = Some(addr);

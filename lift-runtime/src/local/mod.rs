@@ -24,20 +24,19 @@
 //!
 //! | situation | what happens |
 //! |---|---|
-//! | text message over [`LocalConfig::max_message_size`] (128 KB) | error frame `message_too_large`, connection stays open (see below) |
-//! | message over 1 MB | the WebSocket library closes the connection with 1009 |
+//! | a frame over 32 KB, or a message over [`LocalConfig::max_message_size`] (128 KB) | closed with 1009 `Message too big`, as API Gateway does (the app never sees it), then `$disconnect` |
+//! | a text frame that is not UTF-8 | closed with 1007, as API Gateway and RFC 6455 require, then `$disconnect` |
 //! | binary frame | closed with 1003, as API Gateway does (it accepts text frames only), then `$disconnect` |
 //! | a send to a connection while its `$connect` handler runs | `410 Gone`, as in API Gateway: the connection exists once `$connect` has returned (the runtime logs a hint) |
 //! | handler slower than [`LocalConfig::invocation_timeout`] (29 s) | error frame `timeout`, connection stays open |
 //! | no message for [`LocalConfig::idle_timeout`] (10 min) | closed with 1001 `Going away`, then `$disconnect` |
 //! | open for [`LocalConfig::max_lifetime`] (2 h) | closed with 1001 `Going away`, then `$disconnect` |
 //!
-//! One difference from API Gateway, on purpose: API Gateway closes a connection with 1009 when
-//! a client sends a message over 128 KB or a single frame over 32 KB (the function never sees
-//! it), where the emulator answers the error frame and keeps the connection, so a development
-//! session is not cut off. Clients that may send large messages must split them into frames of
-//! at most 32 KB (browsers' `WebSocket` sends one frame per message: keep browser messages
-//! under 32 KB). In the other direction API Gateway splits messages over 32 KB into several
+//! With [`LocalConfig::lenient_limits`], an oversized message is answered with an error frame
+//! `message_too_large` and the connection kept, so a development session is not cut off by a
+//! client's mistake; the default is what the app will meet in AWS. Browsers' `WebSocket` sends
+//! each message as one frame: keep browser messages under 32 KB, or they close the connection
+//! in AWS. In the other direction API Gateway splits messages over 32 KB into several
 //! frames, which every WebSocket client reassembles; the emulator sends them as one frame.
 
 mod api;

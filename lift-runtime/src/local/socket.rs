@@ -183,7 +183,15 @@ async fn upgrade(
 
     // Registered before the handshake completes, so a message posted the instant after is queued.
     state.lock().insert(id.clone(), conn.clone());
-    let mut ws = ws.max_message_size(state.config.max_message_size.max(1 << 20));
+    // API Gateway's limits are the WebSocket library's, so an oversized frame or message
+    // closes the connection with 1009 as in AWS; lenient, they are raised so the app answers
+    // an error frame instead.
+    let mut ws = if state.config.lenient_limits {
+        ws.max_message_size(state.config.max_message_size.max(1 << 20))
+    } else {
+        ws.max_message_size(state.config.max_message_size)
+            .max_frame_size(API_GATEWAY_FRAME_SIZE)
+    };
     if let Some(protocol) = response.headers.get("sec-websocket-protocol") {
         ws.set_selected_protocol(HeaderValue::from(protocol));
     }
@@ -260,12 +268,23 @@ async fn serve_socket(
             }
             Ok(None) => break (1006, String::new()),
             Ok(Some(Err(err))) => {
-                let code = if err.to_string().to_lowercase().contains("too long") {
-                    1009
+                // As API Gateway and RFC 6455: a frame or message over the limits is 1009,
+                // a text frame that is not UTF-8 is 1007; the client gets the close frame.
+                let text = err.to_string().to_lowercase();
+                let close = if text.contains("too long") || text.contains("too big") {
+                    Some((1009, "Message too big"))
+                } else if text.contains("utf-8") || text.contains("utf8") {
+                    Some((1007, "Invalid UTF-8 in a text frame"))
                 } else {
-                    1006
+                    None
                 };
-                break (code, err.to_string());
+                let Some((code, reason)) = close else {
+                    break (1006, err.to_string());
+                };
+                tracing::warn!(connection_id = %id, code, error = %err, "closing the connection");
+                conn.close(code, reason);
+                let _ = tokio::time::timeout(CLOSE_GRACE, &mut closed_rx).await;
+                break (code, reason.to_owned());
             }
             Ok(Some(Ok(message))) => message,
         };
