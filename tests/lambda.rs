@@ -2,10 +2,10 @@
 //! `aws_lambda_events`) through the same `Service` the Lambda runtime calls, with its
 //! Management API calls going through the real SDK client to the emulator.
 
-use lift_runtime::store::MemoryStore;
+use lift_runtime::store::{ConnectionStore, MemoryStore};
 use lift_runtime::{App, Invocation, Service};
 use lift_tests::chat_app::chat;
-use lift_tests::events::{connect_event, fixture, message_event};
+use lift_tests::events::{connect_event, disconnect_event, fixture, message_event};
 use lift_tests::{start, Client};
 use serde_json::{json, Value};
 
@@ -230,11 +230,49 @@ mod fragile {
         Ok(Reply::text("fine"))
     }
 
+    #[ws_disconnect]
+    async fn goodbye(ctx: &WsContext) -> WsResult {
+        if ctx.connection_id() == "panics=" {
+            panic!("the disconnect handler blew up");
+        }
+        Ok(())
+    }
+
     /// A base64 body (`isBase64Encoded`, e.g. from an integration's `CONVERT_TO_BINARY`).
     #[ws_default(reply)]
     async fn bytes(body: Vec<u8>) -> WsResult<Reply> {
         Ok(Reply::text(format!("{body:?}")))
     }
+}
+
+#[tokio::test]
+async fn a_panicking_disconnect_handler_still_forgets_the_connection() {
+    let store = MemoryStore::new();
+    let service = App::new(fragile::router())
+        .store(store.clone())
+        .management_endpoint("http://127.0.0.1:9/unused")
+        .service();
+    for id in ["panics=", "calm="] {
+        let response = service
+            .handle_json(lift_tests::events::connect_event_for(id), Invocation::new())
+            .await;
+        assert_eq!(response.status_code, 200);
+    }
+    let response = service
+        .handle_json(disconnect_event("panics="), Invocation::new())
+        .await;
+    // API Gateway ignores $disconnect's answer; the record goes all the same.
+    assert_eq!(response.status_code, 200);
+    assert!(store.get("panics=").await.unwrap().is_none());
+    // The process serves the next event.
+    let response = service
+        .handle_json(message_event("calm=", "fine", "{}"), Invocation::new())
+        .await;
+    assert!(
+        matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "fine"),
+        "{:?}",
+        response.body
+    );
 }
 
 #[tokio::test]
