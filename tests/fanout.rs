@@ -12,37 +12,9 @@ use lift_runtime::testing::TestApp;
 use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use lift_tests::events::{fixture, message_event};
 use lift_tests::init_tracing;
+use lift_tests::rooms::rooms;
 use lift_tests::sink::Sink;
 use serde_json::{json, Value};
-
-/// An app with one big room: every connection joins it, `shout` broadcasts to it and replies
-/// with the broadcast's report.
-#[lift_runtime::ws_app]
-mod rooms {
-    use lift_runtime::prelude::*;
-    use serde_json::json;
-
-    #[ws_connect]
-    async fn connect(ctx: &mut WsContext) -> WsResult {
-        ctx.join("big").await?;
-        Ok(())
-    }
-
-    #[ws_route("shout", reply)]
-    async fn shout(ctx: &WsContext, body: String) -> WsResult<Reply> {
-        let report = ctx
-            .room("big")
-            .except(ctx.connection_id())
-            .broadcast(&body)
-            .await?;
-        Reply::json(&json!({
-            "sent": report.sent,
-            "gone": report.gone.len(),
-            "queued": report.queued,
-            "queued_rest": report.queued_rest,
-        }))
-    }
-}
 
 /// `n` live connections `m{i}=` in room `big` (and the sender `sender=`).
 async fn room_of(n: usize) -> MemoryStore {

@@ -8,30 +8,7 @@ use std::time::Duration;
 use lift_runtime::testing::TestApp;
 use lift_runtime::App;
 use lift_tests::init_tracing;
-
-#[lift_runtime::ws_app]
-mod rooms {
-    use lift_runtime::prelude::*;
-
-    #[ws_connect]
-    async fn connect(ctx: &mut WsContext) -> WsResult {
-        ctx.join("big").await?;
-        Ok(())
-    }
-
-    #[ws_route("shout", reply)]
-    async fn shout(ctx: &WsContext, body: String) -> WsResult<Reply> {
-        let report = ctx
-            .room("big")
-            .except(ctx.connection_id())
-            .broadcast(&body)
-            .await?;
-        Reply::json(
-            &serde_json::json!({"sent": report.sent, "queued": report.queued,
-            "queued_rest": report.queued_rest}),
-        )
-    }
-}
+use lift_tests::rooms::rooms;
 
 #[tokio::test]
 async fn the_emulator_fans_out_through_the_sqs_queue_the_environment_names() {

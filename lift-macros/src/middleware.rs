@@ -15,6 +15,7 @@ use syn::{FnArg, ItemFn, Type};
 use crate::errors::Errors;
 use crate::exports::Exports;
 use crate::handler::{check_signature_of, sanitized};
+use crate::output::{last_ident_is, type_args};
 
 const SHAPE: &str = "async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>>";
 
@@ -178,18 +179,7 @@ fn check_output(sig: &syn::Signature, errors: &mut Errors) {
 /// Whether `Result<..>`'s arguments can be `Option<Reply>, WsError`: both named so, or not both
 /// given (an alias of the user's, such as `Result<T>`, is left to the type checker).
 fn result_args_fit(arguments: &syn::PathArguments) -> bool {
-    let syn::PathArguments::AngleBracketed(args) = arguments else {
-        return true;
-    };
-    let types: Vec<&Type> = args
-        .args
-        .iter()
-        .filter_map(|arg| match arg {
-            syn::GenericArgument::Type(ty) => Some(ty),
-            _ => None,
-        })
-        .collect();
-    match types.as_slice() {
+    match type_args(arguments).as_slice() {
         [ok, err] => last_ident_is(ok, "Option") && last_ident_is(err, "WsError"),
         _ => true,
     }
@@ -202,17 +192,6 @@ fn first_type_arg_is(arguments: &syn::PathArguments, name: &str) -> bool {
     };
     match (args.args.len(), args.args.first()) {
         (1, Some(syn::GenericArgument::Type(ty))) => last_ident_is(ty, name),
-        _ => false,
-    }
-}
-
-fn last_ident_is(ty: &Type, name: &str) -> bool {
-    match ty {
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|seg| seg.ident == name),
         _ => false,
     }
 }

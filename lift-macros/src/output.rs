@@ -47,20 +47,10 @@ pub fn check_output(sig: &syn::Signature, errors: &mut Errors) {
 
 /// The complaint about a `Result` whose error is not a `WsError`, if it plainly is not.
 fn result_error(segments: usize, arguments: &PathArguments) -> Option<String> {
-    let args: Vec<&Type> = match arguments {
-        PathArguments::AngleBracketed(args) => args
-            .args
-            .iter()
-            .filter_map(|arg| match arg {
-                GenericArgument::Type(ty) => Some(ty),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let args = type_args(arguments);
     let plainly_other = match args.as_slice() {
         // `Result<T, E>`: E must be `WsError`.
-        [_, err] => !ends_with(err, "WsError"),
+        [_, err] => !last_ident_is(err, "WsError"),
         // `anyhow::Result<T>`, `io::Result<T>`: another crate's alias, never `WsError`. A bare
         // `Result<T>` may be the user's own alias.
         [_] => segments > 1,
@@ -73,7 +63,23 @@ fn result_error(segments: usize, arguments: &PathArguments) -> Option<String> {
     })
 }
 
-fn ends_with(ty: &Type, name: &str) -> bool {
+/// The type arguments of a path segment (`Result<T, E>` → `[T, E]`).
+pub fn type_args(arguments: &PathArguments) -> Vec<&Type> {
+    match arguments {
+        PathArguments::AngleBracketed(args) => args
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `ty` is a path whose last segment is `name`.
+pub fn last_ident_is(ty: &Type, name: &str) -> bool {
     match ty {
         Type::Path(path) => path
             .path

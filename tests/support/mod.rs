@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod dynamodb;
 pub mod events;
 pub mod faults;
+pub mod rooms;
 pub mod sink;
 
 /// The chat example's app, compiled into the tests exactly as the example has it.

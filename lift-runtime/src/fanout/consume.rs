@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
-use super::{Fanout, Target, Task};
+use super::{read_members, Fanout, Target, Task};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 
@@ -91,30 +91,22 @@ pub(crate) async fn consume(
     }
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let t = &tally;
-    if failures.is_empty() {
-        tracing::info!(
-            sent = t.sent,
-            gone = t.gone,
-            requeued = t.requeued,
-            expanded = t.expanded,
-            expired = t.expired,
-            duplicates = t.duplicates,
-            dropped = t.dropped,
-            elapsed_ms,
-            "fan-out batch"
-        );
-    } else {
+    tracing::info!(
+        sent = t.sent,
+        gone = t.gone,
+        requeued = t.requeued,
+        expanded = t.expanded,
+        expired = t.expired,
+        duplicates = t.duplicates,
+        dropped = t.dropped,
+        failed_records = failures.len(),
+        elapsed_ms,
+        "fan-out batch"
+    );
+    if !failures.is_empty() {
         tracing::warn!(
-            sent = t.sent,
-            gone = t.gone,
-            requeued = t.requeued,
-            expanded = t.expanded,
-            expired = t.expired,
-            duplicates = t.duplicates,
-            dropped = t.dropped,
             failed_records = failures.len(),
-            elapsed_ms,
-            "fan-out batch with failed records"
+            "fan-out records failed: SQS delivers them again, then to the dead-letter queue"
         );
     }
     let mut response = SqsBatchResponse::default();
@@ -139,41 +131,28 @@ fn failure(record: &SqsMessage) -> BatchItemFailure {
 async fn expand(
     c: &Consumer<'_>,
     task: &Task,
-    mut cursor: Option<String>,
+    cursor: Option<String>,
     except: Option<&str>,
     tally: &mut Tally,
 ) -> bool {
     let config = &c.fanout.config;
-    let mut ids = Vec::new();
-    let mut end = false;
-    while ids.len() < config.expand_per_record {
-        let page = c
-            .store
-            .member_page(
-                &task.room,
-                cursor.as_deref(),
-                config.ids_per_record.max(100),
-            )
-            .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(err) => {
-                tracing::warn!(room = %task.room, error = %err, "could not read the room's members");
-                return false;
-            }
-        };
-        ids.extend(
-            page.members
-                .into_iter()
-                .map(|member| member.connection_id)
-                .filter(|id| Some(id.as_str()) != except),
-        );
-        cursor = page.next;
-        if cursor.is_none() {
-            end = true;
-            break;
+    let read = read_members(
+        &**c.store,
+        &task.room,
+        except,
+        cursor,
+        config.expand_per_record,
+        config.ids_per_record.max(100),
+    )
+    .await;
+    let (ids, cursor) = match read {
+        Ok(read) => read,
+        Err(err) => {
+            tracing::warn!(room = %task.room, error = %err, "could not read the room's members");
+            return false;
         }
-    }
+    };
+    let end = cursor.is_none();
     let (base, n) = split_rest_key(&task.key);
     let count = ids.len();
     // The cursor for the rest goes first: the next expansion starts while these members are

@@ -2,7 +2,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::{epoch_ms, Fanout, Target, Task};
+use super::{epoch_ms, read_members, Fanout, Target, Task};
 use crate::error::SendError;
 use crate::outbound::{retryable, send_many, BroadcastConfig, BroadcastReport, ManagementApi};
 use crate::store::ConnectionStore;
@@ -34,30 +34,18 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
         _ => return direct_only(&h).await,
     };
     let limit = h.fanout.config.direct_limit(h.config.cutoff(h.deadline));
-    let mut members = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut end = false;
-    while members.len() <= limit {
-        let want = (limit + 1 - members.len()).clamp(1, READ_PAGE);
-        let page = h
-            .store
-            .member_page(h.room, cursor.as_deref(), want)
-            .await
-            .map_err(|err| SendError::Store {
-                message: err.to_string(),
-            })?;
-        members.extend(
-            page.members
-                .into_iter()
-                .map(|member| member.connection_id)
-                .filter(|id| Some(id.as_str()) != h.except),
-        );
-        cursor = page.next;
-        if cursor.is_none() {
-            end = true;
-            break;
-        }
-    }
+    // One more than the limit tells whether the room is bigger.
+    let (mut members, cursor) = read_members(
+        h.store,
+        h.room,
+        h.except,
+        None,
+        limit.saturating_add(1),
+        READ_PAGE,
+    )
+    .await
+    .map_err(store_failure)?;
+    let end = cursor.is_none();
     let id = crate::ids::request_id();
     let task = Task {
         key: id.clone(),
@@ -143,26 +131,14 @@ async fn direct_only(h: &Handoff<'_>) -> Result<BroadcastReport, SendError> {
         size = h.data.len(),
         "a message too big to queue is broadcast by this invocation alone"
     );
-    let mut members = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = h
-            .store
-            .member_page(h.room, cursor.as_deref(), READ_PAGE)
-            .await
-            .map_err(|err| SendError::Store {
-                message: err.to_string(),
-            })?;
-        members.extend(
-            page.members
-                .into_iter()
-                .map(|member| member.connection_id)
-                .filter(|id| Some(id.as_str()) != h.except),
-        );
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let (members, _) = read_members(h.store, h.room, h.except, None, usize::MAX, READ_PAGE)
+        .await
+        .map_err(store_failure)?;
     send_many(h.api, members, h.data, h.deadline, h.config, None).await
+}
+
+fn store_failure(err: crate::error::StoreError) -> SendError {
+    SendError::Store {
+        message: err.to_string(),
+    }
 }

@@ -313,6 +313,35 @@ impl Task {
     }
 }
 
+/// A room's members after `cursor`, `except` left out, read `page` at a time until at least
+/// `until` are read or the room ends: their ids, and the cursor after them (`None` when the
+/// room ended).
+pub(crate) async fn read_members(
+    store: &dyn crate::store::ConnectionStore,
+    room: &str,
+    except: Option<&str>,
+    mut cursor: Option<String>,
+    until: usize,
+    page: usize,
+) -> Result<(Vec<String>, Option<String>), crate::error::StoreError> {
+    let mut ids = Vec::new();
+    while ids.len() < until {
+        let want = (until - ids.len()).clamp(1, page.max(1));
+        let read = store.member_page(room, cursor.as_deref(), want).await?;
+        ids.extend(
+            read.members
+                .into_iter()
+                .map(|member| member.connection_id)
+                .filter(|id| Some(id.as_str()) != except),
+        );
+        cursor = read.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok((ids, cursor))
+}
+
 /// Milliseconds since the epoch.
 pub(crate) fn epoch_ms(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
