@@ -12,7 +12,7 @@ use lift_runtime::testing::TestApp;
 use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use lift_tests::events::{fixture, message_event};
 use lift_tests::init_tracing;
-use lift_tests::rooms::rooms;
+use lift_tests::rooms::big_room as rooms;
 use lift_tests::sink::Sink;
 use serde_json::{json, Value};
 

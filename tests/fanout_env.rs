@@ -8,7 +8,7 @@ use std::time::Duration;
 use lift_runtime::testing::TestApp;
 use lift_runtime::App;
 use lift_tests::init_tracing;
-use lift_tests::rooms::rooms;
+use lift_tests::rooms::big_room as rooms;
 
 #[tokio::test]
 async fn the_emulator_fans_out_through_the_sqs_queue_the_environment_names() {

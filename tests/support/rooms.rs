@@ -3,7 +3,7 @@
 /// An app with one big room: every connection joins it, `shout` broadcasts to it and replies
 /// with the broadcast's report.
 #[lift_runtime::ws_app]
-pub mod rooms {
+pub mod big_room {
     use lift_runtime::prelude::*;
     use serde_json::json;
 
