@@ -422,10 +422,10 @@ async fn a_big_room_is_reached_exactly_once_through_sqs() {
     let config = sqs_config();
     let client = aws_sdk_sqs::Client::new(&config);
     let (queue_url, dlq_url) = sqs_queues(&client, "fanout").await;
-    let members = 2_000;
+    let members = 3_000;
     let store = room_of(members).await;
     let sink = Sink::default();
-    let gone = vec!["m00500=".to_owned(), "m01999=".to_owned()];
+    let gone = vec!["m00500=".to_owned(), "m02999=".to_owned()];
     for id in &gone {
         sink.gone(id);
     }
@@ -474,4 +474,34 @@ async fn a_big_room_is_reached_exactly_once_through_sqs() {
             "{id} was not removed"
         );
     }
+
+    // Records past their expiry are dropped by the consumers: a broadcast whose records
+    // expire at once reaches only the members the broadcast's own invocation sent to.
+    let expired = Sink::default();
+    let (mut fanout, _) = small_settings();
+    fanout.expiry = Duration::ZERO;
+    let service = self::service(&store, &expired, queue.clone(), fanout);
+    let delivery = service.deliver_fanout().unwrap();
+    let report = shout(&service).await;
+    assert_eq!(report["sent"], 100, "{report}");
+    // Long enough for the consumers to receive and drop every record.
+    let quiet = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < quiet {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    delivery.abort();
+    assert_eq!(expired.total(), 100);
+    let left = client
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    let visible = &left.attributes.unwrap_or_default()
+        [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages];
+    assert_eq!(
+        visible, "0",
+        "expired records are deleted, not left on the queue"
+    );
 }
