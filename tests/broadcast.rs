@@ -190,6 +190,107 @@ async fn a_deadline_mid_broadcast_stops_cleanly_and_reports_what_was_not_attempt
     assert_eq!(store.list().await.unwrap().len(), 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_that_persist_fail_after_the_attempts_and_never_remove_a_live_connection() {
+    let server = FaultServer::start().await;
+    let all = ids(6);
+    let store = store_with(&all).await;
+    // 429, 500 and a proxy's 502/503/504, every time; the sixth connection is fine.
+    let plans = [
+        Plan::Throttle(1000),
+        Plan::ServerError(1000),
+        Plan::Status(502),
+        Plan::Status(503),
+        Plan::Status(504),
+    ];
+    for (id, plan) in all.iter().zip(plans) {
+        server.plan(id, plan);
+    }
+    let config = BroadcastConfig {
+        max_attempts: 3,
+        base_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        ..BroadcastConfig::default()
+    };
+    let service = service(&store, &server.endpoint(), config);
+    let report = fanout(&service, json!({"ids": all}), Invocation::new()).await;
+    assert_eq!(report["sent"], 1, "{report}");
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 5, "{report}");
+    let reason = |id: &str| {
+        failed
+            .iter()
+            .find(|f| f[0] == id)
+            .map(|f| f[1].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(reason("conn0000=").contains("429"), "{report}");
+    for (id, status) in [
+        ("conn0001=", "500"),
+        ("conn0002=", "502"),
+        ("conn0003=", "503"),
+        ("conn0004=", "504"),
+    ] {
+        assert!(reason(id).contains(status), "{id}: {report}");
+    }
+    // Each was tried exactly the configured number of times, and none was removed: a fault is
+    // not a closed connection.
+    for id in &all[..5] {
+        assert_eq!(server.attempts(id), 3, "{id}");
+    }
+    assert_eq!(store.list().await.unwrap().len(), 6);
+    // The process serves the next event, and the connections recover.
+    for id in &all[..5] {
+        server.plan(id, Plan::Deliver);
+    }
+    let report = fanout(&service, json!({"ids": all}), Invocation::new()).await;
+    assert_eq!(report["sent"], 6, "{report}");
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_backoff_stops_the_retries() {
+    // A connection throttled for good, an invocation of 300 ms: retried only while a pause
+    // fits before the cutoff, never past it.
+    let server = FaultServer::start().await;
+    let all = ids(1);
+    let store = store_with(&all).await;
+    server.plan(&all[0], Plan::Throttle(1000));
+    let config = BroadcastConfig {
+        max_attempts: 100,
+        base_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+        headroom: Duration::from_millis(50),
+        ..BroadcastConfig::default()
+    };
+    let service = service(&store, &server.endpoint(), config);
+    let started = Instant::now();
+    let invocation = Invocation {
+        request_id: "short".into(),
+        deadline: Some(started + Duration::from_millis(300)),
+    };
+    let report = fanout(&service, json!({"ids": all}), invocation).await;
+    assert_eq!(report["failed"].as_array().unwrap().len(), 1, "{report}");
+    // About four attempts fit (pauses of up to 50, 100, 200 ms before a 250 ms cutoff).
+    assert!(server.attempts(&all[0]) < 10, "retried past the deadline");
+    assert_eq!(store.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_management_api_fails_the_sends_and_keeps_the_connections() {
+    // Nothing listens on the endpoint: connection refused on every attempt.
+    let store = store_with(&ids(2)).await;
+    let config = BroadcastConfig {
+        max_attempts: 2,
+        base_backoff: Duration::from_millis(1),
+        ..BroadcastConfig::default()
+    };
+    let service = service(&store, "http://127.0.0.1:9", config);
+    let report = fanout(&service, json!({"ids": ids(2)}), Invocation::new()).await;
+    assert_eq!(report["sent"], 0, "{report}");
+    assert_eq!(report["failed"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(store.list().await.unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn forbidden_names_the_endpoint_and_is_not_retried() {
     let server = FaultServer::start().await;
