@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod dynamodb;
 pub mod events;
 pub mod faults;
+pub mod fuzz;
 pub mod rooms;
 pub mod sink;
 

@@ -127,7 +127,9 @@ impl LocalConfig {
         self
     }
 
-    pub(super) fn selection_path(&self) -> Result<Vec<String>, crate::Error> {
+    /// The body fields the route selection expression reads (`$request.body.a.b` → `["a",
+    /// "b"]`); an error for an expression the emulator does not support.
+    pub fn selection_path(&self) -> Result<Vec<String>, crate::Error> {
         let path = self
             .route_selection
             .strip_prefix("$request.body.")
@@ -140,4 +142,16 @@ impl LocalConfig {
             })?;
         Ok(path.split('.').map(str::to_owned).collect())
     }
+}
+
+/// The route API Gateway selects for a message `body`, with the route selection expression's
+/// `path` ([`LocalConfig::selection_path`]): the string at that path of the body's JSON, looked
+/// up in `router` (`$default` when the body is not JSON, the field is missing or not a string,
+/// or no route has that key).
+pub fn select_route(path: &[String], router: &crate::Router, body: &str) -> crate::RouteKey {
+    let value = serde_json::from_str::<serde_json::Value>(body).ok();
+    let selected = value
+        .as_ref()
+        .and_then(|value| path.iter().try_fold(value, |v, key| v.get(key))?.as_str());
+    router.select(selected)
 }

@@ -55,7 +55,7 @@ use std::time::Duration;
 use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
-pub use config::{LocalConfig, DEFAULT_ADDR};
+pub use config::{select_route, LocalConfig, DEFAULT_ADDR};
 use state::EmulatorState;
 
 use crate::service::Service;

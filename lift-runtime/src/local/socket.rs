@@ -11,7 +11,6 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::state::{
@@ -39,14 +38,7 @@ impl EmulatorState {
 
     /// The route API Gateway would select for this body.
     fn select_route(&self, body: &str) -> RouteKey {
-        let value = serde_json::from_str::<Value>(body).ok();
-        let selected = value.as_ref().and_then(|value| {
-            self.selection
-                .iter()
-                .try_fold(value, |v, key| v.get(key))?
-                .as_str()
-        });
-        self.service.router().select(selected)
+        super::config::select_route(&self.selection, self.service.router(), body)
     }
 
     /// A text message from a client.

@@ -54,6 +54,7 @@ pub struct TestContext {
     store: Option<Arc<dyn ConnectionStore>>,
     registered: bool,
     gone: Vec<String>,
+    base64: bool,
 }
 
 impl TestContext {
@@ -68,6 +69,7 @@ impl TestContext {
             store: None,
             registered,
             gone: Vec::new(),
+            base64: false,
         }
     }
 
@@ -97,6 +99,12 @@ impl TestContext {
     /// The caller's connection id (default [`TEST_CONNECTION`]).
     pub fn connection_id(mut self, id: &str) -> Self {
         self.connection_id = id.to_owned();
+        self
+    }
+
+    /// The body is base64 (`isBase64Encoded`), as API Gateway sends a binary message.
+    pub fn base64(mut self) -> Self {
+        self.base64 = true;
         self
     }
 
@@ -170,6 +178,7 @@ impl TestContext {
             .unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let mut event = self.event.to_event();
         event.request_context.connection_id = Some(self.connection_id.clone());
+        event.is_base64_encoded = self.base64;
         let route = RouteKey::parse(event.request_context.route_key.as_deref().unwrap_or(""));
         if self.registered {
             let mut record = Connection::new(&self.connection_id, SystemTime::now());

@@ -52,3 +52,13 @@ pub mod table;
 pub(crate) use env::from_env;
 #[cfg(feature = "dynamodb")]
 pub use store::{DynamoDbStore, TTL_ATTRIBUTE, USER_INDEX};
+
+/// Decodes a connection item as [`DynamoDbStore`] reads one: for the fuzz targets, which feed
+/// it arbitrary items. Not part of the stable API.
+#[cfg(feature = "dynamodb")]
+#[doc(hidden)]
+pub fn decode_connection(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Result<crate::store::Connection, crate::StoreError> {
+    item::from_item(item)
+}
