@@ -4,14 +4,13 @@
 //! input (nothing stored that should not be, a refused token never connects).
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lift_runtime::local::{select_route, LocalConfig};
-use lift_runtime::outbound::{ConnectionInfo, ManagementApi};
 use lift_runtime::store::{ConnectionStore, MemoryStore};
 use lift_runtime::testing::TestContext;
-use lift_runtime::{App, FromMessage, Invocation, Json, SendError, Service};
+use lift_runtime::{App, FromMessage, Invocation, Json, Service};
 use serde_json::Value;
 
 use crate::chat_app::chat;
@@ -36,34 +35,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// A Management API that accepts every call (nothing leaves the process).
-struct Accept;
-
-#[async_trait::async_trait]
-impl ManagementApi for Accept {
-    fn endpoint(&self) -> &str {
-        "fuzz"
-    }
-    async fn post(&self, _: &str, _: &[u8]) -> Result<(), SendError> {
-        Ok(())
-    }
-    async fn delete(&self, _: &str) -> Result<(), SendError> {
-        Ok(())
-    }
-    async fn info(&self, _: &str) -> Result<ConnectionInfo, SendError> {
-        Ok(ConnectionInfo {
-            connected_at: None,
-            last_active_at: None,
-            source_ip: None,
-            user_agent: None,
-        })
-    }
-}
-
 fn chat_service(store: &MemoryStore, jwt: bool) -> Service {
     let mut app = App::new(chat::router())
         .store(store.clone())
-        .management_api(|_| Arc::new(Accept) as Arc<dyn ManagementApi>);
+        .management_api(crate::sink::Sink::default().connect());
     if jwt {
         app = app.middleware(lift_runtime::auth::JwtAuth::hs256(b"fuzzing-secret"));
     }
