@@ -15,8 +15,11 @@ use serde_json::Value;
 
 use crate::chat_app::chat;
 
+/// A fuzz target: arbitrary bytes in, a panic when something that must hold does not.
+pub type Target = fn(&[u8]);
+
 /// The targets, by the name of their corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("lambda_event", lambda_event),
     ("message_body", message_body),
     ("route_selection", route_selection),
