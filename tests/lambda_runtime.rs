@@ -4,76 +4,13 @@
 //!
 //! Alone in its test binary: it sets the process environment Lambda would set.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::Json;
 use lift_runtime::local::{Emulator, LocalConfig};
 use lift_runtime::store::MemoryStore;
 use lift_runtime::App;
 use lift_tests::chat_app::chat;
+use lift_tests::runtime_api::{lambda_environment, RuntimeApi};
 use lift_tests::{eventually, Client};
 use serde_json::{json, Value};
-
-#[derive(Default)]
-struct RuntimeApi {
-    events: Mutex<VecDeque<(String, Value)>>,
-    responses: Mutex<HashMap<String, Value>>,
-}
-
-async fn next(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, Json<Value>) {
-    loop {
-        let event = api.events.lock().unwrap().pop_front();
-        if let Some((id, event)) = event {
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                + 30_000;
-            let mut headers = HeaderMap::new();
-            headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                deadline.to_string().parse().unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:chat"
-                    .parse()
-                    .unwrap(),
-            );
-            return (headers, Json(event));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn respond(
-    State(api): State<Arc<RuntimeApi>>,
-    Path(id): Path<String>,
-    body: String,
-) -> StatusCode {
-    // The runtime client sends JSON without a content type.
-    let body = serde_json::from_str(&body).expect("the response is JSON");
-    api.responses.lock().unwrap().insert(id, body);
-    StatusCode::ACCEPTED
-}
-
-async fn fail(
-    State(api): State<Arc<RuntimeApi>>,
-    Path(id): Path<String>,
-    body: String,
-) -> StatusCode {
-    api.responses
-        .lock()
-        .unwrap()
-        .insert(id, json!({"invocationError": body}));
-    StatusCode::ACCEPTED
-}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -119,7 +56,7 @@ async fn app_run_serves_lambda_invocations() {
     .unwrap();
     let mut ana = Client::join(&emulator, "ana").await;
 
-    let api = Arc::new(RuntimeApi::default());
+    let api = RuntimeApi::start().await;
     let events = [
         (
             "req-connect",
@@ -149,44 +86,21 @@ async fn app_run_serves_lambda_invocations() {
             event("LAMBDAconn01=", "$disconnect", "DISCONNECT", None),
         ),
     ];
-    api.events.lock().unwrap().extend(
-        events
-            .iter()
-            .map(|(id, event)| (id.to_string(), event.clone())),
-    );
-    let routes = axum::Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(respond),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let runtime_api = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, routes).await });
-
-    // What Lambda sets, plus the endpoint override the app honours behind custom domains.
-    for (key, value) in [
-        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "chat".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "AKIDLAMBDA".into()),
-        ("AWS_SECRET_ACCESS_KEY", "secret".into()),
-        ("LIFT_MANAGEMENT_ENDPOINT", emulator.management_endpoint()),
-    ] {
-        std::env::set_var(key, value);
+    for (id, event) in &events {
+        api.invoke(id, event.to_string());
     }
+    // What Lambda sets, plus the endpoint override the app honours behind custom domains.
+    lambda_environment(
+        &api,
+        &[("LIFT_MANAGEMENT_ENDPOINT", &emulator.management_endpoint())],
+    );
     let app = tokio::spawn(App::new(chat::router()).store(store.clone()).run());
 
-    let responses = &api.responses;
     eventually("every invocation is answered", || async {
-        responses.lock().unwrap().len() == events.len()
+        api.responses().len() == events.len()
     })
     .await;
-    let responses = api.responses.lock().unwrap().clone();
+    let responses = api.responses();
     assert_eq!(responses["req-connect"]["statusCode"], 200);
     let whoami: Value =
         serde_json::from_str(responses["req-whoami"]["body"].as_str().unwrap()).unwrap();

@@ -139,13 +139,19 @@ impl WsContext {
 
     /// A query-string parameter of the `$connect` request.
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.event.query_string_parameters.first(name)
+        // API Gateway sends both maps; events built by hand may have only the multi-valued one.
+        self.event
+            .query_string_parameters
+            .first(name)
+            .or_else(|| self.event.multi_value_query_string_parameters.first(name))
     }
 
     /// A header of the `$connect` request (API Gateway passes headers on `$connect` and
     /// `$disconnect` only).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.event.headers.get(name).and_then(|v| v.to_str().ok())
+        let value = self.event.headers.get(name);
+        let value = value.or_else(|| self.event.multi_value_headers.get(name));
+        value.and_then(|v| v.to_str().ok())
     }
 
     /// The client's IP address.

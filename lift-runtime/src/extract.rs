@@ -43,10 +43,20 @@ pub trait FromMessage: Sized {
 
 impl<T: DeserializeOwned> FromMessage for Json<T> {
     fn from_message(ctx: &WsContext) -> Result<Self, WsError> {
-        let body = ctx
-            .body()
-            .ok_or_else(|| WsError::invalid_body("expected a JSON body, the message is empty"))?;
-        let mut de = serde_json::Deserializer::from_str(body);
+        if ctx.body().is_none() {
+            return Err(WsError::invalid_body(
+                "expected a JSON body, the message is empty",
+            ));
+        }
+        // A base64 body (`isBase64Encoded`) is JSON once decoded.
+        let decoded;
+        let body = if ctx.is_base64_encoded() {
+            decoded = ctx.body_bytes()?;
+            decoded.as_slice()
+        } else {
+            ctx.body().unwrap_or_default().as_bytes()
+        };
+        let mut de = serde_json::Deserializer::from_slice(body);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -62,10 +72,16 @@ impl<T: DeserializeOwned> FromMessage for Json<T> {
     }
 }
 
-/// The raw message body (empty when the event has none).
+/// The message body as text (empty when the event has none); a base64 body
+/// (`isBase64Encoded`) decoded, and an `invalid_body` error if that is not UTF-8.
 impl FromMessage for String {
     fn from_message(ctx: &WsContext) -> Result<Self, WsError> {
-        Ok(ctx.body().unwrap_or_default().to_owned())
+        if !ctx.is_base64_encoded() {
+            return Ok(ctx.body().unwrap_or_default().to_owned());
+        }
+        String::from_utf8(ctx.body_bytes()?).map_err(|_| {
+            WsError::invalid_body("the message is base64 of bytes that are not UTF-8 text")
+        })
     }
 }
 

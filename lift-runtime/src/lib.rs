@@ -78,6 +78,7 @@ mod events;
 mod extract;
 pub mod fanout;
 mod ids;
+mod inbound;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "local")]

@@ -108,6 +108,9 @@ impl Service {
                 }
             }
         }
+        if let Some(reason) = crate::inbound::authorizer_request(&event) {
+            return LambdaResponse::WebSocket(Box::new(invalid_event(&invocation, reason)));
+        }
         LambdaResponse::WebSocket(Box::new(self.handle_json(event, invocation).await))
     }
 
@@ -212,18 +215,15 @@ impl Service {
         event: ApiGatewayWebsocketProxyRequest,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
+        let (connection_id, route_key) = match crate::inbound::identity(&event) {
+            Ok((id, key)) => (id.to_owned(), key.to_owned()),
+            Err(reason) => return invalid_event(&invocation, reason),
+        };
+        let endpoint = match self.endpoint(&event) {
+            Ok(endpoint) => endpoint,
+            Err(reason) => return invalid_event(&invocation, reason),
+        };
         let rc = &event.request_context;
-        let (Some(connection_id), Some(route_key)) =
-            (rc.connection_id.clone(), rc.route_key.clone())
-        else {
-            return invalid_event(
-                &invocation,
-                "the event has no connectionId or routeKey".into(),
-            );
-        };
-        let Some(endpoint) = self.endpoint(&event) else {
-            return invalid_event(&invocation, "the event has no domainName".into());
-        };
         let span = tracing::info_span!(
             "ws_event",
             request_id = %invocation.request_id,
@@ -253,16 +253,15 @@ impl Service {
         self.dispatch(ctx).instrument(span).await
     }
 
-    fn endpoint(&self, event: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
+    fn endpoint(&self, event: &ApiGatewayWebsocketProxyRequest) -> Result<String, String> {
         match &self.inner.endpoint {
-            Endpoint::Fixed(url) => Some(url.clone()),
+            Endpoint::Fixed(url) => Ok(url.clone()),
             Endpoint::FromEvent => {
-                let rc = &event.request_context;
-                let domain = rc.domain_name.as_deref()?;
+                let (domain, stage) = crate::inbound::endpoint_parts(event)?;
                 let scheme = if is_loopback(domain) { "http" } else { "https" };
-                Some(match rc.stage.as_deref() {
-                    Some(stage) if !stage.is_empty() => format!("{scheme}://{domain}/{stage}"),
-                    _ => format!("{scheme}://{domain}"),
+                Ok(match stage {
+                    Some(stage) => format!("{scheme}://{domain}/{stage}"),
+                    None => format!("{scheme}://{domain}"),
                 })
             }
         }

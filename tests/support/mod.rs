@@ -9,11 +9,14 @@ use lift_runtime::App;
 use serde_json::Value;
 
 pub mod conformance;
+pub mod corpus;
 pub mod dynamodb;
 pub mod events;
 pub mod faults;
 pub mod fuzz;
+pub mod raw_ws;
 pub mod rooms;
+pub mod runtime_api;
 pub mod sink;
 
 /// The chat example's app, compiled into the tests exactly as the example has it.

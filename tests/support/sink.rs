@@ -15,6 +15,8 @@ struct State {
     /// How long each send takes.
     delay: std::time::Duration,
     delivered: HashMap<String, usize>,
+    /// Each connection's last message.
+    last: HashMap<String, Vec<u8>>,
     gone: HashSet<String>,
     /// Connection → sends still to fail with 500.
     failing: HashMap<String, usize>,
@@ -57,6 +59,18 @@ impl Sink {
             .unwrap_or(0)
     }
 
+    /// The last message `id` was delivered, as text.
+    pub fn last(&self, id: &str) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        let last = state.last.get(id)?;
+        Some(String::from_utf8_lossy(last).into_owned())
+    }
+
+    /// Forgets every delivery and fault.
+    pub fn clear(&self) {
+        *self.state.lock().unwrap() = State::default();
+    }
+
     /// Every connection's deliveries.
     pub fn all(&self) -> HashMap<String, usize> {
         self.state.lock().unwrap().delivered.clone()
@@ -80,7 +94,7 @@ impl ManagementApi for Sink {
         "sink"
     }
 
-    async fn post(&self, connection_id: &str, _data: &[u8]) -> Result<(), SendError> {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
         let delay = self.state.lock().unwrap().delay;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -101,6 +115,7 @@ impl ManagementApi for Sink {
             }
         }
         *state.delivered.entry(connection_id.to_owned()).or_default() += 1;
+        state.last.insert(connection_id.to_owned(), data.to_vec());
         Ok(())
     }
 

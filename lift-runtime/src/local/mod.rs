@@ -27,6 +27,13 @@
 //! | a frame over 32 KB, or a message over [`LocalConfig::max_message_size`] (128 KB) | closed with 1009 `Message too big`, as API Gateway does (the app never sees it), then `$disconnect` |
 //! | a text frame that is not UTF-8 | closed with 1007, as API Gateway and RFC 6455 require, then `$disconnect` |
 //! | binary frame | closed with 1003, as API Gateway does (it accepts text frames only), then `$disconnect` |
+//! | a frame RFC 6455 forbids: unmasked, a reserved opcode or RSV bit, a control frame over 125 bytes or fragmented, a continuation with no message, a close code that may not be sent | closed with 1002 `Protocol error`, then `$disconnect` |
+//! | a close frame from the client | answered with the same close code, then `$disconnect` with it |
+//! | a ping | answered with a pong carrying its payload (the app never sees pings) |
+//! | a plain `GET` (no `Upgrade: websocket`) | the [`LocalConfig::page`], if any, else 426 |
+//! | a handshake for another WebSocket version | 426 with `Sec-WebSocket-Version: 13` |
+//! | a handshake without `Sec-WebSocket-Key` or `Sec-WebSocket-Version`, or `POST` | 400, or 405 for `POST`; nothing reaches the app |
+//! | a request head over 400 KB or with over 100 headers | 431 |
 //! | a send to a connection while its `$connect` handler runs | `410 Gone`, as in API Gateway: the connection exists once `$connect` has returned (the runtime logs a hint) |
 //! | handler slower than [`LocalConfig::invocation_timeout`] (29 s) | error frame `timeout`, connection stays open |
 //! | no message for [`LocalConfig::idle_timeout`] (10 min) | closed with 1001 `Going away`, then `$disconnect` |

@@ -114,15 +114,9 @@ async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    let Ok(ws) = ws else {
-        return match &state.config.page {
-            Some(page) => Html(page.clone()).into_response(),
-            None => (
-                StatusCode::UPGRADE_REQUIRED,
-                "this is a WebSocket endpoint: connect with a WebSocket client",
-            )
-                .into_response(),
-        };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return refused_upgrade(&state, &headers, rejection),
     };
     let id = ids::connection_id();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -196,6 +190,38 @@ async fn upgrade(
     .on_upgrade(move |socket| serve_socket(state, id, conn, socket, rx))
 }
 
+/// The answer to a request the WebSocket upgrade refused: a plain GET (no `Upgrade:
+/// websocket`) gets the page, if any, else 426; a WebSocket handshake of another version gets
+/// 426 naming version 13 (RFC 6455 §4.4); any other malformed handshake gets the reason, 400.
+fn refused_upgrade(
+    state: &EmulatorState,
+    headers: &HeaderMap,
+    rejection: axum::extract::ws::rejection::WebSocketUpgradeRejection,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let wants_websocket = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !wants_websocket {
+        return match &state.config.page {
+            Some(page) => Html(page.clone()).into_response(),
+            None => (
+                StatusCode::UPGRADE_REQUIRED,
+                "this is a WebSocket endpoint: connect with a WebSocket client",
+            )
+                .into_response(),
+        };
+    }
+    if header("sec-websocket-version").is_some_and(|v| v.trim() != "13") {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            [("sec-websocket-version", "13")],
+            "this endpoint speaks WebSocket version 13",
+        )
+            .into_response();
+    }
+    tracing::info!(reason = %rejection.body_text(), "a malformed WebSocket handshake");
+    rejection.into_response()
+}
+
 async fn serve_socket(
     state: Arc<EmulatorState>,
     id: String,
@@ -261,9 +287,14 @@ async fn serve_socket(
             Ok(None) => break (1006, String::new()),
             Ok(Some(Err(err))) => {
                 // As API Gateway and RFC 6455: a frame or message over the limits is 1009,
-                // a text frame that is not UTF-8 is 1007; the client gets the close frame.
+                // a text frame that is not UTF-8 is 1007, a protocol violation 1002; the client
+                // gets the close frame. (An I/O error ends the connection: 1006.)
                 let text = err.to_string().to_lowercase();
-                let close = if text.contains("too long") || text.contains("too big") {
+                let close = if text.contains("protocol error") && !text.contains("reset without") {
+                    // A frame RFC 6455 forbids (unmasked, reserved opcode or bits, a control
+                    // frame over 125 bytes, a bad close code, a stray continuation): 1002.
+                    Some((1002, "Protocol error"))
+                } else if text.contains("too long") || text.contains("too big") {
                     Some((1009, "Message too big"))
                 } else if text.contains("utf-8") || text.contains("utf8") {
                     Some((1007, "Invalid UTF-8 in a text frame"))
@@ -292,6 +323,12 @@ async fn serve_socket(
                 conn.close(1003, BINARY_REFUSED);
             }
             Message::Close(frame) => {
+                // Reading on sends the close frame the WebSocket library queued in answer
+                // (RFC 6455 §5.5.1), then ends.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    while let Some(Ok(_)) = stream.next().await {}
+                })
+                .await;
                 break frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
             }
             Message::Ping(_) | Message::Pong(_) => conn.touch(),

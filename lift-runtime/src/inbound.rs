@@ -1,0 +1,129 @@
+//! What the runtime requires of an event before anything runs: a Lambda authorizer's request
+//! told apart from a route event, and the fields that name the connection and where answers go
+//! checked, so a malformed event is answered `400 invalid_event` instead of being stored or
+//! used to build a URL. (API Gateway always sends these well-formed; hand-built and replayed
+//! events are what this catches.)
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+
+/// The longest connection id accepted (API Gateway's are 16 characters).
+pub(crate) const MAX_CONNECTION_ID: usize = 128;
+
+/// Why a JSON event is not for this function: a Lambda authorizer's request.
+pub(crate) fn authorizer_request(event: &serde_json::Value) -> Option<String> {
+    let is_authorizer = event.get("methodArn").is_some_and(|arn| arn.is_string())
+        && event.get("type").is_some_and(|kind| kind == "REQUEST");
+    is_authorizer.then(|| {
+        "a Lambda authorizer's request (`methodArn`, `type: REQUEST`): this function serves the \
+         API's routes; an authorizer is a function of its own that answers with an IAM policy"
+            .to_owned()
+    })
+}
+
+/// The event's connection id and route key, or why they are not usable.
+pub(crate) fn identity(event: &ApiGatewayWebsocketProxyRequest) -> Result<(&str, &str), String> {
+    let rc = &event.request_context;
+    let (Some(connection_id), Some(route_key)) = (&rc.connection_id, &rc.route_key) else {
+        return Err("the event has no connectionId or routeKey".into());
+    };
+    if connection_id.is_empty()
+        || connection_id.len() > MAX_CONNECTION_ID
+        || !connection_id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(format!(
+            "connectionId {:?} is not a connection id: 1 to {MAX_CONNECTION_ID} visible ASCII \
+             characters",
+            shorten(connection_id)
+        ));
+    }
+    if route_key.is_empty() {
+        return Err("the event's routeKey is empty".into());
+    }
+    Ok((connection_id, route_key))
+}
+
+/// The event's domain name and stage, checked to make a URL of: `host[:port]` and an API
+/// Gateway stage name (letters, digits, `-`, `_`).
+pub(crate) fn endpoint_parts(
+    event: &ApiGatewayWebsocketProxyRequest,
+) -> Result<(&str, Option<&str>), String> {
+    let rc = &event.request_context;
+    let Some(domain) = rc.domain_name.as_deref() else {
+        return Err("the event has no domainName".into());
+    };
+    let host_byte = |b: u8| b.is_ascii_alphanumeric() || b"-.:[]*_".contains(&b);
+    if domain.is_empty() || domain.len() > 253 || !domain.bytes().all(host_byte) {
+        return Err(format!(
+            "domainName {:?} is not a host name",
+            shorten(domain)
+        ));
+    }
+    let stage = rc.stage.as_deref().filter(|stage| !stage.is_empty());
+    let stage_byte = |b: u8| b.is_ascii_alphanumeric() || b"-_$".contains(&b);
+    if let Some(stage) = stage {
+        if stage.len() > 128 || !stage.bytes().all(stage_byte) {
+            return Err(format!("stage {:?} is not a stage name", shorten(stage)));
+        }
+    }
+    Ok((domain, stage))
+}
+
+/// At most 64 characters of `text`, for error messages.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(connection_id: &str, domain: &str, stage: &str) -> ApiGatewayWebsocketProxyRequest {
+        let mut event = ApiGatewayWebsocketProxyRequest::default();
+        event.request_context.connection_id = Some(connection_id.into());
+        event.request_context.route_key = Some("$connect".into());
+        event.request_context.domain_name = Some(domain.into());
+        event.request_context.stage = Some(stage.into());
+        event
+    }
+
+    #[test]
+    fn api_gateway_shapes_pass() {
+        let ok = event(
+            "L0SM9cOFvHcCIhw=",
+            "abc.execute-api.us-east-1.amazonaws.com",
+            "prod",
+        );
+        assert!(identity(&ok).is_ok());
+        assert_eq!(
+            endpoint_parts(&ok).unwrap(),
+            ("abc.execute-api.us-east-1.amazonaws.com", Some("prod"))
+        );
+        assert!(endpoint_parts(&event("a=", "127.0.0.1:3001", "")).is_ok());
+        assert!(endpoint_parts(&event("a=", "[::1]:3001", "dev_2")).is_ok());
+    }
+
+    #[test]
+    fn what_cannot_name_a_connection_or_a_url_is_refused() {
+        for id in ["", "a b", "ü", "a\u{0}", &"x".repeat(129)] {
+            assert!(identity(&event(id, "h", "p")).is_err(), "{id:?}");
+        }
+        for (domain, stage) in [
+            ("", "p"),
+            ("a b", "p"),
+            ("h/x", "p"),
+            ("ü.de", "p"),
+            ("h", "a/b"),
+        ] {
+            assert!(
+                endpoint_parts(&event("a=", domain, stage)).is_err(),
+                "{domain} {stage}"
+            );
+        }
+        let long = "é".repeat(100);
+        let err = identity(&event(&long, "h", "p")).unwrap_err();
+        assert!(err.contains('…') && err.len() < 250, "{err}");
+    }
+}
