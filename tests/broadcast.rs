@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
 use lift_runtime::{App, BroadcastConfig, Invocation, Service};
 use lift_tests::events::message_event;
-use lift_tests::faults::{FaultServer, FaultyStore, Plan};
+use lift_tests::faults::{resetting_endpoint, FaultServer, FaultyStore, Plan};
 use serde_json::{json, Value};
 use tracing::instrument::WithSubscriber;
 
@@ -289,6 +289,76 @@ async fn an_unreachable_management_api_fails_the_sends_and_keeps_the_connections
     assert_eq!(report["sent"], 0, "{report}");
     assert_eq!(report["failed"].as_array().unwrap().len(), 2, "{report}");
     assert_eq!(store.list().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn connections_reset_by_the_management_api_are_retried_then_fail_and_are_kept() {
+    // Every request is read and answered with a TCP reset: a network error, retried like a
+    // 5xx, never taken for a closed connection.
+    let (endpoint, requests) = resetting_endpoint().await;
+    let store = store_with(&ids(2)).await;
+    let config = BroadcastConfig {
+        max_attempts: 3,
+        base_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        ..BroadcastConfig::default()
+    };
+    let service = service(&store, &endpoint, config);
+    let report = fanout(&service, json!({"ids": ids(2)}), Invocation::new()).await;
+    assert_eq!(report["sent"], 0, "{report}");
+    assert_eq!(report["gone"].as_array().unwrap().len(), 0, "{report}");
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{report}");
+    assert!(
+        failed[0][1].as_str().unwrap().contains(&endpoint),
+        "the reason names the endpoint: {report}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 6, "3 attempts each");
+    assert_eq!(store.list().await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_slower_than_the_deadline_is_given_up_at_the_deadline() {
+    // One connection's answer takes 30 s; the invocation has 1 s. The broadcast returns before
+    // the deadline with that send failed, the others delivered, nothing removed, and the next
+    // event is served.
+    let server = FaultServer::start().await;
+    let all = ids(3);
+    let store = store_with(&all).await;
+    server.plan(&all[0], Plan::Stall(Duration::from_secs(30)));
+    let config = BroadcastConfig {
+        headroom: Duration::from_millis(100),
+        ..BroadcastConfig::default()
+    };
+    let service = service(&store, &server.endpoint(), config);
+    let started = Instant::now();
+    let invocation = Invocation {
+        request_id: "slow".into(),
+        deadline: Some(started + Duration::from_secs(1)),
+    };
+    let report = fanout(&service, json!({"ids": all}), invocation).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the handler returned after its deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report["sent"], 2, "{report}");
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0][0], all[0].as_str());
+    assert!(
+        failed[0][1].as_str().unwrap().contains("deadline"),
+        "{report}"
+    );
+    assert_eq!(
+        server.attempts(&all[0]),
+        1,
+        "asked once, never again past the cutoff"
+    );
+    assert_eq!(store.list().await.unwrap().len(), 3);
+    server.plan(&all[0], Plan::Deliver);
+    let report = fanout(&service, json!({"ids": all}), Invocation::new()).await;
+    assert_eq!(report["sent"], 3, "{report}");
 }
 
 #[tokio::test]

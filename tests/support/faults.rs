@@ -1,5 +1,5 @@
 //! A fake Management API that injects faults on chosen connection ids (429, 5xx, 410, 403,
-//! slow answers), and a connection store that injects store faults. A fake is right here: it exists to inject faults; the real emulator's
+//! slow answers, connection resets), and a connection store that injects store faults. A fake is right here: it exists to inject faults; the real emulator's
 //! Management API is tested with the real SDK elsewhere.
 
 use std::collections::HashMap;
@@ -31,6 +31,8 @@ pub enum Plan {
     Forbidden,
     /// This status, with no error type, every time (a proxy's 502/503/504, an unmodelled 400).
     Status(u16),
+    /// Delivered, but answered only after this long.
+    Stall(Duration),
 }
 
 #[derive(Default)]
@@ -139,6 +141,32 @@ async fn post_root(state: State<Arc<FaultState>>, Path(id): Path<String>) -> Res
     answer(state, id).await
 }
 
+/// An endpoint whose server reads each request and then resets the TCP connection without an
+/// answer (RST, as a crashed proxy or a dropped NAT mapping does), and how many requests it
+/// has had.
+pub async fn resetting_endpoint() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buffer = [0; 8192];
+                if matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                // Linger 0: closing sends RST instead of FIN.
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            });
+        }
+    });
+    (format!("http://{addr}/prod"), requests)
+}
+
 fn error(status: StatusCode, kind: &str) -> Response {
     (
         status,
@@ -178,6 +206,9 @@ async fn answer(State(state): State<Arc<FaultState>>, id: String) -> Response {
         }
         plan
     };
+    if let Plan::Stall(wait) = plan {
+        tokio::time::sleep(wait).await;
+    }
     match plan {
         Plan::Throttle(n) if n > 0 => {
             error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
