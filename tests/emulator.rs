@@ -92,6 +92,13 @@ mod probe {
         })))
     }
 
+    /// Takes longer than any invocation timeout the tests set.
+    #[ws_route("slow", reply)]
+    async fn slow(_ctx: &WsContext) -> WsResult<Json<Value>> {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        Ok(Json(json!({"slow": true})))
+    }
+
     /// Answers through the Management API (at the connection's stage).
     #[ws_route("echo")]
     async fn echo(ctx: &WsContext, body: String) -> WsResult {
@@ -106,6 +113,23 @@ async fn start_probe(config: LocalConfig) -> lift_runtime::local::Emulator {
     lift_runtime::local::Emulator::start(App::new(probe::router()).service(), config)
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_handler_slower_than_the_invocation_timeout_gets_a_timeout_frame_and_the_connection_stays(
+) {
+    let emulator = start_probe(LocalConfig {
+        invocation_timeout: Duration::from_millis(300),
+        ..LocalConfig::default()
+    })
+    .await;
+    let mut client = Client::try_connect(&emulator.url()).await.unwrap();
+    client.send_json(json!({"action": "slow"})).await;
+    let frame = client.recv_json().await;
+    assert_eq!(frame["type"], "error", "{frame}");
+    assert_eq!(frame["code"], "timeout", "{frame}");
+    client.send_json(json!({"action": "seen"})).await;
+    assert!(client.recv_json().await["id"].is_string());
 }
 
 #[tokio::test]

@@ -64,11 +64,15 @@ async fn handle(
     let ctx = &event.request_context;
     let id = ctx.connection_id.clone().ok_or("no connection id")?;
     let route = ctx.route_key.clone().unwrap_or_default();
-    let endpoint = format!(
-        "https://{}/{}",
-        ctx.domain_name.as_deref().ok_or("no domain")?,
-        ctx.stage.as_deref().unwrap_or("prod")
-    );
+    // Behind a custom domain the Management API is elsewhere: MANAGEMENT_ENDPOINT says where.
+    let endpoint = match std::env::var("MANAGEMENT_ENDPOINT") {
+        Ok(endpoint) => endpoint,
+        Err(_) => format!(
+            "https://{}/{}",
+            ctx.domain_name.as_deref().ok_or("no domain")?,
+            ctx.stage.as_deref().unwrap_or("prod")
+        ),
+    };
     match route.as_str() {
         "$connect" => {
             let name = event

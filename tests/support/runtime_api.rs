@@ -74,6 +74,16 @@ impl RuntimeApi {
     /// When no answer comes in time.
     pub async fn call(&self, request_id: &str, event: impl Into<Vec<u8>>) -> Value {
         self.invoke(request_id, event);
+        self.answer(request_id).await
+    }
+
+    /// Waits (up to 30 s) for the answer to an invocation queued with [`invoke`](Self::invoke),
+    /// and takes it out of [`responses`](Self::responses).
+    ///
+    /// # Panics
+    ///
+    /// When no answer comes in time.
+    pub async fn answer(&self, request_id: &str) -> Value {
         let answer = async {
             loop {
                 let answered = self.queue.answered.notified();

@@ -6,7 +6,7 @@
 //! stays selectable with [`ManagementClient::Sdk`].
 //!
 //! Same TLS stack and root certificates as the SDK's default client (rustls on aws-lc-rs, the
-//! platform's roots), HTTP/1.1 with a keep-alive pool, and errors mapped as
+//! platform's roots, read at the first HTTPS connection), HTTP/1.1 with a keep-alive pool, and errors mapped as
 //! [`SdkManagement`](super::SdkManagement) maps the SDK's (status and `x-amzn-ErrorType`).
 
 use std::sync::Arc;
@@ -44,7 +44,7 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 /// What every endpoint's client shares: the HTTP connection pool, the region and the cached
 /// credentials. Built once per process.
 pub struct HttpShared {
-    http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: Client<LazyTls, Full<Bytes>>,
     region: String,
     provider: SharedCredentialsProvider,
     identity: RwLock<Option<(Identity, Option<SystemTime>)>>,
@@ -60,14 +60,9 @@ impl HttpShared {
         let provider = config
             .credentials_provider()
             .ok_or("the AWS configuration has no credentials provider")?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config()?.clone())
-            .https_or_http()
-            .enable_http1()
-            .build();
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
+            .build(LazyTls::new());
         Ok(Arc::new(HttpShared {
             http,
             region,
@@ -260,6 +255,68 @@ impl ManagementApi for HttpManagement {
     }
 }
 
+/// The connector: plain TCP for `http://` endpoints (the emulator, a local stand-in), rustls for
+/// `https://` ones, its root certificates loaded on the first HTTPS connection rather than when
+/// the client is built (reading the platform's certificates is most of a cold start's CPU when
+/// no HTTPS call is ever made).
+#[derive(Clone)]
+pub(crate) struct LazyTls {
+    http: HttpConnector,
+    https: Arc<std::sync::OnceLock<hyper_rustls::HttpsConnector<HttpConnector>>>,
+}
+
+impl LazyTls {
+    fn new() -> Self {
+        LazyTls {
+            http: HttpConnector::new(),
+            https: Arc::default(),
+        }
+    }
+}
+
+type Stream = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>;
+
+impl tower::Service<http::Uri> for LazyTls {
+    type Response = Stream;
+    type Error = crate::Error;
+    type Future = crate::router::BoxFuture<'static, Result<Stream, crate::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        if uri.scheme_str() != Some("https") {
+            let mut http = self.http.clone();
+            return Box::pin(async move {
+                let tcp = http.call(uri).await?;
+                Ok(hyper_rustls::MaybeHttpsStream::Http(tcp))
+            });
+        }
+        let https = match self.https.get() {
+            Some(https) => https.clone(),
+            None => match tls_config() {
+                Ok(config) => self
+                    .https
+                    .get_or_init(|| {
+                        hyper_rustls::HttpsConnectorBuilder::new()
+                            .with_tls_config(config.clone())
+                            .https_only()
+                            .enable_http1()
+                            .build()
+                    })
+                    .clone(),
+                Err(err) => return Box::pin(async move { Err(err) }),
+            },
+        };
+        let mut https = https;
+        Box::pin(async move { https.call(uri).await })
+    }
+}
+
 /// rustls on aws-lc-rs with the platform's root certificates, as the SDK's default client has
 /// them, loaded once per process. Certificates that do not load are skipped (the SDK does the
 /// same); none at all is a warning, and HTTPS requests then fail with the TLS error.
@@ -338,6 +395,29 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn certificates_are_loaded_for_the_first_https_connection_only() {
+        use tower::Service as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                drop(stream);
+            }
+        });
+        let mut connector = super::LazyTls::new();
+        let plain = connector
+            .call(format!("http://{addr}/").parse().unwrap())
+            .await;
+        assert!(matches!(plain, Ok(hyper_rustls::MaybeHttpsStream::Http(_))));
+        assert!(connector.https.get().is_none(), "no TLS for plain HTTP");
+        let tls = connector
+            .call(format!("https://{addr}/").parse().unwrap())
+            .await;
+        assert!(tls.is_err(), "the peer closed before the TLS handshake");
+        assert!(connector.https.get().is_some(), "TLS set up for HTTPS");
+    }
+
     use super::*;
 
     #[test]
