@@ -21,7 +21,8 @@ use crate::store::{Connection, ConnectionStore, Member, Pages};
 /// Handlers take it as their first parameter, `&WsContext` or `&mut WsContext` (the `$connect`
 /// handler takes `&mut` to set the user and metadata that are stored with the connection).
 pub struct WsContext {
-    event: ApiGatewayWebsocketProxyRequest,
+    /// Boxed: the event is large, and the context moves (into the handler's future and back).
+    event: Box<ApiGatewayWebsocketProxyRequest>,
     connection_id: String,
     route: RouteKey,
     request_id: String,
@@ -37,7 +38,7 @@ pub struct WsContext {
 
 /// What the service hands a context.
 pub(crate) struct ContextParts {
-    pub event: ApiGatewayWebsocketProxyRequest,
+    pub event: Box<ApiGatewayWebsocketProxyRequest>,
     pub connection_id: String,
     pub route: RouteKey,
     pub request_id: String,

@@ -56,6 +56,11 @@ impl<T: DeserializeOwned> FromMessage for Json<T> {
         } else {
             ctx.body().unwrap_or_default().as_bytes()
         };
+        // The common case without the cost of tracking where in the body a failure is; a
+        // body that fails is read again with tracking, for the message to name the field.
+        if let Ok(value) = serde_json::from_slice(body) {
+            return Ok(Json(value));
+        }
         let mut de = serde_json::Deserializer::from_slice(body);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
             let path = err.path().to_string();

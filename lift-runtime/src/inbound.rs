@@ -51,7 +51,7 @@ pub(crate) fn endpoint_parts(
     let Some(domain) = rc.domain_name.as_deref() else {
         return Err("the event has no domainName".into());
     };
-    let host_byte = |b: u8| b.is_ascii_alphanumeric() || b"-.:[]*_".contains(&b);
+    let host_byte = |b: u8| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b':' | b'[' | b']' | b'*' | b'_');
     if domain.is_empty() || domain.len() > 253 || !domain.bytes().all(host_byte) {
         return Err(format!(
             "domainName {:?} is not a host name",
@@ -59,7 +59,8 @@ pub(crate) fn endpoint_parts(
         ));
     }
     let stage = rc.stage.as_deref().filter(|stage| !stage.is_empty());
-    let stage_byte = |b: u8| b.is_ascii_alphanumeric() || b"-_$".contains(&b);
+    let stage_byte =
+        |b: u8| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'$');
     if let Some(stage) = stage {
         if stage.len() > 128 || !stage.bytes().all(stage_byte) {
             return Err(format!("stage {:?} is not a stage name", shorten(stage)));

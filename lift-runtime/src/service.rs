@@ -215,8 +215,8 @@ impl Service {
         event: ApiGatewayWebsocketProxyRequest,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
-        let (connection_id, route_key) = match crate::inbound::identity(&event) {
-            Ok((id, key)) => (id.to_owned(), key.to_owned()),
+        let (connection_id, route) = match crate::inbound::identity(&event) {
+            Ok((id, key)) => (id.to_owned(), RouteKey::parse(key)),
             Err(reason) => return invalid_event(&invocation, reason),
         };
         let endpoint = match self.endpoint(&event) {
@@ -228,10 +228,9 @@ impl Service {
             "ws_event",
             request_id = %invocation.request_id,
             connection_id = %connection_id,
-            route_key = %route_key,
+            route_key = route.as_str(),
             event_type = rc.event_type.as_deref().unwrap_or(""),
         );
-        let route = RouteKey::parse(&route_key);
         let out = Outbound::new(
             self.inner.clients.get(&endpoint),
             self.inner.store.clone(),
@@ -242,7 +241,7 @@ impl Service {
             self.inner.fanout.clone(),
         );
         let ctx = WsContext::new(ContextParts {
-            event,
+            event: Box::new(event),
             connection_id,
             route,
             request_id: invocation.request_id,
@@ -253,16 +252,20 @@ impl Service {
         self.dispatch(ctx).instrument(span).await
     }
 
-    fn endpoint(&self, event: &ApiGatewayWebsocketProxyRequest) -> Result<String, String> {
+    fn endpoint(
+        &self,
+        event: &ApiGatewayWebsocketProxyRequest,
+    ) -> Result<std::borrow::Cow<'_, str>, String> {
         match &self.inner.endpoint {
-            Endpoint::Fixed(url) => Ok(url.clone()),
+            Endpoint::Fixed(url) => Ok(url.as_str().into()),
             Endpoint::FromEvent => {
                 let (domain, stage) = crate::inbound::endpoint_parts(event)?;
                 let scheme = if is_loopback(domain) { "http" } else { "https" };
                 Ok(match stage {
                     Some(stage) => format!("{scheme}://{domain}/{stage}"),
                     None => format!("{scheme}://{domain}"),
-                })
+                }
+                .into())
             }
         }
     }

@@ -52,7 +52,9 @@ impl<'a> Room<'a> {
         let data = out.serialise(message)?;
         if let Some(fanout) = &out.fanout {
             let started = Instant::now();
-            let report = crate::fanout::broadcast(crate::fanout::Handoff {
+            // Boxed: the hand-off's state is large and rare, and would otherwise be part of
+            // every room broadcast's future.
+            let report = Box::pin(crate::fanout::broadcast(crate::fanout::Handoff {
                 api: &*out.api,
                 store: &*out.store,
                 config: &out.config,
@@ -61,7 +63,7 @@ impl<'a> Room<'a> {
                 room: self.name,
                 except: self.except,
                 data: &data,
-            })
+            }))
             .await?;
             out.settle(&report, started, Some(self.name)).await;
             return Ok(report);

@@ -110,6 +110,10 @@ pub(crate) fn retryable(err: &SendError) -> bool {
 
 /// Sends `data` to one connection, retrying what can be retried, never past `deadline` minus
 /// the headroom; each attempt waits for its slot of `pacer` first, when there is one.
+///
+/// The first attempt of an unpaced send is made here; pacing and retries, rarer, run in a
+/// boxed future of their own, so the future a broadcast keeps per connection in flight stays
+/// small.
 pub(crate) async fn send_one(
     api: &dyn ManagementApi,
     connection_id: &str,
@@ -119,32 +123,84 @@ pub(crate) async fn send_one(
     pacer: Option<&Pacer>,
 ) -> Outcome {
     let cutoff = config.cutoff(deadline);
-    let mut attempt = 0;
+    if pacer.is_some() {
+        return Box::pin(attempts(api, connection_id, data, cutoff, config, pacer, 0)).await;
+    }
+    if Instant::now() >= cutoff {
+        return Outcome::NotAttempted;
+    }
+    let err = match attempt(api, connection_id, data, cutoff).await {
+        Ok(outcome) => return outcome,
+        Err(err) => err,
+    };
+    match config.backoff().pause(1, Some(cutoff)) {
+        Some(pause) if retryable(&err) => {
+            tracing::debug!(connection_id, attempt = 1, error = %err, ?pause, "retrying a send");
+            tokio::time::sleep(pause).await;
+            Box::pin(attempts(api, connection_id, data, cutoff, config, None, 1)).await
+        }
+        _ => Outcome::Failed(err),
+    }
+}
+
+/// One post, given up at `cutoff`: `Sent` or `Gone`, or the error. A post answered as soon as
+/// it is made (an in-process Management API) needs no timer; one that waits gets one.
+async fn attempt(
+    api: &dyn ManagementApi,
+    connection_id: &str,
+    data: &[u8],
+    cutoff: Instant,
+) -> Result<Outcome, SendError> {
+    let mut post = api.post(connection_id, data);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(post.as_mut().poll(cx))).await;
+    let result = match first {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => tokio::time::timeout_at(cutoff.into(), post)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Deadline {
+                    endpoint: api.endpoint().to_owned(),
+                })
+            }),
+    };
+    match result {
+        Ok(()) => Ok(Outcome::Sent),
+        Err(SendError::Gone { .. }) => Ok(Outcome::Gone),
+        Err(err) => Err(err),
+    }
+}
+
+/// Attempts after the first `done` ones (each paced by `pacer` when there is one), until one
+/// succeeds, the error cannot be retried, the attempts run out or a pause would pass `cutoff`.
+async fn attempts(
+    api: &dyn ManagementApi,
+    connection_id: &str,
+    data: &[u8],
+    cutoff: Instant,
+    config: &BroadcastConfig,
+    pacer: Option<&Pacer>,
+    done: u32,
+) -> Outcome {
+    let mut attempt_count = done;
     loop {
         if let Some(pacer) = pacer {
             if !pacer.wait(cutoff).await {
-                return give_up(api, attempt);
+                return give_up(api, attempt_count);
             }
         }
-        let now = Instant::now();
-        if now >= cutoff {
-            return give_up(api, attempt);
+        if Instant::now() >= cutoff {
+            return give_up(api, attempt_count);
         }
-        attempt += 1;
-        let result = tokio::time::timeout(cutoff - now, api.post(connection_id, data)).await;
-        let err = match result {
-            Ok(Ok(())) => return Outcome::Sent,
-            Ok(Err(SendError::Gone { .. })) => return Outcome::Gone,
-            Ok(Err(err)) => err,
-            Err(_) => SendError::Deadline {
-                endpoint: api.endpoint().to_owned(),
-            },
+        attempt_count += 1;
+        let err = match attempt(api, connection_id, data, cutoff).await {
+            Ok(outcome) => return outcome,
+            Err(err) => err,
         };
-        let pause = match config.backoff().pause(attempt, Some(cutoff)) {
+        let pause = match config.backoff().pause(attempt_count, Some(cutoff)) {
             Some(pause) if retryable(&err) => pause,
             _ => return Outcome::Failed(err),
         };
-        tracing::debug!(connection_id, attempt, error = %err, ?pause, "retrying a send");
+        tracing::debug!(connection_id, attempt = attempt_count, error = %err, ?pause, "retrying a send");
         tokio::time::sleep(pause).await;
     }
 }

@@ -218,7 +218,7 @@ impl TestContext {
         );
         let connect = route == RouteKey::Connect;
         let mut ctx = WsContext::new(ContextParts {
-            event,
+            event: Box::new(event),
             connection_id: self.connection_id,
             route,
             request_id: crate::ids::request_id(),
