@@ -194,16 +194,15 @@ impl App {
         }
     }
 
-    /// Picks the store from the environment (`LIFT_TABLE_NAME`) if none was given.
-    #[cfg(feature = "lambda")]
-    async fn store_from_env(&mut self, local: bool) -> Result<(), crate::Error> {
+    /// Picks the store from the environment (`LIFT_TABLE_NAME`) if none was given, locally.
+    #[cfg(feature = "local")]
+    async fn local_store_from_env(&mut self) -> Result<(), crate::Error> {
         #[cfg(feature = "dynamodb")]
         if self.store.is_none() {
-            if let Some(store) = crate::store::dynamodb::from_env(local).await? {
+            if let Some(store) = crate::store::dynamodb::from_env(true).await? {
                 self.store = Some(Arc::new(store));
             }
         }
-        let _ = local;
         Ok(())
     }
 
@@ -284,15 +283,24 @@ impl App {
     /// ```
     #[cfg(feature = "lambda")]
     pub async fn lambda_service(mut self) -> Result<Service, crate::Error> {
-        self.store_from_env(false).await?;
+        // Loaded once, at cold start, for every client: the store's, the Management API's and
+        // the fan-out queue's.
+        if self.aws_config.is_none() {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            self.aws_config = Some(config);
+        }
+        #[cfg(feature = "dynamodb")]
+        if self.store.is_none() {
+            if let Some(table) = env_setting("LIFT_TABLE_NAME") {
+                let config = self.aws_config.as_ref().expect("loaded above");
+                let store = crate::store::dynamodb::with_config(config, table, false).await?;
+                self.store = Some(Arc::new(store));
+            }
+        }
         if self.management_endpoint.is_none() {
             self.management_endpoint = std::env::var("LIFT_MANAGEMENT_ENDPOINT")
                 .ok()
                 .filter(|s| !s.is_empty());
-        }
-        if self.aws_config.is_none() {
-            let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            self.aws_config = Some(shared);
         }
         self.fanout = std::mem::take(&mut self.fanout).with_env();
         #[cfg(feature = "sqs")]
@@ -313,7 +321,7 @@ impl App {
     pub async fn local_service(
         mut self,
     ) -> Result<(Service, crate::local::LocalConfig), crate::Error> {
-        self.store_from_env(true).await?;
+        self.local_store_from_env().await?;
         if self.management_endpoint.take().is_some() {
             tracing::debug!("ignoring the Management API endpoint: the emulator serves its own");
         }
@@ -363,7 +371,7 @@ impl std::fmt::Debug for App {
 }
 
 /// A non-empty environment variable.
-#[cfg(feature = "sqs")]
+#[cfg(any(feature = "sqs", feature = "dynamodb"))]
 fn env_setting(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()

@@ -67,7 +67,7 @@ extern crate self as lift_runtime;
 mod app;
 #[cfg(feature = "jwt")]
 pub mod auth;
-#[cfg(any(feature = "dynamodb", all(feature = "sqs", feature = "local")))]
+#[cfg(all(feature = "local", any(feature = "dynamodb", feature = "sqs")))]
 mod aws_env;
 mod connect;
 mod context;

@@ -11,6 +11,7 @@ use super::DynamoDbStore;
 /// With `local` (the emulator, not Lambda) the table is created if it does not exist, and
 /// fixed placeholder credentials and region `us-east-1` are used when the environment has none
 /// (a local DynamoDB-compatible server accepts any). In Lambda no table is ever created.
+#[cfg(feature = "local")]
 pub async fn from_env(local: bool) -> Result<Option<DynamoDbStore>, crate::Error> {
     let Some(table) = std::env::var("LIFT_TABLE_NAME")
         .ok()
@@ -19,7 +20,16 @@ pub async fn from_env(local: bool) -> Result<Option<DynamoDbStore>, crate::Error
         return Ok(None);
     };
     let config = crate::aws_env::load(local).await;
-    let store = DynamoDbStore::new(Client::new(&config), table);
+    with_config(&config, table, local).await.map(Some)
+}
+
+/// [`from_env`]'s store on `table`, with an AWS configuration already loaded.
+pub(crate) async fn with_config(
+    config: &aws_config::SdkConfig,
+    table: String,
+    local: bool,
+) -> Result<DynamoDbStore, crate::Error> {
+    let store = DynamoDbStore::new(Client::new(config), table);
     if local {
         let created = store.create_table().await.map_err(|err| {
             format!(
@@ -33,5 +43,5 @@ pub async fn from_env(local: bool) -> Result<Option<DynamoDbStore>, crate::Error
     } else {
         tracing::info!(table = %store.table(), "keeping connections in DynamoDB");
     }
-    Ok(Some(store))
+    Ok(store)
 }

@@ -48,8 +48,10 @@ mod item;
 mod store;
 pub mod table;
 
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "local"))]
 pub(crate) use env::from_env;
+#[cfg(feature = "dynamodb")]
+pub(crate) use env::with_config;
 #[cfg(feature = "dynamodb")]
 pub use store::{DynamoDbStore, TTL_ATTRIBUTE, USER_INDEX};
 
