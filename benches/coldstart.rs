@@ -15,7 +15,9 @@
 //!
 //! (`scripts/bench-coldstart` does all three, starting moto.) The binaries are taken from the
 //! profile directory this tool runs from. It ends with one line:
-//! `summary coldstart: lift/hand-written=R rss=R size=R` (medians of the runs; sizes stripped).
+//! `summary coldstart: lift/hand-written=R init=R rss=R size=R` (medians of the runs; `init` is
+//! the time to the function's first request for an event, what Lambda reports as the init
+//! duration; sizes stripped).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,6 +36,8 @@ struct Function {
     binary: PathBuf,
     env: Vec<(&'static str, String)>,
     times_ms: Vec<f64>,
+    init_ms: Vec<f64>,
+    connect_ms: Vec<f64>,
     rss_kb: Vec<u64>,
 }
 
@@ -193,6 +197,8 @@ async fn main() {
                 ("LIFT_MANAGEMENT_ENDPOINT", management.endpoint()),
             ]),
             times_ms: Vec::new(),
+            init_ms: Vec::new(),
+            connect_ms: Vec::new(),
             rss_kb: Vec::new(),
         },
         Function {
@@ -203,6 +209,8 @@ async fn main() {
                 ("MANAGEMENT_ENDPOINT", management.endpoint()),
             ]),
             times_ms: Vec::new(),
+            init_ms: Vec::new(),
+            connect_ms: Vec::new(),
             rss_kb: Vec::new(),
         },
     ];
@@ -231,6 +239,7 @@ async fn main() {
                     Some(r#"{"action":"sendMessage","text":"first"}"#),
                 ),
             );
+            api.reset_first_poll();
             let started = Instant::now();
             let child = Command::new(&function.binary)
                 .env_clear()
@@ -260,6 +269,13 @@ async fn main() {
                 function.name
             );
             function.times_ms.push(elapsed.as_secs_f64() * 1e3);
+            let since = |at: Option<Instant>| at.expect("recorded").duration_since(started);
+            function
+                .init_ms
+                .push(since(api.first_poll()).as_secs_f64() * 1e3);
+            function
+                .connect_ms
+                .push(since(api.answered_at(&connect)).as_secs_f64() * 1e3);
             function.rss_kb.push(rss);
         }
     }
@@ -267,22 +283,26 @@ async fn main() {
     let mut figures = Vec::new();
     for function in &mut functions {
         let time = median(&mut function.times_ms);
+        let init = median(&mut function.init_ms);
+        let connect = median(&mut function.connect_ms);
         let mut rss: Vec<f64> = function.rss_kb.iter().map(|&kb| kb as f64).collect();
         let rss = median(&mut rss);
         let size = stripped_size(&function.binary) as f64;
         println!(
-            "coldstart {}: {time:.1} ms to the first sendMessage's answer (median of {runs}), \
+            "coldstart {}: {time:.1} ms to the first sendMessage's answer (init, to the first \
+             /next: {init:.1} ms; $connect answered at {connect:.1} ms; medians of {runs}), \
              peak RSS {:.1} MiB, stripped binary {:.1} MiB",
             function.name,
             rss / 1024.0,
             size / 1024.0 / 1024.0
         );
-        figures.push((time, rss, size));
+        figures.push((time, rss, size, init));
     }
     let (lift, hand) = (figures[0], figures[1]);
     println!(
-        "summary coldstart: lift/hand-written={:.2} rss={:.2} size={:.2}",
+        "summary coldstart: lift/hand-written={:.2} init={:.2} rss={:.2} size={:.2}",
         lift.0 / hand.0,
+        lift.3 / hand.3,
         lift.1 / hand.1,
         lift.2 / hand.2
     );

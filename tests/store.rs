@@ -37,6 +37,7 @@ conformance![
     members_come_in_pages_with_their_users,
     member_pages_read_on_from_cursors,
     join_is_idempotent_and_recorded_on_the_connection,
+    save_joined_saves_the_connection_in_its_rooms,
     leave_removes_one_membership,
     join_never_resurrects_a_disconnected_connection,
     expired_records_are_invisible_to_every_read,
@@ -50,6 +51,19 @@ conformance![
 #[lift_runtime::ws_app]
 mod counting {
     use lift_runtime::prelude::*;
+
+    /// Joins the rooms `?rooms=a,b` names as it connects.
+    #[ws_connect]
+    async fn connect(ctx: &mut WsContext) -> WsResult {
+        let rooms: Vec<String> = ctx
+            .query("rooms")
+            .map(|rooms| rooms.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        for room in rooms {
+            ctx.join(&room).await?;
+        }
+        Ok(())
+    }
 
     #[ws_route("ping", reply)]
     async fn ping() -> WsResult<Reply> {
@@ -84,6 +98,23 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
         .await;
     assert_eq!(response.status_code, 200);
     assert_eq!(counter.all(), [("PutItem".to_owned(), 1)].into());
+
+    // $connect joining two rooms: still one request, a transaction of three items.
+    counter.reset();
+    let mut event = connect_event_for("joined=");
+    event["queryStringParameters"]["rooms"] = "lobby,games".into();
+    let response = service.handle_json(event, Invocation::new()).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(counter.all(), [("TransactWriteItems".to_owned(), 1)].into());
+    let joined = {
+        use lift_runtime::store::ConnectionStore;
+        store.get("joined=").await.unwrap().unwrap()
+    };
+    assert_eq!(
+        joined.rooms.into_iter().collect::<Vec<_>>(),
+        ["games", "lobby"]
+    );
+    counter.reset();
 
     // A message that does not ask for the caller's identity: no store request at all.
     counter.reset();

@@ -85,18 +85,16 @@ impl Connecting {
         connection.expires_at = connected_at.max(SystemTime::now()) + ttl;
         connection.user = self.user;
         connection.metadata = metadata;
-        store.save(&connection).await?;
-        let rooms = self
+        connection.rooms = self
             .rooms
             .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
-        for room in rooms {
-            if let Err(err) = store.join(id, &room).await {
-                if let Err(err) = store.delete(id).await {
-                    tracing::warn!(error = %err, "could not remove the refused connection");
-                }
-                return Err(err);
-            }
+            .unwrap_or_else(PoisonError::into_inner)
+            .into_iter()
+            .collect();
+        if connection.rooms.is_empty() {
+            store.save(&connection).await?;
+        } else {
+            store.save_joined(&connection).await?;
         }
         Ok(self.response_headers)
     }

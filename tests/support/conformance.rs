@@ -166,6 +166,40 @@ pub async fn join_is_idempotent_and_recorded_on_the_connection(store: &dyn Conne
     assert_eq!(rooms_of(store, "j=").await, ["games", "lobby"]);
 }
 
+pub async fn save_joined_saves_the_connection_in_its_rooms(store: &dyn ConnectionStore) {
+    let mut joined = conn("sj=", Some("ana"));
+    joined.rooms = ["lobby".to_owned(), "games".to_owned()].into();
+    store.save_joined(&joined).await.unwrap();
+    assert_eq!(rooms_of(store, "sj=").await, ["games", "lobby"]);
+    assert_eq!(
+        collect(store.members("lobby")).await.unwrap(),
+        [Member {
+            connection_id: "sj=".into(),
+            user: Some("ana".into())
+        }]
+    );
+    assert_eq!(
+        ids(&collect(store.members("games")).await.unwrap()),
+        ["sj="]
+    );
+    assert_eq!(user_ids(store, "ana").await, ["sj="]);
+    store.delete("sj=").await.unwrap();
+    assert!(collect(store.members("lobby")).await.unwrap().is_empty());
+    assert!(collect(store.members("games")).await.unwrap().is_empty());
+}
+
+async fn user_ids(store: &dyn ConnectionStore, user: &str) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .user_connections(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
 pub async fn leave_removes_one_membership(store: &dyn ConnectionStore) {
     store.save(&conn("l=", None)).await.unwrap();
     store.join("l=", "a").await.unwrap();

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,6 +17,10 @@ use tokio::sync::Notify;
 struct Queue {
     events: Mutex<VecDeque<(String, Vec<u8>)>>,
     responses: Mutex<HashMap<String, Value>>,
+    /// When each invocation was answered.
+    answered_at: Mutex<HashMap<String, Instant>>,
+    /// When `/next` was first called since [`RuntimeApi::reset_first_poll`].
+    first_poll: Mutex<Option<Instant>>,
     event_queued: Notify,
     answered: Notify,
 }
@@ -67,6 +71,28 @@ impl RuntimeApi {
         self.queue.responses.lock().unwrap().clone()
     }
 
+    /// When the function first asked for an event (`/next`) since the last
+    /// [`reset_first_poll`](Self::reset_first_poll): the end of its initialisation, what Lambda
+    /// reports as the init duration.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self.queue.first_poll.lock().unwrap()
+    }
+
+    /// Forgets the first poll, before a new process starts.
+    pub fn reset_first_poll(&self) {
+        *self.queue.first_poll.lock().unwrap() = None;
+    }
+
+    /// When the invocation `request_id` was answered.
+    pub fn answered_at(&self, request_id: &str) -> Option<Instant> {
+        self.queue
+            .answered_at
+            .lock()
+            .unwrap()
+            .get(request_id)
+            .copied()
+    }
+
     /// Invokes and waits (up to 30 s) for the answer.
     ///
     /// # Panics
@@ -100,6 +126,11 @@ impl RuntimeApi {
 }
 
 async fn next(State(queue): State<Arc<Queue>>) -> (HeaderMap, Vec<u8>) {
+    queue
+        .first_poll
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Instant::now);
     loop {
         let queued = queue.event_queued.notified();
         let event = queue.events.lock().unwrap().pop_front();
@@ -143,6 +174,8 @@ async fn fail(State(queue): State<Arc<Queue>>, Path(id): Path<String>, body: Str
 }
 
 fn answer(queue: &Queue, id: String, body: Value) -> StatusCode {
+    let now = Instant::now();
+    queue.answered_at.lock().unwrap().insert(id.clone(), now);
     queue.responses.lock().unwrap().insert(id, body);
     queue.answered.notify_waiters();
     StatusCode::ACCEPTED

@@ -85,6 +85,26 @@ pub struct MemberPage {
     pub next: Option<String>,
 }
 
+/// [`ConnectionStore::save_joined`] in separate requests: the connection saved without its
+/// rooms, then each room joined; the connection removed again if a join fails.
+pub(crate) async fn save_then_join<S: ConnectionStore + ?Sized>(
+    store: &S,
+    connection: &Connection,
+) -> Result<(), StoreError> {
+    let mut bare = connection.clone();
+    bare.rooms.clear();
+    store.save(&bare).await?;
+    for room in &connection.rooms {
+        if let Err(err) = store.join(&connection.id, room).await {
+            if let Err(err) = store.delete(&connection.id).await {
+                tracing::warn!(error = %err, "could not remove the refused connection");
+            }
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 /// Pages of results, fetched as the stream is polled (one store request per page).
 pub type Pages<'a, T> = BoxStream<'a, Result<Vec<T>, StoreError>>;
 
@@ -118,6 +138,14 @@ pub trait ConnectionStore: Send + Sync + 'static {
     /// when the connection is unknown, expired or being deleted: a join never resurrects a
     /// disconnected connection.
     async fn join(&self, connection_id: &str, room: &str) -> Result<(), StoreError>;
+
+    /// Saves a new connection already in the rooms its [`rooms`](Connection::rooms) names,
+    /// all or nothing: what `$connect` does when its handler joined rooms. The default saves
+    /// it, then joins each room, and removes it again if a join fails; a store may do it in one
+    /// request (`DynamoDbStore` does, in one transaction).
+    async fn save_joined(&self, connection: &Connection) -> Result<(), StoreError> {
+        save_then_join(self, connection).await
+    }
 
     /// Removes a connection from a room (leaving a room one is not in is fine).
     async fn leave(&self, connection_id: &str, room: &str) -> Result<(), StoreError>;

@@ -30,6 +30,17 @@ pub(super) fn member_key(room: &str, id: &str) -> Item {
     ])
 }
 
+/// The item of `conn`'s membership of `room`: it copies the connection's user and expiry.
+pub(super) fn membership(room: &str, conn: &Connection) -> Item {
+    let mut item = member_key(room, &conn.id);
+    item.insert("connection_id".into(), s(conn.id.clone()));
+    item.insert(table::TTL.into(), n(epoch_secs(conn.expires_at)));
+    if let Some(user) = &conn.user {
+        item.insert("user".into(), s(user.clone()));
+    }
+    item
+}
+
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

@@ -19,6 +19,7 @@
 //! | call | requests |
 //! |---|---|
 //! | `save` (`$connect`) | 1 `PutItem` |
+//! | `save_joined` (`$connect` whose handler joined R rooms) | 1 `TransactWriteItems` of 1 + R items (R ≤ 99; past that, `save` then `join` each) |
 //! | `get` (`ctx.connection()`, at most once per event) | 1 `GetItem` |
 //! | `delete` (`$disconnect`) of a connection in R rooms | 1 `DeleteItem` (returning its rooms) + ⌈R/25⌉ `BatchWriteItem` |
 //! | `join` | 1 `GetItem` (the user and expiry the membership copies) + 1 `TransactWriteItems` (the connection's `rooms` and the membership, atomically, on condition that the connection exists: a join racing a disconnect never leaves an orphan membership) |

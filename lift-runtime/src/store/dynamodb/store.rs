@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::Client;
 use futures_util::StreamExt;
 
 use super::item::{
-    build_error, conn_key, epoch_secs, from_item, member_key, n, optional_string, rooms_of, s,
-    sdk_error, string, to_item, Item,
+    build_error, conn_key, epoch_secs, from_item, member_key, membership, n, optional_string,
+    rooms_of, s, sdk_error, string, to_item, Item,
 };
 use super::table;
 use crate::error::StoreError;
@@ -224,8 +224,43 @@ impl DynamoDbStore {
     }
 }
 
+/// The most items one `TransactWriteItems` may write.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+impl DynamoDbStore {
+    /// A transaction's put of `item` into the table.
+    fn put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
 #[async_trait]
 impl ConnectionStore for DynamoDbStore {
+    /// One `TransactWriteItems`: the connection, its `rooms` and a membership per room, all
+    /// or nothing (the default's save, then a read and a transaction per room, is 1 + 2R
+    /// requests).
+    async fn save_joined(&self, connection: &Connection) -> Result<(), StoreError> {
+        if connection.rooms.len() + 1 > MAX_TRANSACTION_ITEMS {
+            return crate::store::save_then_join(self, connection).await;
+        }
+        let mut items = vec![self.put(to_item(connection))?];
+        for room in &connection.rooms {
+            items.push(self.put(membership(room, connection))?);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|err| sdk_error("TransactWriteItems", err))?;
+        Ok(())
+    }
+
     async fn save(&self, connection: &Connection) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -355,18 +390,7 @@ impl ConnectionStore for DynamoDbStore {
         let Some(conn) = self.get(connection_id).await? else {
             return Err(StoreError::not_found(connection_id));
         };
-        let mut membership = member_key(room, connection_id);
-        membership.insert("connection_id".into(), s(connection_id));
-        membership.insert(TTL_ATTRIBUTE.into(), n(epoch_secs(conn.expires_at)));
-        if let Some(user) = &conn.user {
-            membership.insert("user".into(), s(user.clone()));
-        }
-        let put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(membership))
-            .build()
-            .map_err(build_error)?;
-        let put = TransactWriteItem::builder().put(put).build();
+        let put = self.put(membership(room, &conn))?;
         if self.transact(update, put).await? {
             Ok(())
         } else {
