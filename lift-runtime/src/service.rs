@@ -193,8 +193,9 @@ impl Service {
         event: serde_json::Value,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
-        match serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event) {
-            Ok(event) => self.handle(event, invocation).await,
+        // Straight into a box: the event is large, and moves with the request.
+        match serde_json::from_value::<Box<ApiGatewayWebsocketProxyRequest>>(event) {
+            Ok(event) => self.handle_boxed(event, invocation).await,
             Err(err) => invalid_event(
                 &invocation,
                 format!("not an API Gateway WebSocket event: {err}"),
@@ -213,6 +214,14 @@ impl Service {
     pub async fn handle(
         &self,
         event: ApiGatewayWebsocketProxyRequest,
+        invocation: Invocation,
+    ) -> ApiGatewayProxyResponse {
+        self.handle_boxed(Box::new(event), invocation).await
+    }
+
+    async fn handle_boxed(
+        &self,
+        event: Box<ApiGatewayWebsocketProxyRequest>,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
         let (connection_id, route) = match crate::inbound::identity(&event) {
@@ -241,7 +250,7 @@ impl Service {
             self.inner.fanout.clone(),
         );
         let ctx = WsContext::new(ContextParts {
-            event: Box::new(event),
+            event,
             connection_id,
             route,
             request_id: invocation.request_id,
