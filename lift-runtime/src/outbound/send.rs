@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use std::task::Poll;
+
+use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
 
 use super::management::{ManagementApi, MAX_MESSAGE_SIZE};
@@ -257,32 +260,51 @@ where
             limit: MAX_MESSAGE_SIZE,
         });
     }
+    let limit = config.concurrency.max(1);
     let mut report = BroadcastReport::default();
     let mut failure = None;
-    // Nothing is read after the stream's first error.
-    let ids = ids.scan(false, |failed, item| {
-        let next = (!*failed).then_some(item);
-        *failed |= matches!(next, Some(Err(_)));
-        std::future::ready(next)
-    });
-    let outcomes = ids
-        .map(|id| async move {
-            let id = id?;
-            let outcome = send_one(api, &id, data, deadline, config, pacer).await;
-            Ok::<_, SendError>((id, outcome))
-        })
-        .buffer_unordered(config.concurrency.max(1));
-    let mut outcomes = std::pin::pin!(outcomes);
-    while let Some(result) = outcomes.next().await {
-        match result {
-            Ok((_, Outcome::Sent)) => report.sent += 1,
-            Ok((id, Outcome::Gone)) => report.gone.push(id),
-            Ok((id, Outcome::Failed(err))) => report.failed.push((id, err)),
-            Ok((id, Outcome::NotAttempted)) => report.not_attempted.push(id),
-            Err(err) => {
-                failure.get_or_insert(err);
+    let mut ids = std::pin::pin!(ids);
+    // `None` once the stream has ended, or failed: nothing is read after its first error.
+    let mut reading = true;
+    let mut in_flight = FuturesUnordered::new();
+    // One loop instead of a chain of stream adapters (scan, map, buffer_unordered): ids are
+    // taken while fewer than `limit` sends are in flight, finished sends are counted as they
+    // come.
+    std::future::poll_fn(|cx| loop {
+        let mut progress = false;
+        while reading && in_flight.len() < limit {
+            match ids.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(id))) => {
+                    progress = true;
+                    in_flight.push(async move {
+                        let outcome = send_one(api, &id, data, deadline, config, pacer).await;
+                        (id, outcome)
+                    });
+                }
+                Poll::Ready(Some(Err(err))) => {
+                    failure.get_or_insert(err);
+                    reading = false;
+                }
+                Poll::Ready(None) => reading = false,
+                Poll::Pending => break,
             }
         }
-    }
+        while let Poll::Ready(Some((id, outcome))) = in_flight.poll_next_unpin(cx) {
+            progress = true;
+            match outcome {
+                Outcome::Sent => report.sent += 1,
+                Outcome::Gone => report.gone.push(id),
+                Outcome::Failed(err) => report.failed.push((id, err)),
+                Outcome::NotAttempted => report.not_attempted.push(id),
+            }
+        }
+        if !reading && in_flight.is_empty() {
+            return Poll::Ready(());
+        }
+        if !progress {
+            return Poll::Pending;
+        }
+    })
+    .await;
     Ok((report, failure))
 }
