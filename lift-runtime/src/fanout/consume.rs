@@ -212,6 +212,11 @@ async fn send_all(
         .iter()
         .map(|(_, task)| c.clients.get(&task.endpoint))
         .collect();
+    // Each record's message as shared bytes: one copy per record, none per connection.
+    let messages: Vec<bytes::Bytes> = records
+        .iter()
+        .map(|(_, task)| bytes::Bytes::copy_from_slice(task.data.as_bytes()))
+        .collect();
     let mut jobs = Vec::new();
     for (n, (_, task)) in records.iter().enumerate() {
         if let Target::Ids(ids) = &task.to {
@@ -225,8 +230,15 @@ async fn send_all(
     loop {
         while running.len() < c.config.concurrency.max(1) {
             let Some((n, id)) = jobs.next() else { break };
-            let data = records[n].1.data.as_bytes();
-            running.push(send_job(&*apis[n], n, id, data, deadline, c.config, pacer));
+            running.push(send_job(
+                &*apis[n],
+                n,
+                id,
+                &messages[n],
+                deadline,
+                c.config,
+                pacer,
+            ));
         }
         let Some((n, id, outcome)) = running.next().await else {
             break;
@@ -247,7 +259,7 @@ async fn send_job<'a>(
     api: &'a dyn ManagementApi,
     n: usize,
     id: &'a str,
-    data: &'a [u8],
+    data: &'a bytes::Bytes,
     deadline: Instant,
     config: &'a BroadcastConfig,
     pacer: &'a Pacer,

@@ -17,7 +17,7 @@ pub(crate) struct Handoff<'a> {
     pub(crate) room: &'a str,
     pub(crate) except: Option<&'a str>,
     /// The message, serialised (JSON, so UTF-8).
-    pub(crate) data: &'a [u8],
+    pub(crate) data: &'a bytes::Bytes,
 }
 
 /// Most members read per store request while deciding.

@@ -234,6 +234,12 @@ impl ManagementApi for HttpManagement {
             .map(drop)
     }
 
+    async fn post_shared(&self, connection_id: &str, data: &Bytes) -> Result<(), SendError> {
+        self.call("POST", connection_id, data.clone())
+            .await
+            .map(drop)
+    }
+
     async fn delete(&self, connection_id: &str) -> Result<(), SendError> {
         self.call("DELETE", connection_id, Bytes::new())
             .await

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::error::SendError;
 
@@ -39,6 +40,14 @@ pub trait ManagementApi: Send + Sync + 'static {
     fn endpoint(&self) -> &str;
     /// `POST /@connections/{id}`: sends `data` to the connection as one message.
     async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError>;
+
+    /// [`post`](Self::post) of bytes shared by many sends (a broadcast's message, serialised
+    /// once): the default posts them as a slice; a client that can send them as they are
+    /// overrides it so they are not copied per connection ([`HttpManagement`](super::HttpManagement)
+    /// does).
+    async fn post_shared(&self, connection_id: &str, data: &Bytes) -> Result<(), SendError> {
+        self.post(connection_id, data).await
+    }
     /// `DELETE /@connections/{id}`: closes the connection.
     async fn delete(&self, connection_id: &str) -> Result<(), SendError>;
     /// `GET /@connections/{id}`.

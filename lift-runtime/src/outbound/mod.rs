@@ -137,17 +137,22 @@ impl Outbound {
         message: &T,
     ) -> Result<(), SendError> {
         let data = self.serialise(message)?;
-        self.send_raw(connection_id, &data).await
+        self.send_shared(connection_id, &data).await
     }
 
     /// Sends `message`, serialised as JSON, to the caller.
     pub async fn reply<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), SendError> {
         let data = self.serialise(message)?;
-        self.send_raw(&self.caller, &data).await
+        self.send_shared(&self.caller, &data).await
     }
 
     /// Sends these bytes as they are (a text frame when they are UTF-8) to a connection.
     pub async fn send_raw(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
+        self.send_shared(connection_id, &bytes::Bytes::copy_from_slice(data))
+            .await
+    }
+
+    async fn send_shared(&self, connection_id: &str, data: &bytes::Bytes) -> Result<(), SendError> {
         if data.len() > MAX_MESSAGE_SIZE {
             return Err(SendError::TooLarge {
                 size: data.len(),
@@ -234,11 +239,13 @@ impl Outbound {
         self.api.info(connection_id).await
     }
 
-    fn serialise<T: Serialize + ?Sized>(&self, message: &T) -> Result<Vec<u8>, SendError> {
-        serde_json::to_vec(message).map_err(|err| SendError::Failed {
-            endpoint: self.api.endpoint().to_owned(),
-            message: format!("the message could not be serialised: {err}"),
-        })
+    fn serialise<T: Serialize + ?Sized>(&self, message: &T) -> Result<bytes::Bytes, SendError> {
+        serde_json::to_vec(message)
+            .map(bytes::Bytes::from)
+            .map_err(|err| SendError::Failed {
+                endpoint: self.api.endpoint().to_owned(),
+                message: format!("the message could not be serialised: {err}"),
+            })
     }
 
     /// After a broadcast: counts it, removes the connections found gone and logs what happened

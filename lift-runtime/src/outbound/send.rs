@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use std::task::Poll;
 
+use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
 
@@ -120,7 +121,7 @@ pub(crate) fn retryable(err: &SendError) -> bool {
 pub(crate) async fn send_one(
     api: &dyn ManagementApi,
     connection_id: &str,
-    data: &[u8],
+    data: &Bytes,
     deadline: Instant,
     config: &BroadcastConfig,
     pacer: Option<&Pacer>,
@@ -151,10 +152,10 @@ pub(crate) async fn send_one(
 async fn attempt(
     api: &dyn ManagementApi,
     connection_id: &str,
-    data: &[u8],
+    data: &Bytes,
     cutoff: Instant,
 ) -> Result<Outcome, SendError> {
-    let mut post = api.post(connection_id, data);
+    let mut post = api.post_shared(connection_id, data);
     let first = std::future::poll_fn(|cx| std::task::Poll::Ready(post.as_mut().poll(cx))).await;
     let result = match first {
         std::task::Poll::Ready(result) => result,
@@ -178,7 +179,7 @@ async fn attempt(
 async fn attempts(
     api: &dyn ManagementApi,
     connection_id: &str,
-    data: &[u8],
+    data: &Bytes,
     cutoff: Instant,
     config: &BroadcastConfig,
     pacer: Option<&Pacer>,
@@ -224,7 +225,7 @@ fn give_up(api: &dyn ManagementApi, attempts: u32) -> Outcome {
 pub(crate) async fn send_many(
     api: &dyn ManagementApi,
     ids: Vec<String>,
-    data: &[u8],
+    data: &Bytes,
     deadline: Instant,
     config: &BroadcastConfig,
     pacer: Option<&Pacer>,
@@ -246,7 +247,7 @@ pub(crate) async fn send_many(
 pub(crate) async fn send_stream<S>(
     api: &dyn ManagementApi,
     ids: S,
-    data: &[u8],
+    data: &Bytes,
     deadline: Instant,
     config: &BroadcastConfig,
     pacer: Option<&Pacer>,
