@@ -234,10 +234,17 @@ impl ManagementApi for HttpManagement {
             .map(drop)
     }
 
-    async fn post_shared(&self, connection_id: &str, data: &Bytes) -> Result<(), SendError> {
-        self.call("POST", connection_id, data.clone())
-            .await
-            .map(drop)
+    fn post_shared<'a>(
+        &'a self,
+        connection_id: &'a str,
+        data: &'a Bytes,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SendError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            self.call("POST", connection_id, data.clone())
+                .await
+                .map(drop)
+        })
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), SendError> {

@@ -45,9 +45,18 @@ pub trait ManagementApi: Send + Sync + 'static {
     /// once): the default posts them as a slice; a client that can send them as they are
     /// overrides it so they are not copied per connection ([`HttpManagement`](super::HttpManagement)
     /// does).
-    async fn post_shared(&self, connection_id: &str, data: &Bytes) -> Result<(), SendError> {
-        self.post(connection_id, data).await
+    ///
+    /// Not an `async fn`: the default hands back [`post`](Self::post)'s future itself rather
+    /// than boxing a second one around it.
+    fn post_shared<'a>(
+        &'a self,
+        connection_id: &'a str,
+        data: &'a Bytes,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SendError>> + Send + 'a>>
+    {
+        self.post(connection_id, data)
     }
+
     /// `DELETE /@connections/{id}`: closes the connection.
     async fn delete(&self, connection_id: &str) -> Result<(), SendError>;
     /// `GET /@connections/{id}`.
