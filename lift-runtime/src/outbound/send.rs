@@ -2,9 +2,8 @@
 //! throttled (429) and failed (5xx, network) sends, and the [`BroadcastReport`]. Does not touch
 //! the store: [`Outbound`](super::Outbound) removes the connections found gone.
 
-use std::time::{Duration, Instant};
-
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
@@ -128,22 +127,36 @@ pub(crate) async fn send_one(
 ) -> Outcome {
     let cutoff = config.cutoff(deadline);
     if pacer.is_some() {
-        return Box::pin(attempts(api, connection_id, data, cutoff, config, pacer, 0)).await;
+        return Box::pin(attempts(
+            api,
+            connection_id,
+            data,
+            cutoff,
+            config,
+            pacer,
+            0,
+            None,
+        ))
+        .await;
     }
     if Instant::now() >= cutoff {
         return Outcome::NotAttempted;
     }
-    let err = match attempt(api, connection_id, data, cutoff).await {
-        Ok(outcome) => return outcome,
-        Err(err) => err,
-    };
-    match config.backoff().pause(1, Some(cutoff)) {
-        Some(pause) if retryable(&err) => {
-            tracing::debug!(connection_id, attempt = 1, error = %err, ?pause, "retrying a send");
-            tokio::time::sleep(pause).await;
-            Box::pin(attempts(api, connection_id, data, cutoff, config, None, 1)).await
+    match attempt(api, connection_id, data, cutoff).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            Box::pin(attempts(
+                api,
+                connection_id,
+                data,
+                cutoff,
+                config,
+                None,
+                1,
+                Some(err),
+            ))
+            .await
         }
-        _ => Outcome::Failed(err),
     }
 }
 
@@ -156,10 +169,10 @@ async fn attempt(
     cutoff: Instant,
 ) -> Result<Outcome, SendError> {
     let mut post = api.post_shared(connection_id, data);
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(post.as_mut().poll(cx))).await;
+    let first = std::future::poll_fn(|cx| Poll::Ready(post.as_mut().poll(cx))).await;
     let result = match first {
-        std::task::Poll::Ready(result) => result,
-        std::task::Poll::Pending => tokio::time::timeout_at(cutoff.into(), post)
+        Poll::Ready(result) => result,
+        Poll::Pending => tokio::time::timeout_at(cutoff.into(), post)
             .await
             .unwrap_or_else(|_| {
                 Err(SendError::Deadline {
@@ -174,8 +187,10 @@ async fn attempt(
     }
 }
 
-/// Attempts after the first `done` ones (each paced by `pacer` when there is one), until one
-/// succeeds, the error cannot be retried, the attempts run out or a pause would pass `cutoff`.
+/// Attempts after the first `done` ones, the last of which failed with `last` (each paced by
+/// `pacer` when there is one), until one succeeds, the error cannot be retried, the attempts run
+/// out or a pause would pass `cutoff`.
+#[allow(clippy::too_many_arguments)]
 async fn attempts(
     api: &dyn ManagementApi,
     connection_id: &str,
@@ -183,29 +198,31 @@ async fn attempts(
     cutoff: Instant,
     config: &BroadcastConfig,
     pacer: Option<&Pacer>,
-    done: u32,
+    mut done: u32,
+    mut last: Option<SendError>,
 ) -> Outcome {
-    let mut attempt_count = done;
     loop {
+        if let Some(err) = last.take() {
+            let pause = match config.backoff().pause(done, Some(cutoff)) {
+                Some(pause) if retryable(&err) => pause,
+                _ => return Outcome::Failed(err),
+            };
+            tracing::debug!(connection_id, attempt = done, error = %err, ?pause, "retrying a send");
+            tokio::time::sleep(pause).await;
+        }
         if let Some(pacer) = pacer {
             if !pacer.wait(cutoff).await {
-                return give_up(api, attempt_count);
+                return give_up(api, done);
             }
         }
         if Instant::now() >= cutoff {
-            return give_up(api, attempt_count);
+            return give_up(api, done);
         }
-        attempt_count += 1;
-        let err = match attempt(api, connection_id, data, cutoff).await {
+        done += 1;
+        match attempt(api, connection_id, data, cutoff).await {
             Ok(outcome) => return outcome,
-            Err(err) => err,
-        };
-        let pause = match config.backoff().pause(attempt_count, Some(cutoff)) {
-            Some(pause) if retryable(&err) => pause,
-            _ => return Outcome::Failed(err),
-        };
-        tracing::debug!(connection_id, attempt = attempt_count, error = %err, ?pause, "retrying a send");
-        tokio::time::sleep(pause).await;
+            Err(err) => last = Some(err),
+        }
     }
 }
 
@@ -265,7 +282,7 @@ where
     let mut report = BroadcastReport::default();
     let mut failure = None;
     let mut ids = std::pin::pin!(ids);
-    // `None` once the stream has ended, or failed: nothing is read after its first error.
+    // `false` once the stream has ended, or failed: nothing is read after its first error.
     let mut reading = true;
     let mut in_flight = FuturesUnordered::new();
     // One loop instead of a chain of stream adapters (scan, map, buffer_unordered): ids are
