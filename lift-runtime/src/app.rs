@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::fanout::{Fanout, FanoutConfig, FanoutQueue};
 use crate::middleware::{erase, ErasedMiddleware, Middleware};
 use crate::outbound::BroadcastConfig;
-use crate::outbound::{Clients, ManagementApi};
+use crate::outbound::{Clients, Endpoint, ManagementApi};
 use crate::router::Router;
-use crate::service::{Endpoint, Parts, Service};
+use crate::service::{Parts, Service};
 use crate::store::{ConnectionStore, MemoryStore, EXPIRY_SLACK, MAX_CONNECTION_LIFETIME};
 
 /// Builds the Management API client of an endpoint.
@@ -225,8 +225,7 @@ impl App {
             store,
             connection_ttl: self.connection_ttl,
             broadcast: Arc::new(self.broadcast),
-            clients: Clients::new(Box::new(connect)),
-            endpoint,
+            clients: Clients::new(Box::new(connect), endpoint),
             fanout: fanout.map(Arc::new),
         })
     }

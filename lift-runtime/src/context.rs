@@ -2,12 +2,11 @@
 //! in: the `$connect` write-back ([`connect`](crate::connect)), the outbound sends
 //! ([`Outbound`]) and the store.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use serde::Serialize;
-use tokio::sync::OnceCell;
 
 use crate::connect::Connecting;
 use crate::error::{SendError, StoreError, WsError};
@@ -21,15 +20,13 @@ use crate::store::{Connection, ConnectionStore, Member, Pages};
 /// Handlers take it as their first parameter, `&WsContext` or `&mut WsContext` (the `$connect`
 /// handler takes `&mut` to set the user and metadata that are stored with the connection).
 pub struct WsContext {
-    /// Boxed: the event is large, and the context moves (into the handler's future and back).
-    event: Box<ApiGatewayWebsocketProxyRequest>,
-    connection_id: String,
+    event: ApiGatewayWebsocketProxyRequest,
     route: RouteKey,
     request_id: String,
     deadline: Option<Instant>,
     store: Arc<dyn ConnectionStore>,
     /// The caller's stored record, read at most once per event.
-    connection: OnceCell<Option<Connection>>,
+    connection: OnceLock<Option<Connection>>,
     extensions: http::Extensions,
     /// `Some` on `$connect` only.
     connecting: Option<Connecting>,
@@ -38,8 +35,7 @@ pub struct WsContext {
 
 /// What the service hands a context.
 pub(crate) struct ContextParts {
-    pub event: Box<ApiGatewayWebsocketProxyRequest>,
-    pub connection_id: String,
+    pub event: ApiGatewayWebsocketProxyRequest,
     pub route: RouteKey,
     pub request_id: String,
     pub deadline: Option<Instant>,
@@ -52,12 +48,11 @@ impl WsContext {
         let connecting = (parts.route == RouteKey::Connect).then(Connecting::default);
         WsContext {
             event: parts.event,
-            connection_id: parts.connection_id,
             route: parts.route,
             request_id: parts.request_id,
             deadline: parts.deadline,
             store: parts.store,
-            connection: OnceCell::new(),
+            connection: OnceLock::new(),
             extensions: http::Extensions::new(),
             connecting,
             out: parts.out,
@@ -73,7 +68,7 @@ impl WsContext {
 
     /// The caller's connection id.
     pub fn connection_id(&self) -> &str {
-        &self.connection_id
+        self.out.caller()
     }
 
     /// The route API Gateway selected, parsed.
@@ -260,13 +255,14 @@ impl WsContext {
 
     /// The caller's stored connection record, read from the store on the first call of an event
     /// and remembered for the rest of it; events that never call this never read the store.
-    /// `None` when the store has no (live) record.
+    /// `None` when the store has no (live) record. (Calls of one event that run at the same
+    /// time, as in `join!`, may each read it; the first read is kept.)
     pub async fn connection(&self) -> Result<Option<&Connection>, StoreError> {
-        let connection = self
-            .connection
-            .get_or_try_init(|| self.store.get(&self.connection_id))
-            .await?;
-        Ok(connection.as_ref())
+        if let Some(connection) = self.connection.get() {
+            return Ok(connection.as_ref());
+        }
+        let read = self.store.get(self.out.caller()).await?;
+        Ok(self.connection.get_or_init(|| read).as_ref())
     }
 
     /// The connection store.
@@ -287,7 +283,7 @@ impl WsContext {
                 connecting.join(room);
                 Ok(())
             }
-            None => self.store.join(&self.connection_id, room).await,
+            None => self.store.join(self.out.caller(), room).await,
         }
     }
 
@@ -298,7 +294,7 @@ impl WsContext {
                 connecting.leave(room);
                 Ok(())
             }
-            None => self.store.leave(&self.connection_id, room).await,
+            None => self.store.leave(self.out.caller(), room).await,
         }
     }
 
@@ -402,7 +398,7 @@ impl WsContext {
 impl std::fmt::Debug for WsContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WsContext")
-            .field("connection_id", &self.connection_id)
+            .field("connection_id", &self.connection_id())
             .field("route", &self.route)
             .field("request_id", &self.request_id)
             .finish_non_exhaustive()

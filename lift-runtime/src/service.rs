@@ -46,16 +46,6 @@ impl Default for Invocation {
     }
 }
 
-/// Where the Management API is for an event.
-#[derive(Clone, Debug)]
-pub(crate) enum Endpoint {
-    /// `https://{domainName}/{stage}` from the event (`http` for a loopback domain: the
-    /// emulator's).
-    FromEvent,
-    /// Always this URL (`LIFT_MANAGEMENT_ENDPOINT`, custom domains).
-    Fixed(String),
-}
-
 /// What a service is made of ([`App`](crate::App) puts it together).
 pub(crate) struct Parts {
     pub(crate) router: Router,
@@ -64,7 +54,6 @@ pub(crate) struct Parts {
     pub(crate) connection_ttl: Duration,
     pub(crate) broadcast: Arc<BroadcastConfig>,
     pub(crate) clients: Clients,
-    pub(crate) endpoint: Endpoint,
     pub(crate) fanout: Option<Arc<Fanout>>,
 }
 
@@ -193,9 +182,8 @@ impl Service {
         event: serde_json::Value,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
-        // Straight into a box: the event is large, and moves with the request.
-        match serde_json::from_value::<Box<ApiGatewayWebsocketProxyRequest>>(event) {
-            Ok(event) => self.handle_boxed(event, invocation).await,
+        match serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event) {
+            Ok(event) => self.handle(event, invocation).await,
             Err(err) => invalid_event(
                 &invocation,
                 format!("not an API Gateway WebSocket event: {err}"),
@@ -216,20 +204,12 @@ impl Service {
         event: ApiGatewayWebsocketProxyRequest,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
-        self.handle_boxed(Box::new(event), invocation).await
-    }
-
-    async fn handle_boxed(
-        &self,
-        event: Box<ApiGatewayWebsocketProxyRequest>,
-        invocation: Invocation,
-    ) -> ApiGatewayProxyResponse {
         let (connection_id, route) = match crate::inbound::identity(&event) {
             Ok((id, key)) => (id.to_owned(), RouteKey::parse(key)),
             Err(reason) => return invalid_event(&invocation, reason),
         };
-        let endpoint = match self.endpoint(&event) {
-            Ok(endpoint) => endpoint,
+        let api = match self.inner.clients.for_event(&event) {
+            Ok(api) => api,
             Err(reason) => return invalid_event(&invocation, reason),
         };
         let rc = &event.request_context;
@@ -241,49 +221,31 @@ impl Service {
             event_type = rc.event_type.as_deref().unwrap_or(""),
         );
         let out = Outbound::new(
-            self.inner.clients.get(&endpoint),
+            api,
             self.inner.store.clone(),
             self.inner.broadcast.clone(),
             invocation.deadline,
-            &connection_id,
+            connection_id,
             route == RouteKey::Connect,
             self.inner.fanout.clone(),
         );
-        let ctx = WsContext::new(ContextParts {
+        let mut ctx = WsContext::new(ContextParts {
             event,
-            connection_id,
             route,
             request_id: invocation.request_id,
             deadline: invocation.deadline,
             store: self.inner.store.clone(),
             out,
         });
-        self.dispatch(ctx).instrument(span).await
+        // The context stays here, borrowed by what runs: it is large, and is not moved again.
+        self.dispatch(&mut ctx).instrument(span).await
     }
 
-    fn endpoint(
-        &self,
-        event: &ApiGatewayWebsocketProxyRequest,
-    ) -> Result<std::borrow::Cow<'_, str>, String> {
-        match &self.inner.endpoint {
-            Endpoint::Fixed(url) => Ok(url.as_str().into()),
-            Endpoint::FromEvent => {
-                let (domain, stage) = crate::inbound::endpoint_parts(event)?;
-                let scheme = if is_loopback(domain) { "http" } else { "https" };
-                Ok(match stage {
-                    Some(stage) => format!("{scheme}://{domain}/{stage}"),
-                    None => format!("{scheme}://{domain}"),
-                }
-                .into())
-            }
-        }
-    }
-
-    async fn dispatch(&self, mut ctx: WsContext) -> ApiGatewayProxyResponse {
+    async fn dispatch(&self, ctx: &mut WsContext) -> ApiGatewayProxyResponse {
         let router = &self.inner.router;
         let resolved = router.resolve(ctx.route());
         let next = Next::new(&self.inner.middleware, router, resolved);
-        let result = guard(next.run(&mut ctx)).await;
+        let result = guard(next.run(ctx)).await;
         match ctx.route() {
             RouteKey::Connect => self.connected(ctx, result).await,
             RouteKey::Disconnect => {
@@ -323,7 +285,7 @@ impl Service {
 
     async fn connected(
         &self,
-        mut ctx: WsContext,
+        ctx: &mut WsContext,
         result: HandlerResult,
     ) -> ApiGatewayProxyResponse {
         if let Err(err) = result {
@@ -367,7 +329,7 @@ impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
             .field("router", &self.inner.router)
-            .field("endpoint", &self.inner.endpoint)
+            .field("endpoint", self.inner.clients.endpoint())
             .finish_non_exhaustive()
     }
 }
@@ -408,19 +370,6 @@ fn is_sqs_event(event: &serde_json::Value) -> bool {
         .and_then(|records| records.get(0))
         .and_then(|record| record.get("eventSource"))
         .is_some_and(|source| source == "aws:sqs")
-}
-
-/// Whether `domain` (a host, with or without a port) is this machine: no API Gateway domain is.
-fn is_loopback(domain: &str) -> bool {
-    let host = match domain.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => domain,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Runs the middleware chain and the handler with a panic guard: a panic becomes a 500
@@ -469,29 +418,4 @@ pub(crate) fn response(status: u16, body: Option<String>) -> ApiGatewayProxyResp
     response.status_code = i64::from(status);
     response.body = body.map(Body::Text);
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn loopback_domains_are_spoken_to_over_http() {
-        for local in [
-            "127.0.0.1:3001",
-            "localhost:80",
-            "[::1]:3001",
-            "127.0.0.1",
-            "localhost",
-        ] {
-            assert!(is_loopback(local), "{local}");
-        }
-        for remote in [
-            "abc.execute-api.eu-west-1.amazonaws.com",
-            "10.0.0.1:80",
-            "chat.example.com",
-        ] {
-            assert!(!is_loopback(remote), "{remote}");
-        }
-    }
 }

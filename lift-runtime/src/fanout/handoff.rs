@@ -75,7 +75,7 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
         if let Err(err) = h.fanout.enqueue(&records).await {
             // Nothing is lost quietly: the members read are reported failed, the rest unread.
             tracing::error!(room = h.room, error = %err, "could not queue a broadcast's fan-out");
-            let mut report = send_many(h.api, members, h.data, h.deadline, h.config, None).await?;
+            let mut report = send_many(h.api, members, h.data, h.deadline, h.config).await?;
             let failure = SendError::Failed {
                 endpoint: h.api.endpoint().to_owned(),
                 message: format!("the fan-out queue refused the records: {err}"),
@@ -87,7 +87,7 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
             return Ok(report);
         }
     }
-    let mut report = send_many(h.api, members, h.data, h.deadline, h.config, None).await?;
+    let mut report = send_many(h.api, members, h.data, h.deadline, h.config).await?;
     report.queued = queued.len();
     report.queued_rest = queued_rest;
     // What the direct sends could not do in time, or were throttled or failed on past their
@@ -134,7 +134,7 @@ async fn direct_only(h: &Handoff<'_>) -> Result<BroadcastReport, SendError> {
     let (members, _) = read_members(h.store, h.room, h.except, None, usize::MAX, READ_PAGE)
         .await
         .map_err(store_failure)?;
-    send_many(h.api, members, h.data, h.deadline, h.config, None).await
+    send_many(h.api, members, h.data, h.deadline, h.config).await
 }
 
 fn store_failure(err: crate::error::StoreError) -> SendError {

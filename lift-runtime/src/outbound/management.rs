@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use bytes::Bytes;
 
 use crate::error::SendError;
@@ -94,38 +95,205 @@ pub(crate) fn send_error(
 
 type Connect = Box<dyn Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync>;
 
+/// Where the Management API is for an event.
+#[derive(Clone, Debug)]
+pub(crate) enum Endpoint {
+    /// `https://{domainName}/{stage}` from the event (`http` for a loopback domain: the
+    /// emulator's).
+    FromEvent,
+    /// Always this URL (`LIFT_MANAGEMENT_ENDPOINT`, custom domains).
+    Fixed(String),
+}
+
 /// One Management API client per endpoint, built on first use and reused for the life of the
-/// process.
+/// process; [`for_event`](Self::for_event) finds an event's.
 pub(crate) struct Clients {
     connect: Connect,
-    cache: Mutex<HashMap<String, Arc<dyn ManagementApi>>>,
+    endpoint: Endpoint,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    by_url: HashMap<String, Arc<dyn ManagementApi>>,
+    /// The domain name and stage of the last event and their client. A function serves one
+    /// API, so nearly every event finds its client here: no URL is built or hashed per event.
+    last: Option<(String, Option<String>, Arc<dyn ManagementApi>)>,
 }
 
 impl Clients {
-    pub(crate) fn new(connect: Connect) -> Self {
+    pub(crate) fn new(connect: Connect, endpoint: Endpoint) -> Self {
         Clients {
             connect,
-            cache: Mutex::new(HashMap::new()),
+            endpoint,
+            cache: Mutex::default(),
         }
+    }
+
+    /// Where the clients send.
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// How many clients were built so far.
     pub(crate) fn built(&self) -> usize {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().by_url.len()
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The client of `endpoint` (a URL).
     pub(crate) fn get(&self, endpoint: &str) -> Arc<dyn ManagementApi> {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = cache.get(endpoint) {
+        self.lock().get(endpoint, &self.connect)
+    }
+
+    /// The client that answers `event`'s connection: the fixed endpoint's, or that of the
+    /// event's domain name and stage; `Err` says why they make no URL.
+    pub(crate) fn for_event(
+        &self,
+        event: &ApiGatewayWebsocketProxyRequest,
+    ) -> Result<Arc<dyn ManagementApi>, String> {
+        let rc = &event.request_context;
+        let (domain, stage) = match &self.endpoint {
+            Endpoint::Fixed(url) => (url.as_str(), None),
+            Endpoint::FromEvent => (
+                rc.domain_name.as_deref().unwrap_or_default(),
+                rc.stage.as_deref(),
+            ),
+        };
+        let mut cache = self.lock();
+        if let Some((last_domain, last_stage, client)) = &cache.last {
+            if last_domain == domain && last_stage.as_deref() == stage {
+                return Ok(client.clone());
+            }
+        }
+        let url = match &self.endpoint {
+            Endpoint::Fixed(url) => url.clone(),
+            Endpoint::FromEvent => {
+                let (domain, stage) = crate::inbound::endpoint_parts(event)?;
+                let scheme = if is_loopback(domain) { "http" } else { "https" };
+                match stage {
+                    Some(stage) => format!("{scheme}://{domain}/{stage}"),
+                    None => format!("{scheme}://{domain}"),
+                }
+            }
+        };
+        let client = cache.get(&url, &self.connect);
+        cache.last = Some((domain.to_owned(), stage.map(str::to_owned), client.clone()));
+        Ok(client)
+    }
+}
+
+impl Cache {
+    fn get(&mut self, endpoint: &str, connect: &Connect) -> Arc<dyn ManagementApi> {
+        if let Some(client) = self.by_url.get(endpoint) {
             return client.clone();
         }
         tracing::debug!(endpoint, "building a Management API client");
-        let client = (self.connect)(endpoint);
-        cache.insert(endpoint.to_owned(), client.clone());
+        let client = connect(endpoint);
+        self.by_url.insert(endpoint.to_owned(), client.clone());
         client
+    }
+}
+
+/// Whether `domain` (a host, with or without a port) is this machine: no API Gateway domain is.
+fn is_loopback(domain: &str) -> bool {
+    let host = match domain.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => domain,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Named(String);
+
+    #[async_trait]
+    impl ManagementApi for Named {
+        fn endpoint(&self) -> &str {
+            &self.0
+        }
+        async fn post(&self, _: &str, _: &[u8]) -> Result<(), SendError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<(), SendError> {
+            Ok(())
+        }
+        async fn info(&self, _: &str) -> Result<ConnectionInfo, SendError> {
+            Err(SendError::Forbidden {
+                endpoint: self.0.clone(),
+            })
+        }
+    }
+
+    fn clients(endpoint: Endpoint) -> Clients {
+        Clients::new(
+            Box::new(|url: &str| Arc::new(Named(url.to_owned())) as Arc<dyn ManagementApi>),
+            endpoint,
+        )
+    }
+
+    fn event(domain: &str, stage: &str) -> ApiGatewayWebsocketProxyRequest {
+        let mut event = ApiGatewayWebsocketProxyRequest::default();
+        event.request_context.domain_name = Some(domain.into());
+        event.request_context.stage = Some(stage.into());
+        event
+    }
+
+    #[test]
+    fn each_endpoint_gets_one_client_and_a_bad_domain_none() {
+        let clients = clients(Endpoint::FromEvent);
+        let aws = "abc.execute-api.eu-west-1.amazonaws.com";
+        for stage in ["prod", "prod", "dev", "prod"] {
+            let client = clients.for_event(&event(aws, stage)).unwrap();
+            assert_eq!(client.endpoint(), format!("https://{aws}/{stage}"));
+        }
+        let local = clients.for_event(&event("127.0.0.1:3001", "")).unwrap();
+        assert_eq!(local.endpoint(), "http://127.0.0.1:3001");
+        assert_eq!(clients.built(), 3);
+        // Checked whenever it is not the last endpoint's, right after a good one too.
+        assert!(clients.for_event(&event("a b", "prod")).is_err());
+        assert!(clients.for_event(&event(aws, "a/b")).is_err());
+        assert_eq!(clients.built(), 3);
+    }
+
+    #[test]
+    fn a_fixed_endpoint_serves_every_event() {
+        let clients = clients(Endpoint::Fixed("https://chat.example.com/ws".into()));
+        for domain in ["abc.execute-api.eu-west-1.amazonaws.com", "a b"] {
+            let client = clients.for_event(&event(domain, "prod")).unwrap();
+            assert_eq!(client.endpoint(), "https://chat.example.com/ws");
+        }
+        assert_eq!(clients.built(), 1);
+    }
+
+    #[test]
+    fn loopback_domains_are_spoken_to_over_http() {
+        for local in [
+            "127.0.0.1:3001",
+            "localhost:80",
+            "[::1]:3001",
+            "127.0.0.1",
+            "localhost",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in [
+            "abc.execute-api.eu-west-1.amazonaws.com",
+            "10.0.0.1:80",
+            "chat.example.com",
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
     }
 }
 

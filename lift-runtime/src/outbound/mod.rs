@@ -38,9 +38,9 @@ use serde::Serialize;
 
 #[cfg(feature = "lambda")]
 pub use http::{HttpManagement, HttpShared, ManagementClient};
-pub(crate) use management::Clients;
 #[cfg(feature = "lambda")]
 pub use management::SdkManagement;
+pub(crate) use management::{Clients, Endpoint};
 pub use management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
 pub(crate) use pace::Pacer;
 pub use room::{Room, User};
@@ -95,7 +95,7 @@ impl Outbound {
         store: Arc<dyn ConnectionStore>,
         config: Arc<BroadcastConfig>,
         deadline: Option<Instant>,
-        caller: &str,
+        caller: String,
         caller_opening: bool,
         fanout: Option<Arc<crate::fanout::Fanout>>,
     ) -> Self {
@@ -105,11 +105,16 @@ impl Outbound {
             store,
             config,
             deadline,
-            caller: caller.to_owned(),
+            caller,
             caller_opening,
             sends: SendCounters::default(),
             fanout,
         }
+    }
+
+    /// The caller's connection id.
+    pub(crate) fn caller(&self) -> &str {
+        &self.caller
     }
 
     /// What this event's sends did so far.
@@ -222,8 +227,7 @@ impl Outbound {
         async move {
             let data = data?;
             let started = Instant::now();
-            let report =
-                send_many(&*self.api, ids, &data, self.deadline, &self.config, None).await?;
+            let report = send_many(&*self.api, ids, &data, self.deadline, &self.config).await?;
             self.settle(&report, started, None).await;
             Ok(report)
         }

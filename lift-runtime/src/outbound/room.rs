@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::send::{send_stream, BroadcastReport};
 use super::{store_failure, Outbound};
-use crate::error::{SendError, StoreError};
+use crate::error::SendError;
 use crate::store::{Member, Pages};
 
 /// A room of the caller's app, from [`WsContext::room`](crate::WsContext::room).
@@ -71,16 +71,16 @@ impl<'a> Room<'a> {
         // No page is read past the cutoff: a room of thousands must not hold the function past
         // its deadline with store requests for members nobody will be sent to.
         let unread = AtomicBool::new(false);
-        let pages = MemberPages {
+        let members = MemberIds {
             pages: out.store.members(self.name),
+            page: Vec::new().into_iter(),
             cutoff: out.config.cutoff(out.deadline),
             cut: &unread,
             except: self.except,
         };
-        let members = pages.flat_map(member_ids);
         let started = Instant::now();
         let (mut report, failure) =
-            send_stream(&*out.api, members, &data, out.deadline, &out.config, None).await?;
+            send_stream(&*out.api, members, &data, out.deadline, &out.config).await?;
         report.unread = unread.load(Ordering::Relaxed);
         // Connections found gone are removed even when a later page could not be read.
         out.settle(&report, started, Some(self.name)).await;
@@ -91,50 +91,44 @@ impl<'a> Room<'a> {
     }
 }
 
-/// A room's pages of members, without `except`, ending at `cutoff` (no read is started past
-/// it) and noting in `cut` that it ended there.
-struct MemberPages<'a> {
+/// The connection ids of a room's members, without `except`, read a page at a time; no page
+/// read is started past `cutoff`, and `cut` notes that the reading ended there. A page the
+/// store cannot read is the stream's error.
+struct MemberIds<'a> {
     pages: Pages<'a, Member>,
+    /// The rest of the page being read.
+    page: std::vec::IntoIter<Member>,
     cutoff: Instant,
     cut: &'a AtomicBool,
     except: Option<&'a str>,
 }
 
-impl Stream for MemberPages<'_> {
-    type Item = Result<Vec<Member>, StoreError>;
+impl Stream for MemberIds<'_> {
+    type Item = Result<String, SendError>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        if self.cut.load(Ordering::Relaxed) || Instant::now() >= self.cutoff {
-            self.cut.store(true, Ordering::Relaxed);
-            return std::task::Poll::Ready(None);
-        }
-        let except = self.except;
-        self.pages.poll_next_unpin(cx).map(|page| {
-            page.map(|page| {
-                page.map(|mut members| {
-                    members.retain(|member| Some(member.connection_id.as_str()) != except);
-                    members
-                })
-            })
-        })
-    }
-}
-
-/// The connection ids of a page of members, or the store's failure to read it.
-fn member_ids(
-    page: Result<Vec<Member>, StoreError>,
-) -> impl Stream<Item = Result<String, SendError>> + Send {
-    fn id(member: Member) -> Result<String, SendError> {
-        Ok(member.connection_id)
-    }
-    match page {
-        Ok(members) => futures_util::stream::iter(members.into_iter().map(id)).left_stream(),
-        Err(err) => {
-            futures_util::stream::once(futures_util::future::ready(Err(store_failure(err))))
-                .right_stream()
+        use std::task::Poll;
+        loop {
+            let except = self.except;
+            if let Some(member) = self
+                .page
+                .by_ref()
+                .find(|member| Some(member.connection_id.as_str()) != except)
+            {
+                return Poll::Ready(Some(Ok(member.connection_id)));
+            }
+            if self.cut.load(Ordering::Relaxed) || Instant::now() >= self.cutoff {
+                self.cut.store(true, Ordering::Relaxed);
+                return Poll::Ready(None);
+            }
+            match std::task::ready!(self.pages.poll_next_unpin(cx)) {
+                Some(Ok(page)) => self.page = page.into_iter(),
+                Some(Err(err)) => return Poll::Ready(Some(Err(store_failure(err)))),
+                None => return Poll::Ready(None),
+            }
         }
     }
 }

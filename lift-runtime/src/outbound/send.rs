@@ -113,10 +113,6 @@ pub(crate) fn retryable(err: &SendError) -> bool {
 
 /// Sends `data` to one connection, retrying what can be retried, never past `deadline` minus
 /// the headroom; each attempt waits for its slot of `pacer` first, when there is one.
-///
-/// The first attempt of an unpaced send is made here; pacing and retries, rarer, run in a
-/// boxed future of their own, so the future a broadcast keeps per connection in flight stays
-/// small.
 pub(crate) async fn send_one(
     api: &dyn ManagementApi,
     connection_id: &str,
@@ -142,6 +138,19 @@ pub(crate) async fn send_one(
     if Instant::now() >= cutoff {
         return Outcome::NotAttempted;
     }
+    started(api, connection_id, data, cutoff, config).await
+}
+
+/// An unpaced send the caller found time for (before `cutoff`): its first attempt is made
+/// here; retries, rarer, run in a boxed future of their own, so the future a broadcast keeps
+/// per connection in flight stays small.
+async fn started(
+    api: &dyn ManagementApi,
+    connection_id: &str,
+    data: &Bytes,
+    cutoff: Instant,
+    config: &BroadcastConfig,
+) -> Outcome {
     match attempt(api, connection_id, data, cutoff).await {
         Ok(outcome) => outcome,
         Err(err) => {
@@ -237,18 +246,16 @@ fn give_up(api: &dyn ManagementApi, attempts: u32) -> Outcome {
     }
 }
 
-/// Sends `data` to every id with bounded concurrency (paced by `pacer` when there is one).
-/// Does not touch the store.
+/// Sends `data` to every id with bounded concurrency. Does not touch the store.
 pub(crate) async fn send_many(
     api: &dyn ManagementApi,
     ids: Vec<String>,
     data: &Bytes,
     deadline: Instant,
     config: &BroadcastConfig,
-    pacer: Option<&Pacer>,
 ) -> Result<BroadcastReport, SendError> {
     let ids = futures_util::stream::iter(ids.into_iter().map(Ok));
-    let (report, failure) = send_stream(api, ids, data, deadline, config, pacer).await?;
+    let (report, failure) = send_stream(api, ids, data, deadline, config).await?;
     match failure {
         Some(err) => Err(err),
         None => Ok(report),
@@ -259,15 +266,14 @@ pub(crate) async fn send_many(
 /// while the stream is still being read (a room's next page of members is fetched while the
 /// sends of the previous one are under way, never one page at a time). An `Err` from the
 /// stream (a store failure) ends the reading; it is returned beside the report of what was
-/// sent, the sends already started being finished first. Does not touch the store. `Err` before any send when the
-/// message is too large.
+/// sent, the sends already started being finished first. Does not touch the store. `Err`
+/// before any send when the message is too large.
 pub(crate) async fn send_stream<S>(
     api: &dyn ManagementApi,
     ids: S,
     data: &Bytes,
     deadline: Instant,
     config: &BroadcastConfig,
-    pacer: Option<&Pacer>,
 ) -> Result<(BroadcastReport, Option<SendError>), SendError>
 where
     S: Stream<Item = Result<String, SendError>>,
@@ -279,6 +285,7 @@ where
         });
     }
     let limit = config.concurrency.max(1);
+    let cutoff = config.cutoff(deadline);
     let mut report = BroadcastReport::default();
     let mut failure = None;
     let mut ids = std::pin::pin!(ids);
@@ -290,12 +297,20 @@ where
     // come.
     std::future::poll_fn(|cx| loop {
         let mut progress = false;
+        // One clock read for the ids taken in this pass (a pass takes at most `limit`, and
+        // makes no network call): past the cutoff, an id is not attempted, and no future is
+        // made for it.
+        let late = reading && Instant::now() >= cutoff;
         while reading && in_flight.len() < limit {
             match ids.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(id))) if late => {
+                    progress = true;
+                    report.not_attempted.push(id);
+                }
                 Poll::Ready(Some(Ok(id))) => {
                     progress = true;
                     in_flight.push(async move {
-                        let outcome = send_one(api, &id, data, deadline, config, pacer).await;
+                        let outcome = started(api, &id, data, cutoff, config).await;
                         (id, outcome)
                     });
                 }

@@ -212,14 +212,13 @@ impl TestContext {
             store.clone(),
             Arc::new(BroadcastConfig::default()),
             None,
-            &self.connection_id,
+            self.connection_id,
             route == RouteKey::Connect,
             None,
         );
         let connect = route == RouteKey::Connect;
         let mut ctx = WsContext::new(ContextParts {
-            event: Box::new(event),
-            connection_id: self.connection_id,
+            event,
             route,
             request_id: crate::ids::request_id(),
             deadline: None,
