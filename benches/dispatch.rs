@@ -118,8 +118,11 @@ fn error_frame(code: &str, message: &str) -> String {
 }
 
 /// The chat's `whoami` and `sendMessage` (to everyone), written on `aws_lambda_events` types.
+/// It is handed the invocation's request id and deadline, as `lambda_runtime` hands every
+/// handler its `Context`, and has no use for them.
 async fn hand_written(
     event: Value,
+    _invocation: Invocation,
     store: &dyn ConnectionStore,
     api: &dyn ManagementApi,
 ) -> ApiGatewayProxyResponse {
@@ -218,15 +221,19 @@ impl Setup {
     }
 
     async fn lift(&self, event: &Value) -> ApiGatewayProxyResponse {
-        let invocation = Invocation {
-            request_id: "bench".into(),
-            deadline: Some(Instant::now() + Duration::from_secs(10)),
-        };
-        self.service.handle_json(event.clone(), invocation).await
+        self.service.handle_json(event.clone(), invocation()).await
     }
 
     async fn hand(&self, event: &Value) -> ApiGatewayProxyResponse {
-        hand_written(event.clone(), &self.store, &*self.api).await
+        hand_written(event.clone(), invocation(), &self.store, &*self.api).await
+    }
+}
+
+/// What Lambda tells each invocation besides the event, made alike for both sides.
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: "bench".into(),
+        deadline: Some(Instant::now() + Duration::from_secs(10)),
     }
 }
 

@@ -48,19 +48,24 @@ impl<T: DeserializeOwned> FromMessage for Json<T> {
                 "expected a JSON body, the message is empty",
             ));
         }
-        // A base64 body (`isBase64Encoded`) is JSON once decoded.
+        // The common case without the cost of tracking where in the body a failure is (nor of
+        // checking again that text is UTF-8); a body that fails is read again with tracking,
+        // for the message to name the field. A base64 body (`isBase64Encoded`) is JSON once
+        // decoded.
         let decoded;
         let body = if ctx.is_base64_encoded() {
             decoded = ctx.body_bytes()?;
+            if let Ok(value) = serde_json::from_slice(&decoded) {
+                return Ok(Json(value));
+            }
             decoded.as_slice()
         } else {
-            ctx.body().unwrap_or_default().as_bytes()
+            let text = ctx.body().unwrap_or_default();
+            if let Ok(value) = serde_json::from_str(text) {
+                return Ok(Json(value));
+            }
+            text.as_bytes()
         };
-        // The common case without the cost of tracking where in the body a failure is; a
-        // body that fails is read again with tracking, for the message to name the field.
-        if let Ok(value) = serde_json::from_slice(body) {
-            return Ok(Json(value));
-        }
         let mut de = serde_json::Deserializer::from_slice(body);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
             let path = err.path().to_string();

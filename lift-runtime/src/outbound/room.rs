@@ -73,7 +73,6 @@ impl<'a> Room<'a> {
         let unread = AtomicBool::new(false);
         let members = MemberIds {
             pages: out.store.members(self.name),
-            page: Vec::new().into_iter(),
             cutoff: out.config.cutoff(out.deadline),
             cut: &unread,
             except: self.except,
@@ -91,45 +90,38 @@ impl<'a> Room<'a> {
     }
 }
 
-/// The connection ids of a room's members, without `except`, read a page at a time; no page
-/// read is started past `cutoff`, and `cut` notes that the reading ended there. A page the
-/// store cannot read is the stream's error.
+/// The connection ids of a room's members, without `except`, a page at a time; no page read
+/// is started past `cutoff`, and `cut` notes that the reading ended there. A page the store
+/// cannot read is the stream's error.
 struct MemberIds<'a> {
     pages: Pages<'a, Member>,
-    /// The rest of the page being read.
-    page: std::vec::IntoIter<Member>,
     cutoff: Instant,
     cut: &'a AtomicBool,
     except: Option<&'a str>,
 }
 
 impl Stream for MemberIds<'_> {
-    type Item = Result<String, SendError>;
+    type Item = Result<Vec<String>, SendError>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        use std::task::Poll;
-        loop {
-            let except = self.except;
-            if let Some(member) = self
-                .page
-                .by_ref()
-                .find(|member| Some(member.connection_id.as_str()) != except)
-            {
-                return Poll::Ready(Some(Ok(member.connection_id)));
-            }
-            if self.cut.load(Ordering::Relaxed) || Instant::now() >= self.cutoff {
-                self.cut.store(true, Ordering::Relaxed);
-                return Poll::Ready(None);
-            }
-            match std::task::ready!(self.pages.poll_next_unpin(cx)) {
-                Some(Ok(page)) => self.page = page.into_iter(),
-                Some(Err(err)) => return Poll::Ready(Some(Err(store_failure(err)))),
-                None => return Poll::Ready(None),
-            }
+        if self.cut.load(Ordering::Relaxed) || Instant::now() >= self.cutoff {
+            self.cut.store(true, Ordering::Relaxed);
+            return std::task::Poll::Ready(None);
         }
+        let except = self.except;
+        self.pages.poll_next_unpin(cx).map(|page| {
+            page.map(|page| {
+                let members = page.map_err(store_failure)?;
+                Ok(members
+                    .into_iter()
+                    .map(|member| member.connection_id)
+                    .filter(|id| Some(id.as_str()) != except)
+                    .collect())
+            })
+        })
     }
 }
 

@@ -2,6 +2,9 @@
 //! throttled (429) and failed (5xx, network) sends, and the [`BroadcastReport`]. Does not touch
 //! the store: [`Outbound`](super::Outbound) removes the connections found gone.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,9 @@ use super::management::{ManagementApi, MAX_MESSAGE_SIZE};
 use super::pace::Pacer;
 use crate::error::SendError;
 use crate::retry::Backoff;
+
+/// A post's future, as [`ManagementApi::post_shared`] makes it.
+type Post<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
 
 /// How broadcasts (and single sends) are paced and retried.
 #[derive(Clone, Debug)]
@@ -254,29 +260,47 @@ pub(crate) async fn send_many(
     deadline: Instant,
     config: &BroadcastConfig,
 ) -> Result<BroadcastReport, SendError> {
-    let ids = futures_util::stream::iter(ids.into_iter().map(Ok));
-    let (report, failure) = send_stream(api, ids, data, deadline, config).await?;
+    let pages = futures_util::stream::iter([Ok(ids)]);
+    let (report, failure) = send_stream(api, pages, data, deadline, config).await?;
     match failure {
         Some(err) => Err(err),
         None => Ok(report),
     }
 }
 
-/// Sends `data` to every id the stream yields, keeping up to `concurrency` sends in flight
-/// while the stream is still being read (a room's next page of members is fetched while the
-/// sends of the previous one are under way, never one page at a time). An `Err` from the
-/// stream (a store failure) ends the reading; it is returned beside the report of what was
-/// sent, the sends already started being finished first. Does not touch the store. `Err`
-/// before any send when the message is too large.
+/// The pages of connection ids a broadcast was given, kept until it ends: each send borrows its
+/// id from here, so the ids are never moved, and a send whose post completes as soon as it is
+/// made (an in-process Management API) needs no future of its own.
+struct Page {
+    ids: Vec<String>,
+    next: OnceLock<Box<Page>>,
+}
+
+impl Page {
+    fn new(ids: Vec<String>) -> Self {
+        Page {
+            ids,
+            next: OnceLock::new(),
+        }
+    }
+}
+
+/// Sends `data` to every id of the pages the stream yields, keeping up to `concurrency` sends
+/// in flight while the stream is still being read (a room's next page of members is fetched
+/// while the sends of the previous one are under way, never one page at a time). Each post is
+/// made, and polled once, as its id is taken; only a post that has to wait goes into the
+/// in-flight set. An `Err` from the stream (a store failure) ends the reading; it is returned
+/// beside the report of what was sent, the sends already started being finished first. Does
+/// not touch the store. `Err` before any send when the message is too large.
 pub(crate) async fn send_stream<S>(
     api: &dyn ManagementApi,
-    ids: S,
+    pages: S,
     data: &Bytes,
     deadline: Instant,
     config: &BroadcastConfig,
 ) -> Result<(BroadcastReport, Option<SendError>), SendError>
 where
-    S: Stream<Item = Result<String, SendError>>,
+    S: Stream<Item = Result<Vec<String>, SendError>>,
 {
     if data.len() > MAX_MESSAGE_SIZE {
         return Err(SendError::TooLarge {
@@ -288,50 +312,89 @@ where
     let cutoff = config.cutoff(deadline);
     let mut report = BroadcastReport::default();
     let mut failure = None;
-    let mut ids = std::pin::pin!(ids);
+    let mut pages = std::pin::pin!(pages);
     // `false` once the stream has ended, or failed: nothing is read after its first error.
     let mut reading = true;
+    // The first page is waited for here: nothing can be sent before it.
+    let first = Page::new(match pages.next().await {
+        Some(Ok(ids)) => ids,
+        Some(Err(err)) => {
+            failure = Some(err);
+            reading = false;
+            Vec::new()
+        }
+        None => {
+            reading = false;
+            Vec::new()
+        }
+    });
+    // The page ids are being taken from, and how many of it were taken.
+    let (mut page, mut taken) = (&first, 0);
     let mut in_flight = FuturesUnordered::new();
     // One loop instead of a chain of stream adapters (scan, map, buffer_unordered): ids are
     // taken while fewer than `limit` sends are in flight, finished sends are counted as they
     // come.
     std::future::poll_fn(|cx| loop {
         let mut progress = false;
-        // One clock read for the ids taken in this pass (a pass takes at most `limit`, and
-        // makes no network call): past the cutoff, an id is not attempted, and no future is
-        // made for it.
-        let late = reading && Instant::now() >= cutoff;
-        while reading && in_flight.len() < limit {
-            match ids.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Ok(id))) if late => {
-                    progress = true;
-                    report.not_attempted.push(id);
+        // One clock read for the ids taken in this pass (a pass takes at most `limit`): past
+        // the cutoff, an id is not attempted.
+        let late = Instant::now() >= cutoff;
+        while in_flight.len() < limit {
+            let Some(id) = page.ids.get(taken) else {
+                if !reading {
+                    break;
                 }
-                Poll::Ready(Some(Ok(id))) => {
-                    progress = true;
-                    in_flight.push(async move {
-                        let outcome = started(api, &id, data, cutoff, config).await;
-                        (id, outcome)
-                    });
+                match pages.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Ok(ids))) => {
+                        let next: &Page = page;
+                        page = next.next.get_or_init(|| Box::new(Page::new(ids)));
+                        taken = 0;
+                        continue;
+                    }
+                    Poll::Ready(Some(Err(err))) => {
+                        failure.get_or_insert(err);
+                        reading = false;
+                    }
+                    Poll::Ready(None) => reading = false,
+                    Poll::Pending => {}
                 }
-                Poll::Ready(Some(Err(err))) => {
-                    failure.get_or_insert(err);
-                    reading = false;
-                }
-                Poll::Ready(None) => reading = false,
-                Poll::Pending => break,
+                break;
+            };
+            taken += 1;
+            progress = true;
+            if late {
+                report.not_attempted.push(id.clone());
+                continue;
             }
+            let mut post = api.post_shared(id, data);
+            let first = match post.as_mut().poll(cx) {
+                Poll::Ready(Ok(())) => {
+                    report.sent += 1;
+                    continue;
+                }
+                Poll::Ready(Err(SendError::Gone { .. })) => {
+                    report.gone.push(id.clone());
+                    continue;
+                }
+                Poll::Ready(Err(err)) if !retryable(&err) => {
+                    report.failed.push((id.clone(), err));
+                    continue;
+                }
+                Poll::Ready(Err(err)) => Err(err),
+                Poll::Pending => Ok(post),
+            };
+            in_flight.push(finish(api, id, data, cutoff, config, first));
         }
         while let Poll::Ready(Some((id, outcome))) = in_flight.poll_next_unpin(cx) {
             progress = true;
             match outcome {
                 Outcome::Sent => report.sent += 1,
-                Outcome::Gone => report.gone.push(id),
-                Outcome::Failed(err) => report.failed.push((id, err)),
-                Outcome::NotAttempted => report.not_attempted.push(id),
+                Outcome::Gone => report.gone.push(id.to_owned()),
+                Outcome::Failed(err) => report.failed.push((id.to_owned(), err)),
+                Outcome::NotAttempted => report.not_attempted.push(id.to_owned()),
             }
         }
-        if !reading && in_flight.is_empty() {
+        if !reading && page.ids.len() == taken && in_flight.is_empty() {
             return Poll::Ready(());
         }
         if !progress {
@@ -340,4 +403,29 @@ where
     })
     .await;
     Ok((report, failure))
+}
+
+/// A post made and polled once by [`send_stream`] that has to wait, or the error of one to
+/// retry: waited for until `cutoff`, then retried like any send.
+async fn finish<'a>(
+    api: &'a dyn ManagementApi,
+    id: &'a str,
+    data: &'a Bytes,
+    cutoff: Instant,
+    config: &'a BroadcastConfig,
+    first: Result<Post<'a>, SendError>,
+) -> (&'a str, Outcome) {
+    let err = match first {
+        Ok(post) => match tokio::time::timeout_at(cutoff.into(), post).await {
+            Ok(Ok(())) => return (id, Outcome::Sent),
+            Ok(Err(SendError::Gone { .. })) => return (id, Outcome::Gone),
+            Ok(Err(err)) => err,
+            Err(_) => SendError::Deadline {
+                endpoint: api.endpoint().to_owned(),
+            },
+        },
+        Err(err) => err,
+    };
+    let outcome = Box::pin(attempts(api, id, data, cutoff, config, None, 1, Some(err))).await;
+    (id, outcome)
 }
