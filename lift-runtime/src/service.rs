@@ -182,13 +182,21 @@ impl Service {
         event: serde_json::Value,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
-        match serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event) {
-            Ok(event) => self.handle(event, invocation).await,
-            Err(err) => invalid_event(
-                &invocation,
-                format!("not an API Gateway WebSocket event: {err}"),
-            ),
-        }
+        // No binding of the event or of what `prepare` returns outlives this statement: the
+        // future would keep room for them beside the context.
+        let (mut ctx, span) = match serde_json::from_value(event) {
+            Ok(event) => match self.prepare(event, invocation) {
+                Ok(prepared) => prepared,
+                Err(response) => return *response,
+            },
+            Err(err) => {
+                return invalid_event(
+                    &invocation,
+                    format!("not an API Gateway WebSocket event: {err}"),
+                )
+            }
+        };
+        self.dispatch(&mut ctx).instrument(span).await
     }
 
     /// Handles one API Gateway WebSocket event.
@@ -199,19 +207,41 @@ impl Service {
     /// - any other route: runs its handler (or `$default`'s; or answers `unknown_route`). A
     ///   returned value or an error frame is the response body on a `reply` route, and is posted
     ///   to the caller through the Management API otherwise.
-    pub async fn handle(
+    ///
+    /// Not an `async fn`: the event goes into the context before the future is made, so the
+    /// future does not keep it twice.
+    pub fn handle(
         &self,
         event: ApiGatewayWebsocketProxyRequest,
         invocation: Invocation,
-    ) -> ApiGatewayProxyResponse {
+    ) -> impl std::future::Future<Output = ApiGatewayProxyResponse> + Send + '_ {
+        let mut prepared = self.prepare(event, invocation);
+        async move {
+            match &mut prepared {
+                Ok((ctx, span)) => self.dispatch(ctx).instrument(span.clone()).await,
+                Err(response) => std::mem::take(&mut **response),
+            }
+        }
+    }
+
+    /// The context of an event and the span it runs in, or the answer to an event that cannot
+    /// run (`invalid_event`). Made before anything is awaited, so the event is not kept twice
+    /// in the future that handles it (once as an argument, once in the context): the context
+    /// stays where it is, borrowed by what runs.
+    fn prepare(
+        &self,
+        event: ApiGatewayWebsocketProxyRequest,
+        invocation: Invocation,
+    ) -> Result<(WsContext, tracing::Span), Box<ApiGatewayProxyResponse>> {
         let (connection_id, route) = match crate::inbound::identity(&event) {
             Ok((id, key)) => (id.to_owned(), RouteKey::parse(key)),
-            Err(reason) => return invalid_event(&invocation, reason),
+            Err(reason) => return Err(Box::new(invalid_event(&invocation, reason))),
         };
-        let api = match self.inner.clients.for_event(&event) {
-            Ok(api) => api,
-            Err(reason) => return invalid_event(&invocation, reason),
-        };
+        let api = self
+            .inner
+            .clients
+            .for_event(&event)
+            .map_err(|reason| Box::new(invalid_event(&invocation, reason)))?;
         let rc = &event.request_context;
         let span = tracing::info_span!(
             "ws_event",
@@ -229,7 +259,7 @@ impl Service {
             route == RouteKey::Connect,
             self.inner.fanout.clone(),
         );
-        let mut ctx = WsContext::new(ContextParts {
+        let ctx = WsContext::new(ContextParts {
             event,
             route,
             request_id: invocation.request_id,
@@ -237,8 +267,7 @@ impl Service {
             store: self.inner.store.clone(),
             out,
         });
-        // The context stays here, borrowed by what runs: it is large, and is not moved again.
-        self.dispatch(&mut ctx).instrument(span).await
+        Ok((ctx, span))
     }
 
     async fn dispatch(&self, ctx: &mut WsContext) -> ApiGatewayProxyResponse {
@@ -247,7 +276,9 @@ impl Service {
         let next = Next::new(&self.inner.middleware, router, resolved);
         let result = guard(next.run(ctx)).await;
         match ctx.route() {
-            RouteKey::Connect => self.connected(ctx, result).await,
+            // Boxed, as the post of a frame below: rarer than the rest, and large, they would
+            // otherwise be part of every event's future.
+            RouteKey::Connect => Box::pin(self.connected(ctx, result)).await,
             RouteKey::Disconnect => {
                 if let Err(err) = result {
                     log_error(&err);
@@ -275,7 +306,8 @@ impl Service {
                     return response(200, Some(frame));
                 }
                 // The same path as `ctx.send`: retried within the deadline.
-                if let Err(err) = ctx.send_raw(ctx.connection_id(), frame.as_bytes()).await {
+                let post = Box::pin(ctx.send_raw(ctx.connection_id(), frame.as_bytes()));
+                if let Err(err) = post.await {
                     tracing::warn!(error = %err, "could not post the reply to the caller");
                 }
                 response(200, None)
