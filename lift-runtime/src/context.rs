@@ -44,6 +44,8 @@ pub(crate) struct ContextParts {
 }
 
 impl WsContext {
+    // Inlined, so the event is not copied once more on its way into the context.
+    #[inline(always)]
     pub(crate) fn new(parts: ContextParts) -> Self {
         let connecting = (parts.route == RouteKey::Connect).then(Connecting::default);
         WsContext {

@@ -228,6 +228,8 @@ impl Service {
     /// run (`invalid_event`). Made before anything is awaited, so the event is not kept twice
     /// in the future that handles it (once as an argument, once in the context): the context
     /// stays where it is, borrowed by what runs.
+    // Inlined into the future that awaits it, so the context is built where it stays.
+    #[inline(always)]
     fn prepare(
         &self,
         event: ApiGatewayWebsocketProxyRequest,
