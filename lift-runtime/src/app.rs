@@ -199,7 +199,7 @@ impl App {
     async fn local_store_from_env(&mut self) -> Result<(), crate::Error> {
         #[cfg(feature = "dynamodb")]
         if self.store.is_none() {
-            if let Some(store) = crate::store::dynamodb::from_env(true).await? {
+            if let Some(store) = crate::store::dynamodb::from_env().await? {
                 self.store = Some(Arc::new(store));
             }
         }
