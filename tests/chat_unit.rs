@@ -188,10 +188,7 @@ async fn join_and_leave_answer_and_change_the_stored_rooms() {
 async fn whoami_answers_the_stored_name_and_refuses_unregistered_callers() {
     let (ctx, _) = TestContext::message("whoami", "").user("ana").build().await;
     let Json(me) = chat::whoami(&ctx).await.unwrap();
-    assert_eq!(
-        (me.name.as_str(), me.connection_id.as_str()),
-        ("ana", TEST_CONNECTION)
-    );
+    assert_eq!((me.name, me.connection_id), ("ana", TEST_CONNECTION));
 
     let (ctx, _) = TestContext::message("whoami", "")
         .unregistered()

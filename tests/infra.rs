@@ -495,6 +495,20 @@ mod typed {
     async fn raw(body: String) -> WsResult<Reply> {
         Ok(Reply::text(body))
     }
+
+    /// A reply borrowed from the event.
+    #[derive(Serialize, JsonSchema)]
+    pub struct Echoed<'a> {
+        /// The caller's connection id.
+        pub connection: &'a str,
+    }
+
+    #[ws_route("echo", reply)]
+    async fn echo(ctx: &WsContext) -> WsResult<Json<Echoed<'_>>> {
+        Ok(Json(Echoed {
+            connection: ctx.connection_id(),
+        }))
+    }
 }
 
 #[test]
@@ -511,6 +525,17 @@ fn message_types_deriving_json_schema_are_described() {
     // ...and returns Json<Said>.
     let said = &messages["sayReply"]["payload"];
     assert_eq!(said["properties"]["id"]["type"], "integer", "{said}");
+
+    // Replies borrowing from the context are described like any other.
+    let echoed = &messages["echoReply"]["payload"];
+    assert_eq!(
+        echoed["properties"]["connection"]["type"], "string",
+        "{echoed}"
+    );
+    assert_eq!(
+        echoed["properties"]["connection"]["description"],
+        "The caller's connection id."
+    );
 
     // Types without JsonSchema, and raw bodies, get the route field only.
     assert_eq!(

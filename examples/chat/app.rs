@@ -62,15 +62,15 @@ fn check_room(room: &str) -> WsResult {
     Ok(())
 }
 
-/// The answer to `{"action":"whoami"}`.
+/// The answer to `{"action":"whoami"}`, borrowed from the event and the caller's record.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename = "whoami")]
-pub struct WhoAmI {
+pub struct WhoAmI<'a> {
     /// The caller's name.
-    pub name: String,
+    pub name: &'a str,
     /// The caller's connection id.
     #[serde(rename = "connectionId")]
-    pub connection_id: String,
+    pub connection_id: &'a str,
 }
 
 #[ws_app]
@@ -113,7 +113,7 @@ pub mod chat {
         let name = name_of(ctx).await?;
         let message = ChatMessage {
             room: msg.room.as_deref(),
-            from: &name,
+            from: name,
             text: &msg.text,
         };
         let Some(room) = msg.room.as_deref() else {
@@ -172,16 +172,17 @@ pub mod chat {
 
     /// Two-way route: the reply is this connection's name and id.
     #[ws_route("whoami", reply)]
-    pub async fn whoami(ctx: &WsContext) -> WsResult<Json<WhoAmI>> {
+    pub async fn whoami(ctx: &WsContext) -> WsResult<Json<WhoAmI<'_>>> {
         Ok(Json(WhoAmI {
             name: name_of(ctx).await?,
-            connection_id: ctx.connection_id().to_owned(),
+            connection_id: ctx.connection_id(),
         }))
     }
 
-    async fn name_of(ctx: &WsContext) -> WsResult<String> {
+    /// The caller's name, from its stored record (read once per event).
+    async fn name_of(ctx: &WsContext) -> WsResult<&str> {
         let conn = ctx.connection().await?;
-        conn.and_then(|conn| conn.user.clone())
+        conn.and_then(|conn| conn.user.as_deref())
             .ok_or_else(|| WsError::internal("this connection is not registered"))
     }
 }

@@ -232,8 +232,8 @@ impl Handler {
 
     /// The schema functions of the companion: the first `Json<T>` extractor's `T` and the
     /// returned `Json<U>`'s `U`, when they implement `JsonSchema` (chosen by method resolution,
-    /// see the runtime's `schema` module). Types naming lifetimes are left out (they cannot be
-    /// named in the impl).
+    /// see the runtime's `schema` module). Lifetimes are inferred there; `impl Trait` types are
+    /// left out (they cannot be named).
     fn schemas(&self, exports: &Exports) -> TokenStream {
         let value = exports.value();
         let schema_of = exports.schema_of();
@@ -242,7 +242,7 @@ impl Handler {
         // `fn name() -> Option<Value>`: the first of `types` that has a schema.
         let schema_fn = |name: &str, types: &mut dyn Iterator<Item = &Type>| {
             let name = syn::Ident::new(name, Span::call_site());
-            let tries = types.filter(|ty| !names_lifetime(ty)).map(|ty| {
+            let tries = types.filter_map(nameable).map(|ty| {
                 quote! { .or_else(|| (&#schema_of::<#ty>::new()).schema()) }
             });
             quote! {
@@ -546,15 +546,31 @@ pub fn attribute(kind: HandlerKind, args: TokenStream, item: TokenStream) -> Tok
     expanded
 }
 
-/// Whether `ty` names a lifetime or uses `impl Trait` (it cannot be written in an impl).
-fn names_lifetime(ty: &Type) -> bool {
-    fn any(stream: TokenStream) -> bool {
-        stream.into_iter().any(|tree| match tree {
-            proc_macro2::TokenTree::Punct(p) => p.as_char() == '\'',
-            proc_macro2::TokenTree::Ident(i) => i == "impl",
-            proc_macro2::TokenTree::Group(g) => any(g.stream()),
-            proc_macro2::TokenTree::Literal(_) => false,
-        })
+/// `ty` as the schema function of a companion can name it, if it can.
+fn nameable(ty: &Type) -> Option<TokenStream> {
+    // Every lifetime but `'static` becomes `'_`, inferred where the schema function names the
+    // type: a reply borrowing from the context (`Json<WhoAmI<'_>>`, `Json<Reply<'a>>`) has the
+    // schema of the type it borrows into. `impl Trait` cannot be named there at all.
+    fn rewrite(stream: TokenStream) -> Option<TokenStream> {
+        let mut out = Vec::new();
+        let mut lifetime = false;
+        for tree in stream {
+            let tree = match tree {
+                proc_macro2::TokenTree::Ident(i) if i == "impl" => return None,
+                proc_macro2::TokenTree::Ident(i) if lifetime && i != "static" => {
+                    proc_macro2::TokenTree::Ident(proc_macro2::Ident::new("_", i.span()))
+                }
+                proc_macro2::TokenTree::Group(g) => {
+                    let mut group = proc_macro2::Group::new(g.delimiter(), rewrite(g.stream())?);
+                    group.set_span(g.span());
+                    proc_macro2::TokenTree::Group(group)
+                }
+                other => other,
+            };
+            lifetime = matches!(&tree, proc_macro2::TokenTree::Punct(p) if p.as_char() == '\'');
+            out.push(tree);
+        }
+        Some(out.into_iter().collect())
     }
-    any(quote!(#ty))
+    rewrite(quote!(#ty))
 }

@@ -33,9 +33,8 @@ pub struct WsContext {
     out: Outbound,
 }
 
-/// What the service hands a context.
+/// What the service hands a context besides the event.
 pub(crate) struct ContextParts {
-    pub event: ApiGatewayWebsocketProxyRequest,
     pub route: RouteKey,
     pub request_id: String,
     pub deadline: Option<Instant>,
@@ -46,10 +45,10 @@ pub(crate) struct ContextParts {
 impl WsContext {
     // Inlined, so the event is not copied once more on its way into the context.
     #[inline(always)]
-    pub(crate) fn new(parts: ContextParts) -> Self {
+    pub(crate) fn new(event: ApiGatewayWebsocketProxyRequest, parts: ContextParts) -> Self {
         let connecting = (parts.route == RouteKey::Connect).then(Connecting::default);
         WsContext {
-            event: parts.event,
+            event,
             route: parts.route,
             request_id: parts.request_id,
             deadline: parts.deadline,

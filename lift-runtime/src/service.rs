@@ -182,18 +182,21 @@ impl Service {
         event: serde_json::Value,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
-        // No binding of the event or of what `prepare` returns outlives this statement: the
-        // future would keep room for them beside the context.
-        let (mut ctx, span) = match serde_json::from_value(event) {
-            Ok(event) => match self.prepare(event, invocation) {
-                Ok(prepared) => prepared,
+        // The context is made in a block, so that no binding of the event or of what
+        // `prepare` returns outlives it: the future would keep room for them beside the context.
+        let (mut ctx, span) = {
+            let event = match serde_json::from_value(event) {
+                Ok(event) => event,
+                Err(err) => {
+                    return invalid_event(
+                        &invocation,
+                        format!("not an API Gateway WebSocket event: {err}"),
+                    )
+                }
+            };
+            match self.prepare(&event, invocation) {
+                Ok((parts, span)) => (WsContext::new(event, parts), span),
                 Err(response) => return *response,
-            },
-            Err(err) => {
-                return invalid_event(
-                    &invocation,
-                    format!("not an API Gateway WebSocket event: {err}"),
-                )
             }
         };
         self.dispatch(&mut ctx).instrument(span).await
@@ -215,7 +218,9 @@ impl Service {
         event: ApiGatewayWebsocketProxyRequest,
         invocation: Invocation,
     ) -> impl std::future::Future<Output = ApiGatewayProxyResponse> + Send + '_ {
-        let mut prepared = self.prepare(event, invocation);
+        let mut prepared = self
+            .prepare(&event, invocation)
+            .map(|(parts, span)| (WsContext::new(event, parts), span));
         async move {
             match &mut prepared {
                 Ok((ctx, span)) => self.dispatch(ctx).instrument(span.clone()).await,
@@ -224,25 +229,22 @@ impl Service {
         }
     }
 
-    /// The context of an event and the span it runs in, or the answer to an event that cannot
-    /// run (`invalid_event`). Made before anything is awaited, so the event is not kept twice
-    /// in the future that handles it (once as an argument, once in the context): the context
-    /// stays where it is, borrowed by what runs.
-    // Inlined into the future that awaits it, so the context is built where it stays.
-    #[inline(always)]
+    /// All a context needs besides the event, and the span the event runs in; or the answer
+    /// to an event that cannot run (`invalid_event`). The event itself goes into the context
+    /// only where the context stays: it is large, and each move copies it.
     fn prepare(
         &self,
-        event: ApiGatewayWebsocketProxyRequest,
+        event: &ApiGatewayWebsocketProxyRequest,
         invocation: Invocation,
-    ) -> Result<(WsContext, tracing::Span), Box<ApiGatewayProxyResponse>> {
-        let (connection_id, route) = match crate::inbound::identity(&event) {
+    ) -> Result<(ContextParts, tracing::Span), Box<ApiGatewayProxyResponse>> {
+        let (connection_id, route) = match crate::inbound::identity(event) {
             Ok((id, key)) => (id.to_owned(), RouteKey::parse(key)),
             Err(reason) => return Err(Box::new(invalid_event(&invocation, reason))),
         };
         let api = self
             .inner
             .clients
-            .for_event(&event)
+            .for_event(event)
             .map_err(|reason| Box::new(invalid_event(&invocation, reason)))?;
         let rc = &event.request_context;
         let span = tracing::info_span!(
@@ -261,15 +263,14 @@ impl Service {
             route == RouteKey::Connect,
             self.inner.fanout.clone(),
         );
-        let ctx = WsContext::new(ContextParts {
-            event,
+        let parts = ContextParts {
             route,
             request_id: invocation.request_id,
             deadline: invocation.deadline,
             store: self.inner.store.clone(),
             out,
-        });
-        Ok((ctx, span))
+        };
+        Ok((parts, span))
     }
 
     async fn dispatch(&self, ctx: &mut WsContext) -> ApiGatewayProxyResponse {

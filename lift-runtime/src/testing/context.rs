@@ -217,14 +217,16 @@ impl TestContext {
             None,
         );
         let connect = route == RouteKey::Connect;
-        let mut ctx = WsContext::new(ContextParts {
+        let mut ctx = WsContext::new(
             event,
-            route,
-            request_id: crate::ids::request_id(),
-            deadline: None,
-            store,
-            out,
-        });
+            ContextParts {
+                route,
+                request_id: crate::ids::request_id(),
+                deadline: None,
+                store,
+                out,
+            },
+        );
         if connect {
             // As `JwtAuth` leaves them for the `$connect` handler.
             if let Some(claims) = self.claims {
