@@ -10,6 +10,10 @@
 //!
 //! It ends with one line: `summary dispatch: lift/hand-written=R` (the time of one `whoami` and
 //! one `sendMessage`, lift's over the hand-written one's).
+//!
+//! `dispatch --events lift|hand-written whoami|sendMessage N` runs N events through one side
+//! and nothing else, for instruction counts (`scripts/bench-dispatch-instructions`) and
+//! profiles.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -243,6 +247,32 @@ fn main() {
         .build()
         .expect("runtime");
     let setup = runtime.block_on(Setup::new());
+
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--events") {
+        let usage = "--events lift|hand-written whoami|sendMessage N";
+        let (side, route, count) = match &args[at + 1..] {
+            [side, route, count, ..] => (side.as_str(), route.as_str(), count),
+            _ => panic!("{usage}"),
+        };
+        let count: usize = count.parse().expect(usage);
+        let event = match route {
+            "whoami" => &setup.whoami,
+            "sendMessage" => &setup.send,
+            _ => panic!("{usage}"),
+        };
+        runtime.block_on(async {
+            for _ in 0..count {
+                let response = match side {
+                    "lift" => setup.lift(event).await,
+                    "hand-written" => setup.hand(event).await,
+                    _ => panic!("{usage}"),
+                };
+                std::hint::black_box(response);
+            }
+        });
+        return;
+    }
 
     // Both answer alike: the same reply to `whoami`, the same posts for `sendMessage`.
     runtime.block_on(async {
