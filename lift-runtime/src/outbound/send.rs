@@ -144,19 +144,7 @@ pub(crate) async fn send_one(
     if Instant::now() >= cutoff {
         return Outcome::NotAttempted;
     }
-    started(api, connection_id, data, cutoff, config).await
-}
-
-/// An unpaced send the caller found time for (before `cutoff`): its first attempt is made
-/// here; retries, rarer, run in a boxed future of their own, so the future a broadcast keeps
-/// per connection in flight stays small.
-async fn started(
-    api: &dyn ManagementApi,
-    connection_id: &str,
-    data: &Bytes,
-    cutoff: Instant,
-    config: &BroadcastConfig,
-) -> Outcome {
+    // The first attempt is made here; retries, rarer, in a boxed future of their own.
     match attempt(api, connection_id, data, cutoff).await {
         Ok(outcome) => outcome,
         Err(err) => {
@@ -175,15 +163,24 @@ async fn started(
     }
 }
 
-/// One post, given up at `cutoff`: `Sent` or `Gone`, or the error. A post answered as soon as
-/// it is made (an in-process Management API) needs no timer; one that waits gets one.
+/// One post, given up at `cutoff`: `Sent` or `Gone`, or the error.
 async fn attempt(
     api: &dyn ManagementApi,
     connection_id: &str,
     data: &Bytes,
     cutoff: Instant,
 ) -> Result<Outcome, SendError> {
-    let mut post = api.post_shared(connection_id, data);
+    answer(api, api.post_shared(connection_id, data), cutoff).await
+}
+
+/// What a post answered, waited for until `cutoff`: `Sent` or `Gone`, or the error. A post
+/// answered when first polled (an in-process Management API) needs no timer; one that waits
+/// gets one.
+async fn answer(
+    api: &dyn ManagementApi,
+    mut post: Post<'_>,
+    cutoff: Instant,
+) -> Result<Outcome, SendError> {
     let first = std::future::poll_fn(|cx| Poll::Ready(post.as_mut().poll(cx))).await;
     let result = match first {
         Poll::Ready(result) => result,
@@ -416,13 +413,9 @@ async fn finish<'a>(
     first: Result<Post<'a>, SendError>,
 ) -> (&'a str, Outcome) {
     let err = match first {
-        Ok(post) => match tokio::time::timeout_at(cutoff.into(), post).await {
-            Ok(Ok(())) => return (id, Outcome::Sent),
-            Ok(Err(SendError::Gone { .. })) => return (id, Outcome::Gone),
-            Ok(Err(err)) => err,
-            Err(_) => SendError::Deadline {
-                endpoint: api.endpoint().to_owned(),
-            },
+        Ok(post) => match answer(api, post, cutoff).await {
+            Ok(outcome) => return (id, outcome),
+            Err(err) => err,
         },
         Err(err) => err,
     };
