@@ -131,17 +131,44 @@ fn body_doc(ty: &Type) -> String {
     format!("`{}`", cell(&written(ty)))
 }
 
-/// A type, linked when it is a plain path (no generics, no references): the module's own types
-/// and the ones it imports resolve from the generated items' docs.
+/// A type, linked when it is a plain path (no type arguments, no references; lifetimes, as in
+/// a reply borrowed from the context, `WhoAmI<'_>`, are shown but not part of the link): the
+/// module's own types and the ones it imports resolve from the generated items' docs.
 fn type_link(ty: &Type) -> String {
     let text = written(ty);
-    let plain = matches!(ty, Type::Path(path) if path.qself.is_none()
-        && path.path.segments.iter().all(|seg| seg.arguments.is_empty()));
-    if plain {
-        format!("[`{text}`]({text})")
-    } else {
-        format!("`{}`", cell(&text))
+    let Type::Path(path) = ty else {
+        return format!("`{}`", cell(&text));
+    };
+    let lifetimes_only = |args: &PathArguments| match args {
+        PathArguments::None => true,
+        PathArguments::AngleBracketed(args) => args
+            .args
+            .iter()
+            .all(|arg| matches!(arg, GenericArgument::Lifetime(_))),
+        PathArguments::Parenthesized(_) => false,
+    };
+    if path.qself.is_some()
+        || !path
+            .path
+            .segments
+            .iter()
+            .all(|seg| lifetimes_only(&seg.arguments))
+    {
+        return format!("`{}`", cell(&text));
     }
+    let target = path
+        .path
+        .segments
+        .iter()
+        .map(|seg| seg.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::");
+    let target = if path.path.leading_colon.is_some() {
+        format!("::{target}")
+    } else {
+        target
+    };
+    format!("[`{}`]({target})", cell(&text))
 }
 
 /// A type as written, without the token spacing.

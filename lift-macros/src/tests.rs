@@ -396,9 +396,16 @@ fn the_routing_table_is_documented() {
         pub async fn ping(Json(p): Json<Ping>) -> WsResult<Json<Pong>> { todo!() }
         #[ws_route("raw")]
         async fn raw(body: String) -> WsResult { Ok(()) }
+        #[ws_route("me", reply)]
+        pub async fn me(ctx: &WsContext) -> WsResult<Json<Me<'_>>> { todo!() }
     });
     assert!(
         text.contains("| `ping` | [`ping`](fn@ping) | replies | JSON: [`Ping`](Ping) | JSON: [`Pong`](Pong) | Answers `pong`. |"),
+        "{text}"
+    );
+    // A reply borrowing from the context: shown with its lifetime, linked to its type.
+    assert!(
+        text.contains("| `me` | [`me`](fn@me) | replies | — | JSON: [`Me<'_>`](Me) |  |"),
         "{text}"
     );
     // A private handler is named, not linked (a link from public docs would not resolve).
