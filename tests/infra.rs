@@ -509,6 +509,13 @@ mod typed {
             connection: ctx.connection_id(),
         }))
     }
+
+    #[ws_route("echoNamed", reply)]
+    async fn echo_named<'a>(ctx: &'a WsContext) -> WsResult<Json<Echoed<'a>>> {
+        Ok(Json(Echoed {
+            connection: ctx.connection_id(),
+        }))
+    }
 }
 
 #[test]

@@ -352,13 +352,14 @@ fn check_key(lit: &LitStr, errors: &mut Errors) {
     }
 }
 
-/// What the function itself must be: a plain, free, non-generic `async fn`.
+/// What the function itself must be: a plain, free `async fn`, generic over lifetimes only.
 fn check_signature(kind: HandlerKind, sig: &syn::Signature, errors: &mut Errors) {
     check_signature_of(kind.attr_name(), "a handler", sig, errors);
     crate::output::check_output(sig, errors);
 }
 
-/// The checks shared by handlers and middleware: a plain, free, non-generic `async fn`.
+/// The checks shared by handlers and middleware: a plain, free `async fn`, generic over
+/// lifetimes only.
 pub fn check_signature_of(attr: &str, what: &str, sig: &syn::Signature, errors: &mut Errors) {
     if let Some(constness) = &sig.constness {
         errors.push(syn::Error::new(
@@ -392,7 +393,14 @@ pub fn check_signature_of(attr: &str, what: &str, sig: &syn::Signature, errors: 
             format!("{what} cannot be variadic: take the body with `Json<T>` or `String`"),
         ));
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    // Lifetimes may be named (`async fn f<'a>(ctx: &'a WsContext) -> WsResult<Json<T<'a>>>`):
+    // they are inferred where the function is called. Types and constants cannot be.
+    let lifetimes_only = sig
+        .generics
+        .params
+        .iter()
+        .all(|param| matches!(param, syn::GenericParam::Lifetime(_)));
+    if !lifetimes_only || sig.generics.where_clause.is_some() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
             format!("{what} cannot be generic: the runtime calls it with concrete types; use a concrete type (e.g. `Json<MyMessage>`)"),

@@ -13,6 +13,11 @@ async fn explicit(ctx: &mut lift_runtime::WsContext, next: lift_runtime::Next<'_
     next.run(ctx).await
 }
 
+#[ws_middleware]
+async fn named<'a>(ctx: &'a mut WsContext, next: Next<'a>) -> WsResult<Option<Reply>> {
+    next.run(ctx).await
+}
+
 #[ws_app]
 mod app {
     use lift_runtime::prelude::*;
@@ -26,5 +31,6 @@ mod app {
 fn main() {
     let _app = lift_runtime::App::new(app::router())
         .middleware(timing)
-        .middleware(explicit);
+        .middleware(explicit)
+        .middleware(named);
 }

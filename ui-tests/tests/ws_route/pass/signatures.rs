@@ -53,9 +53,30 @@ pub async fn public(ctx: &WsContext, Json(a): Json<In>) -> WsResult<Reply> {
     Ok(Reply::text(format!("{} {}", a.n, ctx.connection_id())))
 }
 
+/// A reply borrowed from the context, its lifetime named.
+#[derive(Serialize)]
+pub struct Caller<'a> {
+    pub id: &'a str,
+}
+
+#[ws_route("named_lifetime", reply)]
+async fn named_lifetime<'a>(ctx: &'a WsContext) -> WsResult<Json<Caller<'a>>> {
+    Ok(Json(Caller {
+        id: ctx.connection_id(),
+    }))
+}
+
+#[ws_route("elided_lifetime", reply)]
+async fn elided_lifetime(ctx: &WsContext) -> WsResult<Json<Caller<'_>>> {
+    Ok(Json(Caller {
+        id: ctx.connection_id(),
+    }))
+}
+
 fn main() {
     // The functions are emitted unchanged: they can be called directly, e.g. in unit tests.
     let _ = no_params();
     let _ = raw(String::from("hi"));
     let _ = (shared, mutable, json, bytes, optional, public);
+    let _ = (named_lifetime, elided_lifetime);
 }
