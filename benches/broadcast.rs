@@ -43,9 +43,9 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use futures_util::StreamExt;
 use http_body_util::Full;
 use hyper::body::Bytes;
-use lift_runtime::local::{Emulator, LocalConfig};
-use lift_runtime::outbound::SdkManagement;
-use lift_runtime::{App, BroadcastConfig, Invocation, Service};
+use lift_runtime::settings::{BroadcastSettings, LocalSettings};
+use lift_runtime::testing::TestApp;
+use lift_runtime::{App, Service, Settings};
 use serde_json::json;
 
 /// The connections of the current group.
@@ -163,7 +163,7 @@ fn main() {
             own_core: two_cores,
         },
     ];
-    let concurrency = BroadcastConfig::default().concurrency;
+    let concurrency = BroadcastSettings::default().concurrency;
     for group_spec in groups {
         let name = group_spec.name;
         if group_spec.own_core {
@@ -378,7 +378,7 @@ fn pin_process(core: Option<usize>) {
 struct Setup {
     service: Service,
     event: serde_json::Value,
-    /// The SDK client exactly as lift builds it (`SdkManagement`: SDK retries off).
+    /// The SDK client as lift's own client behaves (the SDK's retries off: lift retries itself).
     sdk: aws_sdk_apigatewaymanagement::Client,
     http: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
@@ -487,7 +487,11 @@ impl Setup {
             }
         }
         // The endpoint comes from the event's domain, as in Lambda (a loopback one is http).
-        let service = App::new(bench_app::router()).store(store).service();
+        let service = App::new(bench_app::router())
+            .store(store)
+            .service()
+            .await
+            .expect("the app\'s service");
         let event = json!({
             "requestContext": {
                 "routeKey": "fanout", "eventType": "MESSAGE", "messageDirection": "IN",
@@ -507,12 +511,13 @@ impl Setup {
                 ),
             )
             .build();
-        let sdk = SdkManagement::new(
-            &aws_sdk_apigatewaymanagement::Config::from(&config),
-            &format!("http://{host}/local"),
-        )
-        .client()
-        .clone();
+        let sdk = aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::Config::from(&config)
+                .to_builder()
+                .endpoint_url(format!("http://{host}/local"))
+                .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
+                .build(),
+        );
         let http =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_max_idle_per_host(256)
@@ -543,11 +548,8 @@ impl Setup {
     }
 
     async fn handle(&self, event: serde_json::Value) {
-        let invocation = Invocation {
-            request_id: "bench".into(),
-            deadline: Some(Instant::now() + Duration::from_secs(300)),
-        };
-        let response = self.service.handle_json(event, invocation).await;
+        let deadline = Some(Instant::now() + Duration::from_secs(300));
+        let response = lift_tests::invoke(&self.service, event, "bench", deadline).await;
         assert_eq!(response.status_code, 200);
     }
 
@@ -659,16 +661,20 @@ fn emulator_process() {
         .expect("runtime");
     let emulator = runtime.block_on(async {
         // Unsigned requests (the raw ceiling) must pass: signatures are checked in the tests.
-        let config = LocalConfig::default()
-            .addr("127.0.0.1:0".parse().unwrap())
-            .management_latency(latency)
-            .skip_signature_checks();
-        Emulator::start(App::new(sink_app::router()).service(), config)
-            .await
-            .expect("emulator")
+        let settings = Settings {
+            local: LocalSettings {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                management_latency: latency,
+                check_signatures: false,
+                ..LocalSettings::default()
+            },
+            ..Settings::default()
+        };
+        TestApp::start(App::new(sink_app::router()).settings(settings)).await
     });
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ready {}", emulator.local_addr()).expect("stdout");
+    let addr = emulator.url().trim_start_matches("ws://").to_owned();
+    writeln!(out, "ready {addr}").expect("stdout");
     out.flush().expect("stdout");
     let deadline = Instant::now() + Duration::from_secs(180);
     while emulator.connection_ids().len() < n {

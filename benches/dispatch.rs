@@ -17,15 +17,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use criterion::Criterion;
-use lift_runtime::outbound::{ConnectionInfo, ManagementApi};
+use lambda_runtime::{Context, LambdaEvent};
 use lift_runtime::store::{collect, Connection, ConnectionStore, MemoryStore};
-use lift_runtime::{App, Invocation, SendError, Service};
+use lift_runtime::{App, ConnectionInfo, ManagementApi, SendError, Service};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -122,14 +122,14 @@ fn error_frame(code: &str, message: &str) -> String {
 }
 
 /// The chat's `whoami` and `sendMessage` (to everyone), written on `aws_lambda_events` types.
-/// It is handed the invocation's request id and deadline, as `lambda_runtime` hands every
-/// handler its `Context`, and has no use for them.
+/// It is handed the event as `lambda_runtime` hands every handler one, with its `Context`, and
+/// has no use for the context.
 async fn hand_written(
-    event: Value,
-    _invocation: Invocation,
+    event: LambdaEvent<Value>,
     store: &dyn ConnectionStore,
     api: &dyn ManagementApi,
 ) -> ApiGatewayProxyResponse {
+    let (event, _context) = event.into_parts();
     let Ok(event) = serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event) else {
         return respond(400, Some(error_frame("invalid_event", "not an event")));
     };
@@ -214,7 +214,9 @@ impl Setup {
         let service = App::new(chat_app::chat::router())
             .store(store.clone())
             .management_api(move |_| shared.clone())
-            .service();
+            .service()
+            .await
+            .expect("the app\'s service");
         Setup {
             service,
             store,
@@ -224,21 +226,28 @@ impl Setup {
         }
     }
 
+    /// As `lambda_runtime` calls it: through its `tower::Service`.
     async fn lift(&self, event: &Value) -> ApiGatewayProxyResponse {
-        self.service.handle_json(event.clone(), invocation()).await
+        use tower::Service as _;
+        let event = LambdaEvent::new(event.clone(), context());
+        let Ok(response) = self.service.clone().call(event).await;
+        match response {
+            lift_runtime::LambdaResponse::WebSocket(response) => *response,
+            lift_runtime::LambdaResponse::Sqs(_) => unreachable!("an API Gateway event"),
+        }
     }
 
     async fn hand(&self, event: &Value) -> ApiGatewayProxyResponse {
-        hand_written(event.clone(), invocation(), &self.store, &*self.api).await
+        let event = LambdaEvent::new(event.clone(), context());
+        hand_written(event, &self.store, &*self.api).await
     }
 }
 
-/// What Lambda tells each invocation besides the event, made alike for both sides.
-fn invocation() -> Invocation {
-    Invocation {
-        request_id: "bench".into(),
-        deadline: Some(Instant::now() + Duration::from_secs(10)),
-    }
+/// What Lambda tells each invocation besides the event (its request id and a deadline 10 s
+/// away), made alike for both sides.
+fn context() -> Context {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    lift_tests::context("bench", Some(deadline))
 }
 
 fn main() {

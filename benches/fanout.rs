@@ -19,10 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use lift_runtime::fanout::{Deliver, FanoutConfig, FanoutQueue, LocalQueue, LocalQueueConfig};
-use lift_runtime::outbound::{ConnectionInfo, ManagementApi};
+use lift_runtime::fanout::{Deliver, FanoutQueue, LocalQueue, LocalQueueConfig};
+use lift_runtime::settings::FanoutSettings;
 use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
-use lift_runtime::{App, Invocation, SendError};
+use lift_runtime::{App, ConnectionInfo, ManagementApi, SendError, Settings};
 use serde_json::json;
 
 #[lift_runtime::ws_app]
@@ -246,23 +246,26 @@ async fn main() -> Result<(), lift_runtime::Error> {
     let service = App::new(stadium::router())
         .store(store)
         .management_api(move |_| api.clone())
-        .fanout(FanoutConfig {
-            rate: options.rate,
-            consumers: options.consumers,
-            ..FanoutConfig::default()
+        .settings(Settings {
+            fanout: FanoutSettings {
+                rate: options.rate,
+                consumers: options.consumers,
+                ..FanoutSettings::default()
+            },
+            ..Settings::default()
         })
         .fanout_queue(queue.clone())
-        .service();
-    let delivery = service.deliver_fanout().expect("the local queue delivers");
+        .service()
+        .await
+        .expect("the app\'s service");
+    let delivery = lift_tests::deliver(&queue, &service);
 
     eprintln!(
         "broadcasting to {n} members at {} sends/s over {} consumers...",
         options.rate, options.consumers
     );
     let started = Instant::now();
-    let response = service
-        .handle_json(message_event(), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, message_event()).await;
     let handoff = started.elapsed();
     assert_eq!(response.status_code, 200, "{response:?}");
     let drained = queue.queue.drained(Duration::from_secs(3_600)).await;

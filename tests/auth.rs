@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use lift_runtime::auth::JwtAuth;
-use lift_runtime::local::Emulator;
+use lift_runtime::testing::TestApp;
 use lift_runtime::App;
 use lift_tests::chat_app::chat;
 use lift_tests::{start, Client};
@@ -43,12 +43,12 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-async fn start_chat_with(auth: JwtAuth) -> Emulator {
+async fn start_chat_with(auth: JwtAuth) -> TestApp {
     start(App::new(chat::router()).middleware(auth)).await
 }
 
-async fn nothing_stored(emulator: &Emulator) {
-    assert!(emulator.service().store().list().await.unwrap().is_empty());
+async fn nothing_stored(emulator: &TestApp) {
+    assert!(emulator.store().list().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -62,7 +62,7 @@ async fn a_valid_token_in_the_query_connects_and_names_the_user() {
     assert_eq!(who["name"], "Ana");
     // The claims are stored with the connection, for ctx.identity() on later events.
     let id = who["connectionId"].as_str().unwrap();
-    let stored = emulator.service().store().get(id).await.unwrap().unwrap();
+    let stored = emulator.store().get(id).await.unwrap().unwrap();
     assert_eq!(stored.metadata["claims"]["sub"], "u-1");
     assert_eq!(stored.user.as_deref(), Some("Ana"));
 }
@@ -92,7 +92,7 @@ async fn browsers_send_it_as_a_subprotocol_which_is_echoed() {
     );
     let (_ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
     assert_eq!(response.headers()["sec-websocket-protocol"], "bearer");
-    assert_eq!(emulator.service().store().list().await.unwrap().len(), 1);
+    assert_eq!(emulator.store().list().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -149,7 +149,7 @@ async fn rs256_tokens_verify_and_the_public_key_is_no_hmac_secret() {
     let forged = hs256(&claims(json!({"name": "Mallory"})), &public);
     let url = format!("{}/?token={forged}", emulator.url());
     assert_eq!(Client::try_connect(&url).await.err(), Some(401));
-    assert_eq!(emulator.service().store().list().await.unwrap().len(), 1);
+    assert_eq!(emulator.store().list().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -207,24 +207,27 @@ async fn identity_gives_the_claims_on_every_later_event() {
 
 #[tokio::test]
 async fn tokens_never_appear_in_the_logs() {
-    use lift_runtime::Invocation;
     use lift_tests::events::connect_event;
     use tracing::instrument::WithSubscriber;
 
     let logs = lift_tests::Buffer::default();
     let service = App::new(chat::router())
         .middleware(JwtAuth::hs256(SECRET).audience("chat"))
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
     let good = hs256(&claims(json!({})), SECRET);
     let bad = hs256(&claims(json!({"aud": "other"})), SECRET);
     for (token, status) in [(&good, 200), (&bad, 401)] {
         let mut event = connect_event();
         event["queryStringParameters"] = json!({"token": token});
         event["headers"]["Authorization"] = json!(format!("Bearer {token}"));
-        let response = service
-            .handle_json(event, Invocation::new())
-            .with_subscriber(lift_runtime::observe::lambda_subscriber(logs.clone()))
+        let response = lift_tests::handle_json(&service, event)
+            .with_subscriber(lift_runtime::observe::lambda_subscriber(
+                logs.clone(),
+                "info",
+            ))
             .await;
         assert_eq!(response.status_code, status);
     }

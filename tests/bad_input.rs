@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use lift_runtime::local::Emulator;
 use lift_runtime::store::{ConnectionStore, MemoryStore};
+use lift_runtime::testing::TestApp;
 use lift_runtime::App;
 use lift_tests::chat_app::chat;
 use lift_tests::corpus::{self, Case, Expect};
@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WHOAMI: &str = r#"{"action":"whoami"}"#;
 
-async fn chat_with_store() -> (Emulator, MemoryStore) {
+async fn chat_with_store() -> (TestApp, MemoryStore) {
     let store = MemoryStore::new();
     let emulator = lift_tests::start(App::new(chat::router()).store(store.clone())).await;
     (emulator, store)
@@ -36,7 +36,7 @@ async fn all_disconnected(store: &MemoryStore) {
 }
 
 /// The process still accepts a connection and answers it.
-async fn still_serves(emulator: &Emulator, store: &MemoryStore) {
+async fn still_serves(emulator: &TestApp, store: &MemoryStore) {
     let mut client = Client::join(emulator, "after").await;
     client.whoami().await;
     client.close(1000, "").await;
@@ -113,7 +113,7 @@ fn frames_of(case: &Case) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_frame_gets_its_documented_answer_from_the_emulator() {
     let (emulator, store) = chat_with_store().await;
-    let addr = emulator.local_addr().to_string();
+    let addr = emulator.url().trim_start_matches("ws://").to_owned();
     let mut failures = Vec::new();
     let cases = corpus::load("frames.jsonl");
     for case in &cases {
@@ -202,7 +202,7 @@ fn request_of(case: &Case, addr: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_handshake_gets_its_documented_answer_from_the_emulator() {
     let (emulator, store) = chat_with_store().await;
-    let addr = emulator.local_addr().to_string();
+    let addr = emulator.url().trim_start_matches("ws://").to_owned();
     let mut failures = Vec::new();
     let cases = corpus::load("handshakes.jsonl");
     for case in &cases {

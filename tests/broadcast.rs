@@ -4,8 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
+use lift_runtime::settings::BroadcastSettings;
 use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
-use lift_runtime::{App, BroadcastConfig, Invocation, Service};
+use lift_runtime::{App, Service, Settings};
 use lift_tests::events::message_event;
 use lift_tests::faults::{resetting_endpoint, FaultServer, FaultyStore, Plan};
 use serde_json::{json, Value};
@@ -75,18 +76,39 @@ async fn store_with(ids: &[String]) -> MemoryStore {
     store
 }
 
-fn service(store: &MemoryStore, endpoint: &str, config: BroadcastConfig) -> Service {
+async fn service(store: &MemoryStore, endpoint: &str, broadcast: BroadcastSettings) -> Service {
     lift_tests::init_tracing();
     App::new(fanout::router())
         .store(store.clone())
-        .management_endpoint(endpoint)
-        .broadcast(config)
+        .settings(Settings {
+            broadcast,
+            ..lift_tests::endpoint(endpoint)
+        })
         .service()
+        .await
+        .expect("the app's service")
+}
+
+/// What the Lambda context tells the function: its request id and deadline.
+struct Invocation {
+    request_id: String,
+    deadline: Option<Instant>,
+}
+
+impl Invocation {
+    /// A fresh request id, no deadline.
+    fn new() -> Self {
+        Invocation {
+            request_id: "test".into(),
+            deadline: None,
+        }
+    }
 }
 
 async fn fanout(service: &Service, body: Value, invocation: Invocation) -> Value {
     let event = message_event("caller=", "fanout", &body.to_string());
-    let response = service.handle_json(event, invocation).await;
+    let response =
+        lift_tests::invoke(service, event, &invocation.request_id, invocation.deadline).await;
     match response.body {
         Some(aws_lambda_events::encodings::Body::Text(text)) => {
             serde_json::from_str(&text).unwrap()
@@ -127,7 +149,7 @@ async fn a_thousand_connections_with_throttles_errors_and_gone_ones() {
             _ => {}
         }
     }
-    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    let service = service(&store, &server.endpoint(), BroadcastSettings::default()).await;
     let invocation = Invocation {
         request_id: "broadcast-1".into(),
         deadline: Some(Instant::now() + Duration::from_secs(60)),
@@ -167,12 +189,12 @@ async fn a_deadline_mid_broadcast_stops_cleanly_and_reports_what_was_not_attempt
     server.delay(Duration::from_millis(100));
     let all = ids(200);
     let store = store_with(&all).await;
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         concurrency: 4,
         headroom: Duration::from_millis(100),
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
-    let service = service(&store, &server.endpoint(), config);
+    let service = service(&store, &server.endpoint(), config).await;
     let invocation = Invocation {
         request_id: "deadline".into(),
         deadline: Some(Instant::now() + Duration::from_millis(700)),
@@ -206,13 +228,13 @@ async fn faults_that_persist_fail_after_the_attempts_and_never_remove_a_live_con
     for (id, plan) in all.iter().zip(plans) {
         server.plan(id, plan);
     }
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         max_attempts: 3,
         base_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
-    let service = service(&store, &server.endpoint(), config);
+    let service = service(&store, &server.endpoint(), config).await;
     let report = fanout(&service, json!({"ids": all}), Invocation::new()).await;
     assert_eq!(report["sent"], 1, "{report}");
     let failed = report["failed"].as_array().unwrap();
@@ -255,14 +277,14 @@ async fn a_deadline_shorter_than_the_backoff_stops_the_retries() {
     let all = ids(1);
     let store = store_with(&all).await;
     server.plan(&all[0], Plan::Throttle(1000));
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         max_attempts: 100,
         base_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
         headroom: Duration::from_millis(50),
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
-    let service = service(&store, &server.endpoint(), config);
+    let service = service(&store, &server.endpoint(), config).await;
     let started = Instant::now();
     let invocation = Invocation {
         request_id: "short".into(),
@@ -279,12 +301,12 @@ async fn a_deadline_shorter_than_the_backoff_stops_the_retries() {
 async fn an_unreachable_management_api_fails_the_sends_and_keeps_the_connections() {
     // Nothing listens on the endpoint: connection refused on every attempt.
     let store = store_with(&ids(2)).await;
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         max_attempts: 2,
         base_backoff: Duration::from_millis(1),
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
-    let service = service(&store, "http://127.0.0.1:9", config);
+    let service = service(&store, "http://127.0.0.1:9", config).await;
     let report = fanout(&service, json!({"ids": ids(2)}), Invocation::new()).await;
     assert_eq!(report["sent"], 0, "{report}");
     assert_eq!(report["failed"].as_array().unwrap().len(), 2, "{report}");
@@ -297,13 +319,13 @@ async fn connections_reset_by_the_management_api_are_retried_then_fail_and_are_k
     // 5xx, never taken for a closed connection.
     let (endpoint, requests) = resetting_endpoint().await;
     let store = store_with(&ids(2)).await;
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         max_attempts: 3,
         base_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
-    let service = service(&store, &endpoint, config);
+    let service = service(&store, &endpoint, config).await;
     let report = fanout(&service, json!({"ids": ids(2)}), Invocation::new()).await;
     assert_eq!(report["sent"], 0, "{report}");
     assert_eq!(report["gone"].as_array().unwrap().len(), 0, "{report}");
@@ -326,11 +348,11 @@ async fn an_answer_slower_than_the_deadline_is_given_up_at_the_deadline() {
     let all = ids(3);
     let store = store_with(&all).await;
     server.plan(&all[0], Plan::Stall(Duration::from_secs(30)));
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         headroom: Duration::from_millis(100),
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
-    let service = service(&store, &server.endpoint(), config);
+    let service = service(&store, &server.endpoint(), config).await;
     let started = Instant::now();
     let invocation = Invocation {
         request_id: "slow".into(),
@@ -366,7 +388,7 @@ async fn forbidden_names_the_endpoint_and_is_not_retried() {
     let server = FaultServer::start().await;
     let store = store_with(&ids(2)).await;
     server.plan("conn0000=", Plan::Forbidden);
-    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    let service = service(&store, &server.endpoint(), BroadcastSettings::default()).await;
     let report = fanout(&service, json!({"ids": ids(2)}), Invocation::new()).await;
     assert_eq!(report["sent"], 1);
     let reason = report["failed"][0][1].as_str().unwrap();
@@ -382,7 +404,7 @@ async fn forbidden_names_the_endpoint_and_is_not_retried() {
 async fn an_oversized_message_is_refused_before_any_request() {
     let server = FaultServer::start().await;
     let store = store_with(&ids(3)).await;
-    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    let service = service(&store, &server.endpoint(), BroadcastSettings::default()).await;
     let reply = fanout(
         &service,
         json!({"ids": ids(3), "size": 129 * 1024}),
@@ -406,11 +428,11 @@ async fn a_room_broadcast_keeps_the_sends_in_flight_across_pages() {
         store.join(id, "big").await.unwrap();
     }
     server.plan(&all[7], Plan::Gone);
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         concurrency: 16,
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
-    let service = service(&store, &server.endpoint(), config);
+    let service = service(&store, &server.endpoint(), config).await;
 
     let report = fanout(&service, json!({"room": "big"}), Invocation::new()).await;
     assert_eq!(report["sent"], 59, "{report}");
@@ -446,8 +468,10 @@ async fn a_store_failure_mid_room_finishes_the_sends_started_and_says_so() {
     lift_tests::init_tracing();
     let service = App::new(fanout::router())
         .store(store)
-        .management_endpoint(server.endpoint())
-        .service();
+        .settings(lift_tests::endpoint(server.endpoint()))
+        .service()
+        .await
+        .expect("the app\'s service");
 
     let reply = fanout(&service, json!({"room": "red"}), Invocation::new()).await;
     // The handler's `?` turns the failure into an internal error frame (the store's words
@@ -477,17 +501,21 @@ async fn a_room_broadcast_reads_no_members_past_the_deadline() {
         inner: memory,
         ..FaultyStore::default()
     };
-    let config = BroadcastConfig {
+    let config = BroadcastSettings {
         concurrency: 4,
         headroom: Duration::from_millis(100),
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
     lift_tests::init_tracing();
     let service = App::new(fanout::router())
         .store(store.clone())
-        .management_endpoint(server.endpoint())
-        .broadcast(config)
-        .service();
+        .settings(Settings {
+            broadcast: config,
+            ..lift_tests::endpoint(server.endpoint())
+        })
+        .service()
+        .await
+        .expect("the app\'s service");
     let invocation = Invocation {
         request_id: "deadline".into(),
         deadline: Some(Instant::now() + Duration::from_millis(700)),
@@ -495,7 +523,10 @@ async fn a_room_broadcast_reads_no_members_past_the_deadline() {
 
     let logs = lift_tests::Buffer::default();
     let report = fanout(&service, json!({"room": "big"}), invocation)
-        .with_subscriber(lift_runtime::observe::lambda_subscriber(logs.clone()))
+        .with_subscriber(lift_runtime::observe::lambda_subscriber(
+            logs.clone(),
+            "info",
+        ))
         .await;
     let pages = store.pages_read.load(Ordering::SeqCst);
     // The shortfall is logged as a warning with the counts, for the operator.
@@ -537,12 +568,14 @@ async fn the_metrics_line_counts_what_the_sends_did() {
     let metrics = lift_tests::Buffer::default();
     let service = App::new(fanout::router())
         .store(store)
-        .management_endpoint(server.endpoint())
+        .settings(lift_tests::endpoint(server.endpoint()))
         .middleware(lift_runtime::observe::Metrics::to_writer(
             "Lift/Test",
             metrics.clone(),
         ))
-        .service();
+        .service()
+        .await
+        .expect("the app\'s service");
 
     let report = fanout(&service, json!({"ids": all}), Invocation::new()).await;
     assert_eq!(report["sent"], 7, "{report}");
@@ -576,7 +609,7 @@ async fn rooms_and_users_broadcast_to_their_connections() {
         store.join(id, "red").await.unwrap();
     }
     server.plan(&all[1], Plan::Gone);
-    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
+    let service = service(&store, &server.endpoint(), BroadcastSettings::default()).await;
 
     let report = fanout(&service, json!({"room": "red"}), Invocation::new()).await;
     assert_eq!(report["sent"], 4, "{report}");
@@ -608,13 +641,26 @@ async fn rooms_and_users_broadcast_to_their_connections() {
 
 #[tokio::test]
 async fn one_management_client_per_endpoint_for_the_life_of_the_process() {
-    let server = FaultServer::start().await;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let store = store_with(&ids(1)).await;
-    let service = service(&store, &server.endpoint(), BroadcastConfig::default());
-    assert_eq!(service.management_clients_built(), 0);
+    let sink = lift_tests::sink::Sink::default();
+    let clients = sink.connect();
+    let built = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = built.clone();
+    let service = App::new(fanout::router())
+        .store(store.clone())
+        .management_api(move |endpoint| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            clients(endpoint)
+        })
+        .settings(Settings::default())
+        .service()
+        .await
+        .expect("the app's service");
+    assert_eq!(built.load(Ordering::SeqCst), 0);
     for _ in 0..5 {
         fanout(&service, json!({"ids": ids(1)}), Invocation::new()).await;
     }
-    assert_eq!(service.management_clients_built(), 1);
-    assert_eq!(server.delivered("conn0000="), 5);
+    assert_eq!(built.load(Ordering::SeqCst), 1);
+    assert_eq!(sink.delivered("conn0000="), 5);
 }

@@ -35,7 +35,7 @@ async fn a_connection_without_a_name_is_refused_and_not_stored() {
         .await
         .err();
     assert_eq!(status, Some(400));
-    assert!(emulator.service().store().list().await.unwrap().is_empty());
+    assert!(emulator.store().list().await.unwrap().is_empty());
     assert!(emulator.connection_ids().is_empty());
 }
 
@@ -46,7 +46,7 @@ async fn whoami_replies_with_the_name_and_the_stored_connection_id() {
     let reply = ana.whoami().await;
     assert_eq!(reply["name"], "ana maria");
     let id = reply["connectionId"].as_str().unwrap();
-    let stored = emulator.service().store().get(id).await.unwrap().unwrap();
+    let stored = emulator.store().get(id).await.unwrap().unwrap();
     assert_eq!(stored.user.as_deref(), Some("ana maria"));
     assert_eq!(reply.as_object().unwrap().len(), 3, "{reply}");
 }
@@ -102,7 +102,7 @@ async fn anything_else_gets_an_error_frame_and_the_connection_stays_open() {
 #[tokio::test]
 async fn an_oversized_message_closes_the_connection_with_1009_as_api_gateway_does() {
     let emulator = start_chat().await;
-    let store = emulator.service().store().clone();
+    let store = emulator.store().clone();
     let mut bob = Client::join(&emulator, "bob").await;
     // One frame over 32 KB (a browser sends each message as one frame), then a message over
     // 128 KB: API Gateway closes the connection with 1009 either way.
@@ -142,12 +142,10 @@ async fn a_text_frame_that_is_not_utf8_closes_the_connection_with_1007() {
 
 #[tokio::test]
 async fn lenient_limits_answer_an_error_frame_and_keep_the_connection_open() {
-    use lift_runtime::local::{Emulator, LocalConfig};
-    let service = lift_runtime::App::new(lift_tests::chat_app::chat::router()).service();
-    let config = LocalConfig::default()
-        .lenient_limits()
-        .addr("127.0.0.1:0".parse().unwrap());
-    let emulator = Emulator::start(service, config).await.unwrap();
+    let mut settings = lift_runtime::Settings::default();
+    settings.local.lenient_limits = true;
+    let app = lift_runtime::App::new(lift_tests::chat_app::chat::router()).settings(settings);
+    let emulator = lift_tests::start(app).await;
     let mut ana = Client::join(&emulator, "ana").await;
     let text = "x".repeat(128 * 1024);
     ana.send_json(json!({"action": "sendMessage", "text": text}))
@@ -165,7 +163,7 @@ async fn disconnect_removes_the_connection_from_the_store() {
     let mut ana = Client::join(&emulator, "ana").await;
     let mut bob = Client::join(&emulator, "bob").await;
     let ana_id = ana.connection_id().await;
-    let store = emulator.service().store().clone();
+    let store = emulator.store().clone();
     assert!(store.get(&ana_id).await.unwrap().is_some());
 
     ana.close(4000, "bye").await;

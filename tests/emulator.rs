@@ -4,9 +4,10 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lift_runtime::local::LocalConfig;
+use lift_runtime::settings::LocalSettings;
 use lift_runtime::testing::TestApp;
 use lift_runtime::App;
+use lift_runtime::Settings;
 use lift_tests::{eventually, init_tracing, Client};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -53,7 +54,7 @@ mod probe {
         let mut seen = json!({
             "q": ctx.query("q"),
             "header": ctx.header("x-probe"),
-            "sourceIp": ctx.source_ip(),
+            "sourceIp": ctx.event().request_context.identity.source_ip,
             "stage": ctx.event().request_context.stage,
             "eventType": ctx.event().request_context.event_type,
         });
@@ -86,7 +87,7 @@ mod probe {
     #[ws_default]
     async fn sizes(ctx: &WsContext, bytes: Vec<u8>) -> WsResult<Json<Value>> {
         Ok(Json(json!({
-            "base64": ctx.is_base64_encoded(),
+            "base64": ctx.event().is_base64_encoded,
             "size": bytes.len(),
             "head": bytes.iter().take(4).collect::<Vec<_>>(),
         })))
@@ -107,20 +108,21 @@ mod probe {
     }
 }
 
-async fn start_probe(config: LocalConfig) -> lift_runtime::local::Emulator {
+async fn start_probe(local: LocalSettings) -> TestApp {
     init_tracing();
-    let config = config.addr("127.0.0.1:0".parse().unwrap());
-    lift_runtime::local::Emulator::start(App::new(probe::router()).service(), config)
-        .await
-        .unwrap()
+    let settings = Settings {
+        local,
+        ..Settings::default()
+    };
+    TestApp::start(App::new(probe::router()).settings(settings)).await
 }
 
 #[tokio::test]
 async fn a_handler_slower_than_the_invocation_timeout_gets_a_timeout_frame_and_the_connection_stays(
 ) {
-    let emulator = start_probe(LocalConfig {
+    let emulator = start_probe(LocalSettings {
         invocation_timeout: Duration::from_millis(300),
-        ..LocalConfig::default()
+        ..LocalSettings::default()
     })
     .await;
     let mut client = Client::try_connect(&emulator.url()).await.unwrap();
@@ -134,7 +136,7 @@ async fn a_handler_slower_than_the_invocation_timeout_gets_a_timeout_frame_and_t
 
 #[tokio::test]
 async fn connect_events_carry_query_headers_source_ip_and_stage() {
-    let emulator = start_probe(LocalConfig::default()).await;
+    let emulator = start_probe(LocalSettings::default()).await;
     let url = format!("{}/prod?q=a%20b&other=1", emulator.url());
     let mut client = Client::try_connect_with_header(&url, "x-probe", "hello")
         .await
@@ -156,7 +158,7 @@ async fn connect_events_carry_query_headers_source_ip_and_stage() {
 
 #[tokio::test]
 async fn handshake_refusals_carry_the_handlers_status() {
-    let emulator = start_probe(LocalConfig::default()).await;
+    let emulator = start_probe(LocalSettings::default()).await;
     for (mode, status) in [("deny", 403), ("login", 401), ("panic", 500)] {
         let url = format!("{}/?mode={mode}", emulator.url());
         assert_eq!(
@@ -165,7 +167,7 @@ async fn handshake_refusals_carry_the_handlers_status() {
             "{mode}"
         );
     }
-    assert!(emulator.service().store().list().await.unwrap().is_empty());
+    assert!(emulator.store().list().await.unwrap().is_empty());
     // The emulator keeps serving after a panicking $connect.
     let mut client = Client::try_connect(&emulator.url()).await.unwrap();
     client.send_json(json!({"action": "seen"})).await;
@@ -174,7 +176,7 @@ async fn handshake_refusals_carry_the_handlers_status() {
 
 #[tokio::test]
 async fn disconnect_events_carry_the_close_code_and_reason() {
-    let emulator = start_probe(LocalConfig::default()).await;
+    let emulator = start_probe(LocalSettings::default()).await;
     let mut client = Client::try_connect(&emulator.url()).await.unwrap();
     client.send_json(json!({"action": "seen"})).await;
     let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
@@ -187,15 +189,18 @@ async fn disconnect_events_carry_the_close_code_and_reason() {
         disconnect_of(&id),
         Some((Some(4001), Some("done here".to_owned())))
     );
-    assert!(emulator.service().store().get(&id).await.unwrap().is_none());
+    assert!(emulator.store().get(&id).await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn idle_connections_are_closed_with_1001() {
     // Through the library's own test helpers, as a user would write it.
     init_tracing();
-    let config = LocalConfig::default().idle_timeout(Duration::from_millis(300));
-    let app = TestApp::start(App::new(probe::router()).local(config)).await;
+    let app = start_probe(LocalSettings {
+        idle_timeout: Duration::from_millis(300),
+        ..LocalSettings::default()
+    })
+    .await;
     let mut client = app.connect("/").await;
     client.send_json(&json!({"action": "seen"})).await;
     let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
@@ -210,18 +215,26 @@ async fn idle_connections_are_closed_with_1001() {
 
 #[tokio::test]
 async fn connections_end_at_their_maximum_lifetime() {
-    let config = LocalConfig::default().max_lifetime(Duration::from_millis(300));
-    let emulator = start_probe(config).await;
+    let emulator = start_probe(LocalSettings {
+        max_lifetime: Duration::from_millis(300),
+        ..LocalSettings::default()
+    })
+    .await;
     let mut client = Client::try_connect(&emulator.url()).await.unwrap();
     match client.next().await {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
         other => panic!("expected a close frame, got {other:?}"),
     }
-    let store = emulator.service().store().clone();
+    let store = emulator.store().clone();
     eventually("the record is deleted", || async {
         store.list().await.unwrap().is_empty()
     })
     .await;
+}
+
+/// The emulator's address, from its `ws://` URL.
+fn addr_of(app: &TestApp) -> std::net::SocketAddr {
+    app.url().trim_start_matches("ws://").parse().unwrap()
 }
 
 async fn plain_get(addr: std::net::SocketAddr) -> String {
@@ -241,7 +254,7 @@ async fn get_path(addr: std::net::SocketAddr, path: &str) -> String {
 async fn the_inspector_shows_connections_rooms_events_and_calls() {
     init_tracing();
     let emulator = lift_tests::start_chat().await;
-    let addr = emulator.local_addr();
+    let addr = addr_of(&emulator);
     let mut ana = Client::join(&emulator, "ana").await;
     let mut bob = Client::join(&emulator, "bob").await;
     ana.send_json(json!({"action": "join", "room": "rust"}))
@@ -298,23 +311,27 @@ async fn the_inspector_shows_connections_rooms_events_and_calls() {
 
 #[tokio::test]
 async fn a_plain_get_serves_the_page_or_asks_for_an_upgrade() {
-    let emulator = start_probe(LocalConfig::default().page("<h1>hi</h1>")).await;
-    let response = plain_get(emulator.local_addr()).await;
+    let emulator = start_probe(LocalSettings {
+        page: Some("<h1>hi</h1>".into()),
+        ..LocalSettings::default()
+    })
+    .await;
+    let response = plain_get(addr_of(&emulator)).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("<h1>hi</h1>"), "{response}");
 
-    let emulator = start_probe(LocalConfig::default()).await;
-    let response = plain_get(emulator.local_addr()).await;
+    let emulator = start_probe(LocalSettings::default()).await;
+    let response = plain_get(addr_of(&emulator)).await;
     assert!(response.starts_with("HTTP/1.1 426"), "{response}");
 }
 
 #[tokio::test]
 async fn shutdown_closes_every_connection_with_its_disconnect() {
-    let emulator = start_probe(LocalConfig::default()).await;
+    let emulator = start_probe(LocalSettings::default()).await;
     let mut client = Client::try_connect(&emulator.url()).await.unwrap();
     client.send_json(json!({"action": "seen"})).await;
     let id = client.recv_json().await["id"].as_str().unwrap().to_owned();
-    let store = emulator.service().store().clone();
+    let store = emulator.store().clone();
     emulator.shutdown().await;
     match client.next().await {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
@@ -341,7 +358,7 @@ async fn a_binary_frame_closes_the_connection_with_1003_as_api_gateway_does() {
         json!({"base64": false, "size": 5, "head": [104, 101, 108, 108]})
     );
 
-    client.send_binary(vec![0u8, 159, 146, 150]).await;
+    client.send(Message::binary(vec![0u8, 159, 146, 150])).await;
     assert_eq!(
         client.closed().await,
         (1003, "binary frames are not supported".to_owned())

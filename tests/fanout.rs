@@ -6,10 +6,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use lift_runtime::fanout::{FanoutConfig, FanoutQueue, LocalQueue, LocalQueueConfig, SqsQueue};
+use lift_runtime::fanout::{FanoutQueue, LocalQueue, LocalQueueConfig, SqsQueue};
+use lift_runtime::settings::{BroadcastSettings, FanoutSettings};
 use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
 use lift_runtime::testing::TestApp;
-use lift_runtime::{App, BroadcastConfig, Invocation, Service};
+use lift_runtime::{App, Service, Settings};
 use lift_tests::events::{fixture, message_event};
 use lift_tests::init_tracing;
 use lift_tests::rooms::big_room as rooms;
@@ -37,18 +38,18 @@ async fn room_of(n: usize) -> MemoryStore {
 
 /// Settings that make a room of thousands take every path: many id records, several cursor
 /// records in a chain, no retries within a consumer (so a failing send is put back at once).
-fn small_settings() -> (FanoutConfig, BroadcastConfig) {
-    let fanout = FanoutConfig {
+fn small_settings() -> (FanoutSettings, BroadcastSettings) {
+    let fanout = FanoutSettings {
         threshold: 100,
         ids_per_record: 100,
         expand_per_record: 700,
         rate: 1_000_000,
         consumers: 4,
-        ..FanoutConfig::default()
+        ..FanoutSettings::default()
     };
-    let broadcast = BroadcastConfig {
+    let broadcast = BroadcastSettings {
         max_attempts: 1,
-        ..BroadcastConfig::default()
+        ..BroadcastSettings::default()
     };
     (fanout, broadcast)
 }
@@ -61,30 +62,31 @@ fn local_queue() -> LocalQueue {
     })
 }
 
-fn service(
+async fn service(
     store: &MemoryStore,
     sink: &Sink,
     queue: impl FanoutQueue,
-    fanout: FanoutConfig,
+    fanout: FanoutSettings,
 ) -> Service {
     let (_, broadcast) = small_settings();
     App::new(rooms::router())
         .store(store.clone())
         .management_api(sink.connect())
-        .broadcast(broadcast)
-        .fanout(fanout)
+        .settings(Settings {
+            broadcast,
+            fanout,
+            ..Settings::default()
+        })
         .fanout_queue(queue)
         .service()
+        .await
+        .expect("the app's service")
 }
 
 /// `shout` from `sender=` through the service, as API Gateway delivers it; the report.
 async fn shout(service: &Service) -> Value {
-    let response = service
-        .handle_json(
-            message_event("sender=", "shout", "hello"),
-            Invocation::new(),
-        )
-        .await;
+    let response =
+        lift_tests::handle_json(service, message_event("sender=", "shout", "hello")).await;
     assert_eq!(response.status_code, 200, "{response:?}");
     match response.body {
         Some(aws_lambda_events::encodings::Body::Text(text)) => {
@@ -144,10 +146,8 @@ async fn a_big_room_is_reached_exactly_once_through_the_local_queue() {
     }
     let queue = local_queue();
     let (fanout, _) = small_settings();
-    let service = service(&store, &sink, queue.clone(), fanout);
-    let delivery = service
-        .deliver_fanout()
-        .expect("the local queue delivers itself");
+    let service = service(&store, &sink, queue.clone(), fanout).await;
+    let delivery = lift_tests::deliver(&queue, &service);
 
     let report = shout(&service).await;
     // 100 sent to directly: one gone, one failing (queued).
@@ -189,8 +189,8 @@ async fn consumers_whose_deadline_comes_half_way_leave_the_rest_to_the_next() {
     });
     let (mut fanout, _) = small_settings();
     fanout.rate = 1_000;
-    let service = service(&store, &sink, queue.clone(), fanout);
-    let delivery = service.deliver_fanout().unwrap();
+    let service = service(&store, &sink, queue.clone(), fanout).await;
+    let delivery = lift_tests::deliver(&queue, &service);
     let report = shout(&service).await;
     assert_eq!(report["sent"], 100, "{report}");
     assert!(
@@ -216,8 +216,8 @@ async fn records_past_their_expiry_are_dropped() {
     let queue = local_queue();
     let (mut fanout, _) = small_settings();
     fanout.expiry = Duration::ZERO;
-    let service = service(&store, &sink, queue.clone(), fanout);
-    let delivery = service.deliver_fanout().unwrap();
+    let service = service(&store, &sink, queue.clone(), fanout).await;
+    let delivery = lift_tests::deliver(&queue, &service);
     let report = shout(&service).await;
     assert_eq!(report["sent"], 100, "{report}");
     assert!(queue.drained(Duration::from_secs(10)).await);
@@ -237,8 +237,8 @@ async fn poison_records_reach_the_dead_letter_queue() {
     let sink = Sink::default();
     let queue = local_queue();
     let (fanout, _) = small_settings();
-    let service = service(&store, &sink, queue.clone(), fanout);
-    let delivery = service.deliver_fanout().unwrap();
+    let service = service(&store, &sink, queue.clone(), fanout).await;
+    let delivery = lift_tests::deliver(&queue, &service);
     queue
         .enqueue(vec!["not a fan-out record".into(), r#"{"key":1}"#.into()])
         .await
@@ -254,10 +254,13 @@ async fn poison_records_reach_the_dead_letter_queue() {
 #[tokio::test]
 async fn real_clients_in_a_room_over_the_threshold_get_the_message_once_through_the_emulator() {
     init_tracing();
-    let app = App::new(rooms::router()).fanout(FanoutConfig {
-        threshold: 2,
-        ids_per_record: 1,
-        ..FanoutConfig::default()
+    let app = App::new(rooms::router()).settings(Settings {
+        fanout: FanoutSettings {
+            threshold: 2,
+            ids_per_record: 1,
+            ..FanoutSettings::default()
+        },
+        ..Settings::default()
     });
     let test = TestApp::start(app).await;
     let mut clients = Vec::new();
@@ -311,15 +314,15 @@ async fn sqs_events_on_the_lambda_path_report_the_records_that_failed() {
     let store = MemoryStore::new();
     let sink = Sink::default();
     let (fanout, _) = small_settings();
-    let service = service(&store, &sink, local_queue(), fanout);
+    let service = service(&store, &sink, local_queue(), fanout).await;
     let far = (SystemTime::now() + Duration::from_secs(60))
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let response = service
-        .handle_lambda(sqs_event(far), Invocation::new())
-        .await;
-    let batch = response.sqs().expect("an SQS event gets a batch response");
+    let response = service.handle(sqs_event(far)).await;
+    // What Lambda is answered, as JSON.
+    let json = serde_json::to_value(&response).unwrap();
+    let batch = lift_tests::sqs(response);
     let failed: Vec<&str> = batch
         .batch_item_failures
         .iter()
@@ -327,24 +330,24 @@ async fn sqs_events_on_the_lambda_path_report_the_records_that_failed() {
         .collect();
     assert_eq!(failed, ["bad-1"]);
     assert_eq!(
-        serde_json::to_value(&response).unwrap(),
+        json,
         json!({"batchItemFailures": [{"itemIdentifier": "bad-1"}]})
     );
     assert_eq!((sink.delivered("a="), sink.delivered("b=")), (1, 1));
 
     // SQS delivering the same record again to this warm function: skipped.
-    let response = service
-        .handle_lambda(sqs_event(far), Invocation::new())
-        .await;
-    assert_eq!(response.sqs().unwrap().batch_item_failures.len(), 1);
+    let response = service.handle(sqs_event(far)).await;
+    assert_eq!(lift_tests::sqs(response).batch_item_failures.len(), 1);
     assert_eq!((sink.delivered("a="), sink.delivered("b=")), (1, 1));
 
     // An app without a fan-out queue cannot finish a record: every one is reported.
     let bare = App::new(rooms::router())
         .management_api(sink.connect())
-        .service();
-    let response = bare.handle_lambda(sqs_event(far), Invocation::new()).await;
-    assert_eq!(response.sqs().unwrap().batch_item_failures.len(), 2);
+        .service()
+        .await
+        .expect("the app\'s service");
+    let response = bare.handle(sqs_event(far)).await;
+    assert_eq!(lift_tests::sqs(response).batch_item_failures.len(), 2);
 }
 
 /// The moto server's endpoint (it speaks SQS and DynamoDB on one port).
@@ -432,9 +435,9 @@ async fn a_big_room_is_reached_exactly_once_through_sqs() {
     let flaky = "m01000=";
     sink.fail(flaky, 1);
     let (fanout, _) = small_settings();
-    let queue = SqsQueue::new(&config, &queue_url).consumers(4);
-    let service = service(&store, &sink, queue.clone(), fanout);
-    let delivery = service.deliver_fanout().unwrap();
+    let queue = SqsQueue::new(&config, &queue_url);
+    let service = service(&store, &sink, queue.clone(), fanout).await;
+    let delivery = lift_tests::deliver(&queue, &service);
     // A record no consumer can read, beside the broadcast.
     queue.enqueue(vec!["poison".into()]).await.unwrap();
 
@@ -480,8 +483,8 @@ async fn a_big_room_is_reached_exactly_once_through_sqs() {
     let expired = Sink::default();
     let (mut fanout, _) = small_settings();
     fanout.expiry = Duration::ZERO;
-    let service = self::service(&store, &expired, queue.clone(), fanout);
-    let delivery = service.deliver_fanout().unwrap();
+    let service = self::service(&store, &expired, queue.clone(), fanout).await;
+    let delivery = lift_tests::deliver(&queue, &service);
     let report = shout(&service).await;
     assert_eq!(report["sent"], 100, "{report}");
     // Long enough for the consumers to receive and drop every record.

@@ -3,7 +3,7 @@
 //! Management API calls going through the real SDK client to the emulator.
 
 use lift_runtime::store::{ConnectionStore, MemoryStore};
-use lift_runtime::{App, Invocation, Service};
+use lift_runtime::{App, Service};
 use lift_tests::chat_app::chat;
 use lift_tests::events::{connect_event, disconnect_event, fixture, message_event};
 use lift_tests::{start, Client};
@@ -25,8 +25,10 @@ async fn lambda_chat(store: &MemoryStore, management_endpoint: &str) -> Service 
     lift_tests::init_tracing();
     App::new(chat::router())
         .store(store.clone())
-        .management_endpoint(management_endpoint)
+        .settings(lift_tests::endpoint(management_endpoint))
         .service()
+        .await
+        .expect("the app's service")
 }
 
 #[tokio::test]
@@ -34,39 +36,24 @@ async fn connect_stores_the_connection_and_disconnect_removes_it() {
     let store = MemoryStore::new();
     let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
 
-    let response = service
-        .handle_json(connect_event(), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, connect_event()).await;
     assert_eq!(response.status_code, 200);
-    let stored = service
-        .store()
-        .get("TWegAcC4EowCHnA=")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = store.get("TWegAcC4EowCHnA=").await.unwrap().unwrap();
     assert_eq!(stored.user.as_deref(), Some("me"));
 
     // The disconnect fixture's connection: connect it, then disconnect it.
     let mut connect = connect_event();
     connect["requestContext"]["connectionId"] = "AAAA1234=".into();
     assert_eq!(
-        service
-            .handle_json(connect, Invocation::new())
-            .await
-            .status_code,
+        lift_tests::handle_json(&service, connect).await.status_code,
         200
     );
-    assert!(service.store().get("AAAA1234=").await.unwrap().is_some());
+    assert!(store.get("AAAA1234=").await.unwrap().is_some());
     let disconnect = fixture("example-apigw-websocket-request-disconnect-route.json");
-    let response = service.handle_json(disconnect, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, disconnect).await;
     assert_eq!(response.status_code, 200);
-    assert!(service.store().get("AAAA1234=").await.unwrap().is_none());
-    assert!(service
-        .store()
-        .get("TWegAcC4EowCHnA=")
-        .await
-        .unwrap()
-        .is_some());
+    assert!(store.get("AAAA1234=").await.unwrap().is_none());
+    assert!(store.get("TWegAcC4EowCHnA=").await.unwrap().is_some());
 }
 
 /// AWS's sample events as shipped (what `cargo lambda invoke --data-example
@@ -84,10 +71,9 @@ async fn aws_sample_events_as_shipped_are_accepted() {
     let connected_at = stale["requestContext"]["connectedAt"].as_i64().unwrap();
     assert!(connected_at < 1_700_000_000_000, "the sample is years old");
 
-    let response = service.handle_json(stale, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, stale).await;
     assert_eq!(response.status_code, 200, "{:?}", body(&response));
-    let stored = service
-        .store()
+    let stored = store
         .get("TWegAcC4EowCHnA=")
         .await
         .unwrap()
@@ -100,7 +86,7 @@ async fn aws_sample_events_as_shipped_are_accepted() {
     assert!(stored.expires_at > std::time::SystemTime::now());
 
     let whoami = message_event("TWegAcC4EowCHnA=", "whoami", r#"{"action":"whoami"}"#);
-    let response = service.handle_json(whoami, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, whoami).await;
     assert_eq!(body(&response).unwrap()["name"], "me");
 }
 
@@ -109,22 +95,20 @@ async fn connect_without_a_name_is_refused_and_nothing_is_stored() {
     let store = MemoryStore::new();
     let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
     let event = fixture("example-apigw-websocket-request-without-method.json");
-    let response = service.handle_json(event, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event).await;
     assert_eq!(response.status_code, 400);
     assert_eq!(body(&response).unwrap()["code"], "bad_request");
-    assert!(service.store().list().await.unwrap().is_empty());
+    assert!(store.list().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn a_reply_route_answers_in_the_lambda_response() {
     let store = MemoryStore::new();
     let service = lambda_chat(&store, "http://127.0.0.1:9/unused").await;
-    service
-        .handle_json(connect_event(), Invocation::new())
-        .await;
+    lift_tests::handle_json(&service, connect_event()).await;
 
     let event = message_event("TWegAcC4EowCHnA=", "whoami", r#"{"action":"whoami"}"#);
-    let response = service.handle_json(event, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(
         body(&response),
@@ -143,15 +127,13 @@ async fn one_way_routes_answer_through_the_management_api() {
     // "me" connects through Lambda and says hello: everyone stored receives it, through the
     // SDK client posting to the Management API (the fixture's own connection is not live: its
     // 410 is tolerated).
-    service
-        .handle_json(connect_event(), Invocation::new())
-        .await;
+    lift_tests::handle_json(&service, connect_event()).await;
     let event = message_event(
         "TWegAcC4EowCHnA=",
         "sendMessage",
         r#"{"action":"sendMessage","text":"from lambda"}"#,
     );
-    let response = service.handle_json(event, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(body(&response), None);
     assert_eq!(
@@ -161,7 +143,7 @@ async fn one_way_routes_answer_through_the_management_api() {
 
     // An error on a one-way route is posted to the caller as an error frame.
     let event = message_event(&ana_id, "sendMessage", r#"{"action":"sendMessage"}"#);
-    let response = service.handle_json(event, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event).await;
     assert_eq!(response.status_code, 200);
     let frame = ana.recv_json().await;
     assert_eq!(
@@ -171,7 +153,7 @@ async fn one_way_routes_answer_through_the_management_api() {
 
     // So is an unknown route (API Gateway sends it to $default; the chat has no handler).
     let event = message_event(&ana_id, "$default", "not json");
-    service.handle_json(event, Invocation::new()).await;
+    lift_tests::handle_json(&service, event).await;
     assert_eq!(ana.recv_json().await["code"], "unknown_route");
 }
 
@@ -195,21 +177,19 @@ async fn malformed_events_are_answered_400_and_the_service_keeps_working() {
         json!(null),
         no_route,
     ] {
-        let response = service.handle_json(event.clone(), Invocation::new()).await;
+        let response = lift_tests::handle_json(&service, event.clone()).await;
         assert_eq!(response.status_code, 400, "{event}");
         assert_eq!(body(&response).unwrap()["code"], "invalid_event", "{event}");
     }
     // Without domainName the endpoint is unknown, unless one is configured (as here).
     assert_eq!(
-        service
-            .handle_json(no_domain, Invocation::new())
+        lift_tests::handle_json(&service, no_domain)
             .await
             .status_code,
         200
     );
     assert_eq!(
-        service
-            .handle_json(connect_event(), Invocation::new())
+        lift_tests::handle_json(&service, connect_event())
             .await
             .status_code,
         200
@@ -250,24 +230,21 @@ async fn a_panicking_disconnect_handler_still_forgets_the_connection() {
     let store = MemoryStore::new();
     let service = App::new(fragile::router())
         .store(store.clone())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
     for id in ["panics=", "calm="] {
-        let response = service
-            .handle_json(lift_tests::events::connect_event_for(id), Invocation::new())
-            .await;
+        let response =
+            lift_tests::handle_json(&service, lift_tests::events::connect_event_for(id)).await;
         assert_eq!(response.status_code, 200);
     }
-    let response = service
-        .handle_json(disconnect_event("panics="), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, disconnect_event("panics=")).await;
     // API Gateway ignores $disconnect's answer; the record goes all the same.
     assert_eq!(response.status_code, 200);
     assert!(store.get("panics=").await.unwrap().is_none());
     // The process serves the next event.
-    let response = service
-        .handle_json(message_event("calm=", "fine", "{}"), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, message_event("calm=", "fine", "{}")).await;
     assert!(
         matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "fine"),
         "{:?}",
@@ -278,18 +255,20 @@ async fn a_panicking_disconnect_handler_still_forgets_the_connection() {
 #[tokio::test]
 async fn base64_bodies_are_decoded_and_bad_base64_is_an_invalid_body() {
     let service = App::new(fragile::router())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
     let mut event = message_event("TWegAcC4EowCHnA=", "$default", "AJ+Slg==");
     event["isBase64Encoded"] = json!(true);
-    let response = service.handle_json(event.clone(), Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event.clone()).await;
     assert!(
         matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "[0, 159, 146, 150]"),
         "{:?}",
         response.body
     );
     event["body"] = json!("not base64!");
-    let response = service.handle_json(event, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event).await;
     let frame = body(&response).unwrap();
     assert_eq!(frame["code"], "invalid_body", "{frame}");
     assert!(
@@ -305,11 +284,13 @@ async fn base64_bodies_are_decoded_and_bad_base64_is_an_invalid_body() {
 async fn a_panicking_handler_is_an_internal_error_and_the_service_keeps_working() {
     lift_tests::init_tracing();
     let service = App::new(fragile::router())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
     for _ in 0..2 {
         let event = message_event("TWegAcC4EowCHnA=", "boom", r#"{"action":"boom"}"#);
-        let response = service.handle_json(event, Invocation::new()).await;
+        let response = lift_tests::handle_json(&service, event).await;
         assert_eq!(response.status_code, 200);
         assert_eq!(
             body(&response),
@@ -317,7 +298,7 @@ async fn a_panicking_handler_is_an_internal_error_and_the_service_keeps_working(
         );
     }
     let event = message_event("TWegAcC4EowCHnA=", "fine", r#"{"action":"fine"}"#);
-    let response = service.handle_json(event, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event).await;
     assert!(
         matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "fine")
     );
@@ -334,8 +315,10 @@ async fn the_service_can_be_wrapped_in_tower_layers() {
     let store = MemoryStore::new();
     let service = App::new(chat::router())
         .store(store.clone())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
     let layered = ServiceBuilder::new()
         .map_request(move |event: lambda_runtime::LambdaEvent<Value>| {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -350,13 +333,16 @@ async fn the_service_can_be_wrapped_in_tower_layers() {
         + 10_000;
     let event = lambda_runtime::LambdaEvent::new(connect_event(), context.clone());
     let response = layered.clone().oneshot(event).await.unwrap();
-    assert_eq!(response.websocket().unwrap().status_code, 200);
+    assert_eq!(lift_tests::websocket(response).status_code, 200);
     let event = lambda_runtime::LambdaEvent::new(
         message_event("TWegAcC4EowCHnA=", "whoami", r#"{"action":"whoami"}"#),
         context,
     );
     let response = layered.oneshot(event).await.unwrap();
-    assert_eq!(body(response.websocket().unwrap()).unwrap()["name"], "me");
+    assert_eq!(
+        body(&lift_tests::websocket(response)).unwrap()["name"],
+        "me"
+    );
     assert_eq!(seen.load(Ordering::SeqCst), 2);
 }
 
@@ -377,25 +363,19 @@ async fn the_testing_event_builder_makes_events_the_service_accepts() {
     );
     // ...and the chat handles it like the fixtures: stored under its name...
     assert_eq!(
-        service
-            .handle_json(event, Invocation::new())
-            .await
-            .status_code,
+        lift_tests::handle_json(&service, event).await.status_code,
         200
     );
     let stored = store.get("built=").await.unwrap().unwrap();
     assert_eq!(stored.user.as_deref(), Some("ana"));
     // ...answers a reply route...
     let whoami = Event::message("built=", "whoami", r#"{"action":"whoami"}"#).build();
-    let response = service.handle_json(whoami, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, whoami).await;
     assert_eq!(body(&response).unwrap()["name"], "ana");
     // ...and forgets it on $disconnect.
     let bye = Event::disconnect("built=", 1001, "going away").build();
     assert_eq!(
-        service
-            .handle_json(bye, Invocation::new())
-            .await
-            .status_code,
+        lift_tests::handle_json(&service, bye).await.status_code,
         200
     );
     assert!(store.get("built=").await.unwrap().is_none());
@@ -423,11 +403,11 @@ async fn rooms_joined_in_connect_are_joined_once_the_connection_is_saved() {
     let store = MemoryStore::new();
     let service = App::new(lobby::router())
         .store(store.clone())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
-    let response = service
-        .handle_json(Event::connect("lobbyist=").build(), Invocation::new())
-        .await;
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
+    let response = lift_tests::handle_json(&service, Event::connect("lobbyist=").build()).await;
     assert_eq!(response.status_code, 200);
     let stored = store.get("lobbyist=").await.unwrap().unwrap();
     assert_eq!(stored.rooms.iter().collect::<Vec<_>>(), ["lobby"]);
@@ -442,11 +422,11 @@ async fn rooms_joined_in_connect_are_joined_once_the_connection_is_saved() {
     };
     let service = App::new(lobby::router())
         .store(failing.clone())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
-    let response = service
-        .handle_json(Event::connect("unlucky=").build(), Invocation::new())
-        .await;
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
+    let response = lift_tests::handle_json(&service, Event::connect("unlucky=").build()).await;
     assert_eq!(response.status_code, 500);
     assert_eq!(body(&response).unwrap()["code"], "internal");
     assert!(failing.inner.get("unlucky=").await.unwrap().is_none());

@@ -4,9 +4,9 @@
 //!
 //! Alone in its test binary: it sets the process environment Lambda would set.
 
-use lift_runtime::local::{Emulator, LocalConfig};
 use lift_runtime::store::MemoryStore;
 use lift_runtime::App;
+use lift_runtime::Settings;
 use lift_tests::chat_app::chat;
 use lift_tests::runtime_api::{lambda_environment, RuntimeApi};
 use lift_tests::{eventually, Client};
@@ -45,15 +45,17 @@ async fn app_run_serves_lambda_invocations() {
     let store = MemoryStore::new();
     // The emulator stands in for API Gateway and knows the function's credentials (it checks
     // every Management API signature).
-    let config = LocalConfig::default()
-        .addr("127.0.0.1:0".parse().unwrap())
-        .credentials("AKIDLAMBDA", "secret");
-    let emulator = Emulator::start(
-        App::new(chat::router()).store(store.clone()).service(),
-        config,
+    let mut settings = Settings::default();
+    settings
+        .local
+        .credentials
+        .push(("AKIDLAMBDA".into(), "secret".into()));
+    let emulator = lift_tests::start(
+        App::new(chat::router())
+            .store(store.clone())
+            .settings(settings),
     )
-    .await
-    .unwrap();
+    .await;
     let mut ana = Client::join(&emulator, "ana").await;
 
     let api = RuntimeApi::start().await;

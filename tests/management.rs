@@ -27,7 +27,7 @@ async fn a_post_to_a_live_connection_arrives_as_a_frame() {
     assert!(id.contains('='), "ids carry `=` like API Gateway's: {id}");
 
     // Both endpoint shapes: with the stage, as in Lambda, and without.
-    let root = format!("http://{}", emulator.local_addr());
+    let root = emulator.url().replace("ws://", "http://");
     for endpoint in [emulator.management_endpoint(), root] {
         let sdk = sdk_client(&endpoint);
         sdk.post_to_connection()
@@ -105,7 +105,7 @@ async fn delete_closes_the_client_and_disconnects_it() {
         Message::Close(_) => {}
         other => panic!("expected a close, got {other:?}"),
     }
-    let store = emulator.service().store().clone();
+    let store = emulator.store().clone();
     eventually("the $disconnect removes the record", || async {
         store.get(&id).await.unwrap().is_none()
     })

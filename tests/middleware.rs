@@ -78,7 +78,7 @@ mod app {
     }
 }
 
-async fn start_app() -> lift_runtime::local::Emulator {
+async fn start_app() -> lift_runtime::testing::TestApp {
     start(App::new(app::router()).middleware(outer).middleware(inner)).await
 }
 
@@ -143,7 +143,7 @@ async fn a_middleware_refusing_connect_refuses_the_handshake_and_stores_nothing(
     let emulator = start_app().await;
     let url = format!("{}/?token=bad", emulator.url());
     assert_eq!(Client::try_connect(&url).await.err(), Some(401));
-    assert!(emulator.service().store().list().await.unwrap().is_empty());
+    assert!(emulator.store().list().await.unwrap().is_empty());
 }
 
 #[derive(Clone)]

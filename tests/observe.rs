@@ -5,7 +5,7 @@
 use lift_runtime::observe::{lambda_subscriber, Metrics, RateLimit};
 use lift_runtime::prelude::*;
 use lift_runtime::store::MemoryStore;
-use lift_runtime::{App, Invocation};
+use lift_runtime::App;
 use lift_tests::events::{connect_event_for, disconnect_event, message_event};
 use lift_tests::{start, Buffer, Client};
 use serde_json::{json, Value};
@@ -73,26 +73,18 @@ async fn metrics_are_one_valid_emf_line_per_event() {
     let buffer = Buffer::default();
     let service = App::new(app::router())
         .middleware(Metrics::to_writer("Lift/Test", buffer.clone()))
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
-    service
-        .handle_json(connect_event_for("m="), Invocation::new())
-        .await;
-    service
-        .handle_json(
-            message_event("m=", "ok", r#"{"action":"ok"}"#),
-            Invocation::new(),
-        )
-        .await;
-    service
-        .handle_json(
-            message_event("m=", "fail", r#"{"action":"fail"}"#),
-            Invocation::new(),
-        )
-        .await;
-    service
-        .handle_json(disconnect_event("m="), Invocation::new())
-        .await;
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
+    lift_tests::handle_json(&service, connect_event_for("m=")).await;
+    lift_tests::handle_json(&service, message_event("m=", "ok", r#"{"action":"ok"}"#)).await;
+    lift_tests::handle_json(
+        &service,
+        message_event("m=", "fail", r#"{"action":"fail"}"#),
+    )
+    .await;
+    lift_tests::handle_json(&service, disconnect_event("m=")).await;
 
     let lines = buffer.lines();
     assert_eq!(lines.len(), 4, "{lines:?}");
@@ -118,16 +110,13 @@ async fn metrics_are_one_valid_emf_line_per_event() {
 async fn lambda_logs_are_json_lines_carrying_the_event() {
     let buffer = Buffer::default();
     let service = App::new(app::router())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
     let event = message_event("logged=", "fail", r#"{"action":"fail"}"#);
-    let invocation = Invocation {
-        request_id: "req-123".into(),
-        deadline: None,
-    };
-    service
-        .handle_json(event, invocation)
-        .with_subscriber(lambda_subscriber(buffer.clone()))
+    lift_tests::invoke(&service, event, "req-123", None)
+        .with_subscriber(lambda_subscriber(buffer.clone(), "info"))
         .await;
     let lines = buffer.lines();
     let line = lines

@@ -81,15 +81,18 @@ async fn the_last_device_leaving_announces_the_user_offline() {
     let (bob_phone, _) = greet(&app, "bob").await;
     assert_eq!(ana.recv_json().await["user"], "bob");
 
-    bob.close().await;
+    bob.close(1000, "").await;
     ana.expect_silence(QUIET).await;
-    bob_phone.close().await;
+    bob_phone.close(1000, "").await;
     assert_eq!(
         ana.recv_json().await,
         json!({"type": "offline", "user": "bob"})
     );
 
     // A bad name is refused at the handshake.
-    assert_eq!(app.try_connect("/?user=no%20spaces").await.err(), Some(400));
-    assert_eq!(app.try_connect("/").await.err(), Some(400));
+    assert_eq!(
+        app.try_connect("/?user=no%20spaces", &[]).await.err(),
+        Some(400)
+    );
+    assert_eq!(app.try_connect("/", &[]).await.err(), Some(400));
 }

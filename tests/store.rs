@@ -81,7 +81,7 @@ mod counting {
 
 #[tokio::test]
 async fn dynamodb_requests_per_operation_are_as_documented() {
-    use lift_runtime::{App, Invocation};
+    use lift_runtime::App;
     use lift_tests::events::{connect_event_for, disconnect_event, message_event};
 
     lift_tests::init_tracing();
@@ -89,13 +89,13 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
     let store = store.page_size(3);
     let service = App::new(counting::router())
         .store(store.clone())
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
 
     // $connect: one write.
-    let response = service
-        .handle_json(connect_event_for("counted="), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, connect_event_for("counted=")).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(counter.all(), [("PutItem".to_owned(), 1)].into());
 
@@ -103,7 +103,7 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
     counter.reset();
     let mut event = connect_event_for("joined=");
     event["queryStringParameters"]["rooms"] = "lobby,games".into();
-    let response = service.handle_json(event, Invocation::new()).await;
+    let response = lift_tests::handle_json(&service, event).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(counter.all(), [("TransactWriteItems".to_owned(), 1)].into());
     let joined = {
@@ -119,12 +119,12 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
     // A message that does not ask for the caller's identity: no store request at all.
     counter.reset();
     let event = message_event("counted=", "ping", r#"{"action":"ping"}"#);
-    service.handle_json(event, Invocation::new()).await;
+    lift_tests::handle_json(&service, event).await;
     assert_eq!(counter.total(), 0, "{:?}", counter.all());
 
     // ctx.connection() twice in one event: read once.
     let event = message_event("counted=", "whoami", r#"{"action":"whoami"}"#);
-    service.handle_json(event, Invocation::new()).await;
+    lift_tests::handle_json(&service, event).await;
     assert_eq!(counter.all(), [("GetItem".to_owned(), 1)].into());
 
     // $disconnect of a connection in R = 30 rooms: 1 + ⌈30/25⌉ = 3 requests.
@@ -136,9 +136,7 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
             .unwrap();
     }
     counter.reset();
-    let response = service
-        .handle_json(disconnect_event("counted="), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, disconnect_event("counted=")).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(
         counter.all(),
@@ -156,9 +154,7 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
     // Members of a room of N = 7 with pages of 3: ⌈7/3⌉ = 3 queries.
     for i in 0..7 {
         let id = format!("member{i}=");
-        service
-            .handle_json(connect_event_for(&id), Invocation::new())
-            .await;
+        lift_tests::handle_json(&service, connect_event_for(&id)).await;
         store.join(&id, "seven").await.unwrap();
     }
     counter.reset();

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use axum::http::StatusCode;
 use lift_runtime::store::{collect, Connection, ConnectionStore, DynamoDbStore};
-use lift_runtime::{App, Invocation};
+use lift_runtime::App;
 use lift_tests::chat_app::chat;
 use lift_tests::events::{connect_event_for, message_event};
 use serde_json::json;
@@ -114,17 +114,15 @@ async fn through_the_service_a_throttled_store_refuses_connects_and_answers_erro
     let (addr, _) = failing_dynamodb(400, "ThrottlingException").await;
     let service = App::new(chat::router())
         .store(store_at(addr))
-        .management_endpoint("http://127.0.0.1:9/unused")
-        .service();
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app\'s service");
     // $connect: the record cannot be stored, so the connection is refused with 500.
-    let response = service
-        .handle_json(connect_event_for("a="), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, connect_event_for("a=")).await;
     assert_eq!(response.status_code, 500);
     // A reply route reading the record answers the store error as an error frame.
-    let response = service
-        .handle_json(message_event("a=", "whoami", "{}"), Invocation::new())
-        .await;
+    let response = lift_tests::handle_json(&service, message_event("a=", "whoami", "{}")).await;
     let body = match response.body {
         Some(aws_lambda_events::encodings::Body::Text(text)) => text,
         other => panic!("{other:?}"),
@@ -133,8 +131,7 @@ async fn through_the_service_a_throttled_store_refuses_connects_and_answers_erro
     assert_eq!(frame["type"], "error", "{frame}");
     assert_eq!(frame["code"], "internal", "{frame}");
     // The process keeps serving: the same service answers the next event.
-    let response = service
-        .handle_json(message_event("a=", "nothing-here", "{}"), Invocation::new())
-        .await;
+    let response =
+        lift_tests::handle_json(&service, message_event("a=", "nothing-here", "{}")).await;
     assert_eq!(response.status_code, 200);
 }

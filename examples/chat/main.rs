@@ -4,13 +4,14 @@
 pub mod app;
 
 use lift_runtime::auth::JwtAuth;
-use lift_runtime::local::LocalConfig;
-use lift_runtime::App;
+use lift_runtime::{App, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lift_runtime::Error> {
-    let mut app = App::new(app::chat::router())
-        .local(LocalConfig::default().page(include_str!("index.html")));
+    // The settings the environment gives (`LIFT_*`), and the chat page on the emulator's `/`.
+    let mut settings = Settings::from_env()?;
+    settings.local.page = Some(include_str!("index.html").to_owned());
+    let mut app = App::new(app::chat::router()).settings(settings);
     // With LIFT_JWT_SECRET, every connection needs an HS256 token signed with it (in `?token=`,
     // `Authorization: Bearer`, or `Sec-WebSocket-Protocol`); the name comes from the token.
     if let Some(secret) = std::env::var("LIFT_JWT_SECRET")

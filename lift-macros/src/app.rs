@@ -259,12 +259,7 @@ fn check_duplicates(handlers: &[Handler], errors: &mut Errors) {
 
 fn router_fn(handlers: &[Handler], exports: &Exports, table: &str) -> TokenStream {
     let router = exports.router();
-    let route = exports.route();
     let route_info = exports.route_info();
-    let ws_context = exports.ws_context();
-    let box_future = exports.box_future();
-    let handler_result = exports.handler_result();
-    let keys = handlers.iter().map(|h| &h.key);
     let idents: Vec<_> = handlers.iter().map(|h| &h.ident).collect();
     let cfgs: Vec<_> = handlers.iter().map(|h| &h.cfgs).collect();
     // The table of route infos: a constant, or, when some handlers are under `#[cfg]`, built
@@ -293,17 +288,8 @@ fn router_fn(handlers: &[Handler], exports: &Exports, table: &str) -> TokenStrea
     quote! {
         #[doc = #doc]
         pub fn router() -> #router {
-            fn __lift_dispatch<'__lift>(
-                __lift_key: &str,
-                __lift_ctx: &'__lift mut #ws_context,
-            ) -> ::std::option::Option<#box_future<'__lift, #handler_result>> {
-                match __lift_key {
-                    #( #(#cfgs)* #keys => ::std::option::Option::Some(<#idents as #route>::call(__lift_ctx)), )*
-                    _ => ::std::option::Option::None,
-                }
-            }
             #routes
-            #router::from_table(__LIFT_ROUTES, __lift_dispatch)
+            #router::new(__LIFT_ROUTES)
         }
     }
 }

@@ -62,7 +62,6 @@ exports! {
     route => Route,
     route_info => RouteInfo,
     route_kind => RouteKind,
-    route_entry => RouteEntry,
     key_index => key_index,
     ws_context => WsContext,
     box_future => BoxFuture,

@@ -58,7 +58,6 @@ pub fn expand(input: TokenStream) -> TokenStream {
     }
     let exports = Exports::new(list.krate.as_ref());
     let router = exports.router();
-    let route_entry = exports.route_entry();
     let route_info = exports.route_info();
     let route = exports.route();
     let key_index = exports.key_index();
@@ -86,7 +85,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 quote_spanned!(path.span()=> ::std::option::Option::Some(#j) => ::std::panic!(#message),)
             });
             quote_spanned! {path.span()=>
-                match #key_index(#this.info.key, &[#(#earlier.info.key),*]) {
+                match #key_index(#this.key, &[#(#earlier.key),*]) {
                     #(#arms)*
                     _ => {}
                 }
@@ -97,7 +96,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 name(path)
             );
             quote_spanned! {path.span()=>
-                if let ::std::option::Option::Some(_) = #key_index(#this.info.key, &[#(#earlier.info.key),*]) {
+                if let ::std::option::Option::Some(_) = #key_index(#this.key, &[#(#earlier.key),*]) {
                     ::std::panic!(#message)
                 }
             }
@@ -108,9 +107,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
     });
     let expanded = quote! {{
         #(#unique)*
-        const __LIFT_ENTRIES: &[#route_entry] = &[ #(#entries),* ];
-        const __LIFT_ROUTES: &[#route_info] = &#route_entry::infos::<{ __LIFT_ENTRIES.len() }>(__LIFT_ENTRIES);
-        #router::from_entries(__LIFT_ROUTES, __LIFT_ENTRIES)
+        const __LIFT_ROUTES: &[#route_info] = &[ #(#entries),* ];
+        #router::new(__LIFT_ROUTES)
     }};
     crate::debug::print("ws_routes", "ws_routes", &expanded);
     expanded

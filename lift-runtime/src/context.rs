@@ -3,7 +3,7 @@
 //! ([`Outbound`]) and the store.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use serde::Serialize;
@@ -14,16 +14,25 @@ use crate::outbound::{BroadcastReport, ConnectionInfo, Outbound, Room, SendTotal
 use crate::route_key::RouteKey;
 use crate::store::{Connection, ConnectionStore, Member, Pages};
 
-/// The context of one event: the caller's connection, the route, the request, and the ways to
-/// answer (through the API Gateway Management API) and to reach the connection store.
+/// The context of one event. Its methods come in five groups, each documented once below:
+///
+/// - **the request**: `connection_id`, `route`, `query`, `header`, `body`, `event`,
+///   `extensions`;
+/// - **the caller's record**: `connection`, `identity` (what `$connect` saved; read from the
+///   store at most once per event);
+/// - **sending**: `reply`, `send`, `send_raw`, `broadcast`, `room(..).broadcast`,
+///   `user(..).send`, `disconnect`, `info` (every Management API call);
+/// - **rooms and users**: `join`, `leave`, `members`, `user_connections`;
+/// - **`$connect`'s write-back**: `set_user`, `set_metadata`, `set_claims`,
+///   `set_response_header`.
 ///
 /// Handlers take it as their first parameter, `&WsContext` or `&mut WsContext` (the `$connect`
 /// handler takes `&mut` to set the user and metadata that are stored with the connection).
 pub struct WsContext {
     event: ApiGatewayWebsocketProxyRequest,
+    /// The event's route, resolved once by the service.
     route: RouteKey,
     request_id: String,
-    deadline: Option<Instant>,
     store: Arc<dyn ConnectionStore>,
     /// The caller's stored record, read at most once per event.
     connection: OnceLock<Option<Connection>>,
@@ -37,7 +46,6 @@ pub struct WsContext {
 pub(crate) struct ContextParts {
     pub route: RouteKey,
     pub request_id: String,
-    pub deadline: Option<Instant>,
     pub store: Arc<dyn ConnectionStore>,
     pub out: Outbound,
 }
@@ -51,7 +59,6 @@ impl WsContext {
             event,
             route: parts.route,
             request_id: parts.request_id,
-            deadline: parts.deadline,
             store: parts.store,
             connection: OnceLock::new(),
             extensions: http::Extensions::new(),
@@ -65,31 +72,30 @@ impl WsContext {
         self.connecting.take()
     }
 
-    // ---- the request --------------------------------------------------------------------
+    /// The connection store.
+    #[cfg(feature = "testing")]
+    pub(crate) fn store(&self) -> &dyn ConnectionStore {
+        &*self.store
+    }
 
+    /// What this event's sends did so far (for [`observe::Metrics`](crate::observe::Metrics)).
+    pub(crate) fn send_totals(&self) -> SendTotals {
+        self.out.totals()
+    }
+}
+
+/// **The request**: who is calling, on which route, with what.
+impl WsContext {
     /// The caller's connection id.
     pub fn connection_id(&self) -> &str {
         self.out.caller()
     }
 
-    /// The route API Gateway selected, parsed.
+    /// The route API Gateway selected (`$connect`, a message route such as `sendMessage`,
+    /// `$default`...): compare it with [`RouteKey`]'s variants, or read it with
+    /// [`as_str`](RouteKey::as_str).
     pub fn route(&self) -> &RouteKey {
         &self.route
-    }
-
-    /// The route key API Gateway selected (`$connect`, `sendMessage`, `$default`...).
-    pub fn route_key(&self) -> &str {
-        self.route.as_str()
-    }
-
-    /// The request id logs are tagged with: the Lambda invocation's id (the emulator makes one).
-    pub fn request_id(&self) -> &str {
-        &self.request_id
-    }
-
-    /// When the invocation must have returned, if known (Lambda's deadline).
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
     }
 
     /// The whole API Gateway event.
@@ -97,7 +103,9 @@ impl WsContext {
         &self.event
     }
 
-    /// The message body (none on `$connect` and `$disconnect`).
+    /// The message body as the event carries it (none on `$connect` and `$disconnect`).
+    /// Handlers take it decoded as an argument instead: `String`, `Vec<u8>` (also decoded from
+    /// base64 when the event says it is) or `Json<T>`.
     pub fn body(&self) -> Option<&str> {
         self.event.body.as_deref()
     }
@@ -105,22 +113,15 @@ impl WsContext {
     /// Whether the event's body is base64 (`isBase64Encoded`), as when the integration converts
     /// a payload to binary (`contentHandlingStrategy: CONVERT_TO_BINARY`). Clients themselves
     /// can only send text frames: API Gateway closes the connection with 1003 on a binary one.
-    pub fn is_base64_encoded(&self) -> bool {
+    pub(crate) fn is_base64_encoded(&self) -> bool {
         self.event.is_base64_encoded
     }
 
     /// The message's bytes: the body decoded from base64 when the event says it is
-    /// ([`is_base64_encoded`](Self::is_base64_encoded)), else the text's UTF-8 bytes. An
-    /// `invalid_body` error when the event says base64 and the body is not.
-    ///
-    /// ```
-    /// # use lift_runtime::prelude::*;
-    /// async fn upload(ctx: &WsContext) -> WsResult<Reply> {
-    ///     let bytes = ctx.body_bytes()?;
-    ///     Ok(Reply::text(format!("{} bytes", bytes.len())))
-    /// }
-    /// ```
-    pub fn body_bytes(&self) -> Result<Vec<u8>, WsError> {
+    /// (`isBase64Encoded`, as when the integration converts a payload to binary), else the
+    /// text's UTF-8 bytes. An `invalid_body` error when the event says base64 and the body is
+    /// not. (Handlers take them as a `Vec<u8>` argument.)
+    pub(crate) fn body_bytes(&self) -> Result<Vec<u8>, WsError> {
         use base64::Engine as _;
         let body = self.body().unwrap_or_default();
         if self.is_base64_encoded() {
@@ -149,11 +150,6 @@ impl WsContext {
         let value = self.event.headers.get(name);
         let value = value.or_else(|| self.event.multi_value_headers.get(name));
         value.and_then(|v| v.to_str().ok())
-    }
-
-    /// The client's IP address.
-    pub fn source_ip(&self) -> Option<&str> {
-        self.event.request_context.identity.source_ip.as_deref()
     }
 
     /// When the connection was opened, from the event (now, if the event does not say).
@@ -195,9 +191,12 @@ impl WsContext {
     pub fn extensions_mut(&mut self) -> &mut http::Extensions {
         &mut self.extensions
     }
+}
 
-    // ---- what `$connect` writes back ------------------------------------------------------
-
+/// **`$connect`'s write-back**: what the `$connect` handler (or a middleware on `$connect`) keeps
+/// with the connection. The connection is saved with it after the handler returns `Ok`, before
+/// the handshake completes; on any other route these calls do nothing but log a warning.
+impl WsContext {
     fn connecting(&mut self, what: &str) -> Option<&mut Connecting> {
         if self.connecting.is_none() {
             tracing::warn!(
@@ -238,9 +237,11 @@ impl WsContext {
             connecting.set_response_header(name, value.into());
         }
     }
+}
 
-    // ---- the store ----------------------------------------------------------------------
-
+/// **The caller's record**: what `$connect` saved with the connection, read from the store at
+/// most once per event, and only by events that ask.
+impl WsContext {
     /// The caller's verified claims: those set during this `$connect`, else the ones saved with
     /// the connection at `$connect` (read from the store at most once per event, with
     /// [`connection`](Self::connection)). `None` for connections that were not authenticated.
@@ -265,12 +266,11 @@ impl WsContext {
         let read = self.store.get(self.out.caller()).await?;
         Ok(self.connection.get_or_init(|| read).as_ref())
     }
+}
 
-    /// The connection store.
-    pub fn store(&self) -> &dyn ConnectionStore {
-        &*self.store
-    }
-
+/// **Rooms and users**: the caller's rooms, a room's members, a user's connections. Sending to
+/// them is [`room`](Self::room) and [`user`](Self::user).
+impl WsContext {
     /// Adds the caller to `room`. (A record already read with [`connection`](Self::connection)
     /// keeps the rooms it had when read.)
     ///
@@ -322,21 +322,13 @@ impl WsContext {
     pub async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
         self.store.user_connections(user).await
     }
+}
 
-    // ---- sending (see [`Outbound`]) ------------------------------------------------------
-
-    /// Every Management API call of this event: what `send`, `reply`, `broadcast`, `room` and
-    /// `user` use.
-    pub fn outbound(&self) -> &Outbound {
-        &self.out
-    }
-
-    /// What this event's sends did so far (for middleware such as
-    /// [`observe::Metrics`](crate::observe::Metrics)).
-    pub fn send_totals(&self) -> SendTotals {
-        self.out.totals()
-    }
-
+/// **Sending**: every Management API call of the event — to the caller, to connections, to a
+/// room's members, to a user's connections — serialised once, retried within the deadline
+/// (429 and 5xx, with jittered backoff), connections found gone (410) removed from the store.
+/// Messages over API Gateway's 128 KB are refused before any call.
+impl WsContext {
     /// Sends `message`, serialised as JSON, to a connection. Throttled (429) and failed (5xx)
     /// attempts are retried within the deadline; a connection that is gone (410) is removed
     /// from the store and reported as [`SendError::Gone`].
@@ -360,7 +352,7 @@ impl WsContext {
     }
 
     /// Sends `message`, serialised once, to every connection in `connection_ids`, with bounded
-    /// concurrency and retries (see [`outbound`](crate::outbound)); connections that are gone
+    /// concurrency and retries (see [`BroadcastSettings`](crate::settings::BroadcastSettings)); connections that are gone
     /// are removed from the store afterwards. Refuses a message over 128 KB before any send.
     pub fn broadcast<I, S, T>(
         &self,

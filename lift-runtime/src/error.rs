@@ -34,16 +34,16 @@ pub type WsResult<T = ()> = Result<T, WsError>;
 /// | `invalid_event` | 400 | (Lambda response only) the event is not an API Gateway WebSocket event |
 /// | `timeout` | 504 | (local emulator) the handler did not answer within the invocation timeout |
 ///
+/// The client gets ``{"type":"error","code":"bad_request","message":"`text` must not be empty"}``
+/// for this one:
+///
 /// ```
 /// use lift_runtime::WsError;
 ///
 /// let err = WsError::bad_request("`text` must not be empty");
 /// assert_eq!(err.status(), 400);
 /// assert_eq!(err.code(), "bad_request");
-/// assert_eq!(
-///     err.to_frame(),
-///     r#"{"type":"error","code":"bad_request","message":"`text` must not be empty"}"#
-/// );
+/// assert_eq!(err.message(), "`text` must not be empty");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WsError {
@@ -130,7 +130,7 @@ impl WsError {
     }
 
     /// The error frame sent to the client: `{"type":"error","code":"...","message":"..."}`.
-    pub fn to_frame(&self) -> String {
+    pub(crate) fn to_frame(&self) -> String {
         #[derive(serde::Serialize)]
         struct Frame<'a> {
             r#type: &'static str,

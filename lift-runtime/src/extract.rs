@@ -95,15 +95,17 @@ impl FromMessage for String {
     }
 }
 
-/// The message's bytes: a base64 body decoded, or the text's UTF-8 (see
-/// [`WsContext::body_bytes`]).
+/// The message's bytes: a base64 body decoded (when the event says `isBase64Encoded`, as when
+/// the integration converts a payload to binary), or the text's UTF-8. A body that says base64
+/// and is not is an `invalid_body` error.
 impl FromMessage for Vec<u8> {
     fn from_message(ctx: &WsContext) -> Result<Self, WsError> {
         ctx.body_bytes()
     }
 }
 
-/// A message sent back to the caller, as a text frame.
+/// A message sent back to the caller, as a text frame with exactly this text (a handler that
+/// answers JSON returns `Json<T>` instead).
 ///
 /// On a `reply` route it is the route's response; on a one-way route it is posted to the caller
 /// through the Management API.
@@ -112,7 +114,6 @@ impl FromMessage for Vec<u8> {
 /// use lift_runtime::Reply;
 ///
 /// assert_eq!(Reply::text("pong").body(), "pong");
-/// assert_eq!(Reply::json(&serde_json::json!({"ok": true})).unwrap().body(), r#"{"ok":true}"#);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
@@ -126,7 +127,7 @@ impl Reply {
     }
 
     /// A text frame with `value` serialised as JSON.
-    pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self, WsError> {
+    pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self, WsError> {
         serde_json::to_string(value)
             .map(Reply::text)
             .map_err(|err| WsError::internal(format!("the reply could not be serialised: {err}")))
@@ -138,7 +139,7 @@ impl Reply {
     }
 
     /// The frame's content, owned.
-    pub fn into_body(self) -> String {
+    pub(crate) fn into_body(self) -> String {
         self.body
     }
 }

@@ -1,5 +1,5 @@
 //! Running on AWS Lambda: `lambda_runtime` feeds each API Gateway event, and each SQS event of
-//! fan-out records, to the [`Service`].
+//! fan-out records, to the [`Service`], a `tower::Service` of Lambda events.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -7,27 +7,24 @@ use lambda_runtime::LambdaEvent;
 
 use crate::service::{Invocation, LambdaResponse, Service};
 
-/// The invocation facts of a Lambda context: its request id and deadline.
-pub fn invocation(context: &lambda_runtime::Context) -> Invocation {
-    let now_ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+/// The invocation facts of a Lambda context: its request id and deadline (none when the context
+/// has none, as `lambda_runtime::Context::default()`).
+fn invocation(context: &lambda_runtime::Context) -> Invocation {
+    let deadline = (context.deadline > 0).then(|| {
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
+    });
     Invocation {
         request_id: context.request_id.clone(),
-        deadline: Some(Instant::now() + left),
+        deadline,
     }
 }
 
-/// Runs `service` on the Lambda runtime (`lambda_runtime::run`), e.g. the one
-/// [`App::lambda_service`](crate::App::lambda_service) builds.
-pub async fn run(service: Service) -> Result<(), crate::Error> {
-    lambda_runtime::run(service).await
-}
-
 /// The service is a `tower::Service` of Lambda events, so it can be wrapped in `tower` layers
-/// and given to `lambda_runtime::run` (see [`App::lambda_service`](crate::App::lambda_service)). Every event gets an
-/// answer (a malformed one a 400), so the error type is `Infallible`.
+/// and given to `lambda_runtime::run` (see [`Service`]). Every event gets an answer (a
+/// malformed one a 400), so the error type is `Infallible`.
 impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
     type Response = LambdaResponse;
     type Error = std::convert::Infallible;

@@ -44,53 +44,63 @@
 //! ```
 //!
 //! ## Features
-//! - `lambda` (default): the Management API client (`aws-sdk-apigatewaymanagement`) and the
-//!   Lambda runtime; [`App::run`].
-//! - `local` (default): the local emulator of API Gateway's WebSocket API ([`local`]).
-//! - `dynamodb` (default): the DynamoDB connection store (`store::DynamoDbStore`).
-//! - `jwt` (default): JWT authentication on `$connect` (`auth::JwtAuth`).
-//! - `sqs` (default): fan-out of big rooms through SQS (`fanout::SqsQueue`); the in-process
-//!   queue of the emulator needs no feature ([`fanout`]).
-//! - `testing`: test helpers, the emulator in-process with real WebSocket clients
-//!   (`testing::TestApp`) and Lambda events (`testing::Event`).
+//!
+//! Each feature adds one part, and none needs another: any set of them builds.
+//!
+//! - `lambda` (default): [`App::run`] on the Lambda runtime (`lambda_runtime`), and [`Service`]
+//!   as a `tower::Service` of Lambda events.
+//! - `local` (default): [`App::run`] outside Lambda runs the local emulator of API Gateway's
+//!   WebSocket API (what it does: [`settings::LocalSettings`]).
+//! - `dynamodb` (default): the DynamoDB connection store ([`store::DynamoDbStore`]; used when
+//!   [`Settings::table_name`] is set).
+//! - `sqs` (default): fan-out of big rooms through SQS ([`fanout::SqsQueue`]; used when
+//!   [`settings::FanoutSettings::queue_url`] is set). The in-process queue needs no feature.
+//! - `jwt` (default): JWT authentication on `$connect` ([`auth::JwtAuth`]).
+//! - `testing`: test helpers: the emulator in-process with real WebSocket clients
+//!   ([`testing::TestApp`]), contexts for unit tests ([`testing::TestContext`]) and Lambda events
+//!   ([`testing::Event`]). It turns on `local`.
 //! - `schemas`: JSON Schemas of `Json<T>` messages (`T: schemars::JsonSchema`) in the AsyncAPI
 //!   document ([`deploy::asyncapi`]).
 //!
-//! Without features the crate has the macros and the types handlers use, which is enough to
-//! compile and unit-test handlers.
+//! With `lambda` or `local`, the app answers clients through the API Gateway Management API
+//! with one built-in client (hyper, each request signed with SigV4 by `aws-sigv4`). Without
+//! features the crate has the macros and the types handlers use, which is enough to compile
+//! and unit-test handlers.
+//!
+//! ## Settings
+//!
+//! Every setting is a field of [`Settings`], read from the environment in one place
+//! ([`Settings::from_env`]); the [`settings`] module lists every variable.
 #![deny(missing_docs)]
-// Without `lambda` nothing runs the service; its parts are still compiled and documented.
-#![cfg_attr(not(feature = "lambda"), allow(dead_code))]
 
 extern crate self as lift_runtime;
 
 mod app;
 #[cfg(feature = "jwt")]
 pub mod auth;
-#[cfg(all(feature = "local", any(feature = "dynamodb", feature = "sqs")))]
-mod aws_env;
 mod connect;
 mod context;
 pub mod deploy;
 mod error;
-#[cfg(feature = "local")]
+#[cfg(any(feature = "local", feature = "testing"))]
 mod events;
 mod extract;
 pub mod fanout;
 mod ids;
 mod inbound;
 #[cfg(feature = "lambda")]
-pub mod lambda;
+mod lambda;
 #[cfg(feature = "local")]
-pub mod local;
-pub mod middleware;
+mod local;
+mod middleware;
 pub mod observe;
-pub mod outbound;
+mod outbound;
 mod retry;
 mod route_key;
 mod router;
 mod schema;
 mod service;
+pub mod settings;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -103,10 +113,11 @@ pub use lift_macros::{
     ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_route, ws_routes,
 };
 pub use middleware::{Middleware, Next};
-pub use outbound::{BroadcastConfig, BroadcastReport, Outbound, Room, SendTotals, User};
-pub use route_key::{RouteKey, RouteKind};
-pub use router::{HandlerResult, Resolved, Route, RouteInfo, Router};
-pub use service::{Invocation, LambdaResponse, Service};
+pub use outbound::{BroadcastReport, ConnectionInfo, ManagementApi, Room, User};
+pub use route_key::RouteKey;
+pub use router::Router;
+pub use service::{LambdaResponse, Service};
+pub use settings::Settings;
 
 /// The names a handler module needs: `use lift_runtime::prelude::*;`.
 pub mod prelude {
@@ -122,9 +133,10 @@ pub mod __private {
     pub use crate::context::WsContext;
     pub use crate::extract::FromMessage;
     pub use crate::middleware::Next;
+    pub use crate::route_key::RouteKind;
     pub use crate::router::{
-        key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Route, RouteEntry,
-        RouteInfo, RouteKind, Router,
+        key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Route, RouteInfo,
+        Router,
     };
     pub use crate::schema::{NoJsonSchema, SchemaOf, ViaJsonSchema};
     pub use serde_json::Value;
@@ -140,3 +152,28 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../../docs/MIGRATING.md")]
 #[cfg(all(doctest, feature = "testing"))]
 pub struct MigratingDoctests;
+
+/// Entry points of the fuzz targets (`fuzz/`, `tests/support/fuzz.rs`) into parts that have no
+/// public door of their own. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __fuzz {
+    #[cfg(feature = "dynamodb")]
+    pub use crate::store::dynamodb::decode_connection;
+
+    /// The route key the emulator selects for a message `body` under the route selection
+    /// `expression`: a message route of `router`, or `$default`; `Err` for an expression the
+    /// emulator does not support.
+    #[cfg(feature = "local")]
+    pub fn select_route(
+        expression: &str,
+        router: &crate::Router,
+        body: &str,
+    ) -> Result<crate::RouteKey, crate::Error> {
+        let settings = crate::Settings {
+            route_selection: expression.to_owned(),
+            ..crate::Settings::default()
+        };
+        let path = settings.selection_path()?;
+        Ok(crate::local::select_route(&path, router, body).key)
+    }
+}

@@ -47,7 +47,7 @@
 //! /// Only on the routes that write.
 //! #[ws_middleware]
 //! async fn writers_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
-//!     if matches!(ctx.route_key(), "sendMessage" | "join") && ctx.identity().await?.is_none() {
+//!     if matches!(ctx.route().as_str(), "sendMessage" | "join") && ctx.identity().await?.is_none() {
 //!         return Err(WsError::unauthorized("sign in to write"));
 //!     }
 //!     next.run(ctx).await
@@ -79,41 +79,41 @@ use std::sync::Arc;
 
 use crate::context::WsContext;
 use crate::error::WsError;
-use crate::router::{BoxFuture, HandlerResult, Resolved, Router};
+use crate::extract::Reply;
+use crate::route_key::RouteKey;
+use crate::router::{BoxFuture, HandlerResult, RouteInfo};
 
 /// The rest of the middleware chain and, at its end, the handler.
 pub struct Next<'a> {
     rest: &'a [Arc<dyn ErasedMiddleware>],
-    router: &'a Router,
-    resolved: Resolved,
+    handler: Option<&'static RouteInfo>,
 }
 
 impl<'a> Next<'a> {
+    /// The chain, ending in `handler` (the event's route, resolved once by the service).
     pub(crate) fn new(
         chain: &'a [Arc<dyn ErasedMiddleware>],
-        router: &'a Router,
-        resolved: Resolved,
+        handler: Option<&'static RouteInfo>,
     ) -> Self {
         Next {
             rest: chain,
-            router,
-            resolved,
+            handler,
         }
     }
 
     /// Runs the rest of the chain and the handler; returns the handler's reply (`None` when it
     /// returned none) or its error.
-    pub async fn run(self, ctx: &mut WsContext) -> HandlerResult {
+    pub async fn run(self, ctx: &mut WsContext) -> Result<Option<Reply>, WsError> {
         match self.rest.split_first() {
             Some((first, rest)) => {
                 let next = Next { rest, ..self };
                 first.call(ctx, next).await
             }
-            None => match self.resolved {
-                Resolved::Handler(route) => self.router.call(route, ctx).await,
+            None => match self.handler {
+                Some(route) => (route.call)(ctx).await,
                 // No handler for `$connect` / `$disconnect`: the runtime's own management applies.
-                Resolved::Managed => Ok(None),
-                Resolved::Unknown => Err(WsError::unknown_route(ctx.route())),
+                None if matches!(ctx.route(), RouteKey::Connect | RouteKey::Disconnect) => Ok(None),
+                None => Err(WsError::unknown_route(ctx.route())),
             },
         }
     }
@@ -123,7 +123,7 @@ impl std::fmt::Debug for Next<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Next")
             .field("remaining_middleware", &self.rest.len())
-            .field("resolved", &self.resolved)
+            .field("handler", &self.handler.map(|route| route.key))
             .finish()
     }
 }
@@ -140,7 +140,7 @@ impl std::fmt::Debug for Next<'_> {
 )]
 pub trait Middleware<'a>: Send + Sync + 'static {
     /// The future the middleware returns.
-    type Future: Future<Output = HandlerResult> + Send + 'a;
+    type Future: Future<Output = Result<Option<Reply>, WsError>> + Send + 'a;
     /// Calls the middleware.
     fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future;
 }
@@ -148,7 +148,7 @@ pub trait Middleware<'a>: Send + Sync + 'static {
 impl<'a, F, Fut> Middleware<'a> for F
 where
     F: Fn(&'a mut WsContext, Next<'a>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = HandlerResult> + Send + 'a,
+    Fut: Future<Output = Result<Option<Reply>, WsError>> + Send + 'a,
 {
     type Future = Fut;
 

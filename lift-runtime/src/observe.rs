@@ -1,5 +1,6 @@
-//! Observability middleware and log setup: [`Metrics`] (CloudWatch Embedded Metric Format),
-//! [`RateLimit`] (a token bucket per connection), and [`init_logging`].
+//! Observability middleware and logs: [`Metrics`] (CloudWatch Embedded Metric Format),
+//! [`RateLimit`] (a token bucket per connection), and [`lambda_subscriber`], the log
+//! subscriber [`App::run`](crate::App::run) installs in Lambda.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,8 +19,7 @@ type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Writes one CloudWatch [Embedded Metric Format] line per event, synchronously as the event
 /// ends (no background task): `Events` (count), `Latency` (ms), `MessageSize` (bytes),
-/// `Errors` (count), and what the event's sends and broadcasts did (see
-/// [`WsContext::send_totals`]): `MessagesDelivered`, `ConnectionsGone` and
+/// `Errors` (count), and what the event's sends and broadcasts did: `MessagesDelivered`, `ConnectionsGone` and
 /// `MessagesUndelivered` (counts), with the dimension `Route`. In Lambda, stdout goes to CloudWatch Logs,
 /// which turns the lines into metrics.
 ///
@@ -58,7 +58,7 @@ impl Metrics {
         latency: Duration,
         size: usize,
         failed: bool,
-        sends: crate::SendTotals,
+        sends: crate::outbound::SendTotals,
     ) {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -112,7 +112,7 @@ impl<'a> Middleware<'a> for Metrics {
         Box::pin(async move {
             let started = Instant::now();
             let size = ctx.body().map_or(0, str::len);
-            let route = ctx.route_key().to_owned();
+            let route = ctx.route().as_str().to_owned();
             let result = next.run(ctx).await;
             let sends = ctx.send_totals();
             metrics.write(&route, started.elapsed(), size, result.is_err(), sends);
@@ -202,28 +202,40 @@ impl<'a> Middleware<'a> for RateLimit {
 
 /// Installs a log subscriber unless one is installed already: JSON lines in Lambda (one per
 /// event, with the `ws_event` span's request id, connection id, route key and event type),
-/// readable lines elsewhere. `RUST_LOG` filters (default `info`). [`App::run`](crate::App::run)
-/// calls it.
-#[cfg(feature = "lambda")]
-pub fn init_logging(lambda: bool) {
+/// readable lines elsewhere, filtered by `filter` ([`Settings::log_filter`](crate::Settings),
+/// `RUST_LOG`). [`App::run`](crate::App::run) calls it.
+#[cfg(any(feature = "lambda", feature = "local"))]
+pub(crate) fn init_logging(lambda: bool, filter: &str) {
     use tracing::subscriber::set_global_default;
     let _ = if lambda {
-        set_global_default(lambda_subscriber(std::io::stdout))
+        set_global_default(lambda_subscriber(std::io::stdout, filter))
     } else {
-        set_global_default(tracing_subscriber::fmt().with_env_filter(filter()).finish())
+        set_global_default(
+            tracing_subscriber::fmt()
+                .with_env_filter(env_filter(filter))
+                .finish(),
+        )
     };
+    if let Err(err) = tracing_subscriber::EnvFilter::try_new(filter) {
+        tracing::warn!(filter, error = %err, "RUST_LOG is not a log filter: logging at `info`");
+    }
 }
 
-#[cfg(feature = "lambda")]
-fn filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env()
+/// Without a transport nothing is logged by the runtime's own subscriber.
+#[cfg(not(any(feature = "lambda", feature = "local")))]
+pub(crate) fn init_logging(_lambda: bool, _filter: &str) {}
+
+#[cfg(any(feature = "lambda", feature = "local"))]
+fn env_filter(filter: &str) -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }
 
-/// The subscriber [`init_logging`] installs in Lambda, writing JSON lines to `writer`
-/// (CloudWatch adds the time; each line carries the event's span fields).
-#[cfg(feature = "lambda")]
-pub fn lambda_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+/// The subscriber [`App::run`](crate::App::run) installs in Lambda, writing JSON lines to
+/// `writer` (CloudWatch adds the time; each line carries the event's span fields), filtered by
+/// `filter` (`RUST_LOG` syntax, e.g. `info`): to capture an app's logs as Lambda writes them.
+#[cfg(any(feature = "lambda", feature = "local"))]
+pub fn lambda_subscriber<W>(writer: W, filter: &str) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -232,7 +244,7 @@ where
         .with_current_span(true)
         .with_span_list(false)
         .without_time()
-        .with_env_filter(filter())
+        .with_env_filter(env_filter(filter))
         .with_writer(writer)
         .finish()
 }

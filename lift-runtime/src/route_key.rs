@@ -3,15 +3,17 @@
 
 use std::fmt;
 
-/// The route key of an event, as API Gateway selected it.
+/// The route key of an event, as API Gateway selected it ([`WsContext::route`]).
 ///
 /// ```
 /// use lift_runtime::RouteKey;
 ///
-/// assert_eq!(RouteKey::parse("$connect"), RouteKey::Connect);
-/// assert_eq!(RouteKey::parse("sendMessage"), RouteKey::Message("sendMessage".into()));
-/// assert_eq!(RouteKey::Default.as_str(), "$default");
+/// assert_eq!(RouteKey::Connect.as_str(), "$connect");
+/// assert_eq!(RouteKey::Message("sendMessage".into()).as_str(), "sendMessage");
+/// assert_eq!(RouteKey::Default.to_string(), "$default");
 /// ```
+///
+/// [`WsContext::route`]: crate::WsContext::route
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RouteKey {
     /// `$connect`: a client opens a connection.
@@ -26,14 +28,14 @@ pub enum RouteKey {
 
 impl RouteKey {
     /// `$connect`.
-    pub const CONNECT: &'static str = "$connect";
+    pub(crate) const CONNECT: &'static str = "$connect";
     /// `$disconnect`.
-    pub const DISCONNECT: &'static str = "$disconnect";
+    pub(crate) const DISCONNECT: &'static str = "$disconnect";
     /// `$default`.
-    pub const DEFAULT: &'static str = "$default";
+    pub(crate) const DEFAULT: &'static str = "$default";
 
     /// Parses a key as API Gateway writes it in an event's `requestContext.routeKey`.
-    pub fn parse(key: &str) -> RouteKey {
+    pub(crate) fn parse(key: &str) -> RouteKey {
         match key {
             Self::CONNECT => RouteKey::Connect,
             Self::DISCONNECT => RouteKey::Disconnect,
@@ -53,7 +55,8 @@ impl RouteKey {
     }
 
     /// Which kind of route this is.
-    pub fn kind(&self) -> RouteKind {
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> RouteKind {
         match self {
             RouteKey::Connect => RouteKind::Connect,
             RouteKey::Disconnect => RouteKind::Disconnect,

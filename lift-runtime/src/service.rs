@@ -3,7 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
@@ -14,35 +14,35 @@ use tracing::Instrument;
 
 use crate::context::{ContextParts, WsContext};
 use crate::error::WsError;
-use crate::fanout::{Deliver, Fanout};
+#[cfg(feature = "local")]
+use crate::fanout::Deliver;
+use crate::fanout::Fanout;
 use crate::middleware::{ErasedMiddleware, Next};
-use crate::outbound::{BroadcastConfig, Clients, Outbound, MAX_MESSAGE_SIZE};
+use crate::outbound::{BroadcastSettings, Clients, Outbound, MAX_MESSAGE_SIZE};
 use crate::route_key::RouteKey;
-use crate::router::{HandlerResult, Router};
+use crate::router::{HandlerResult, Resolved, RouteInfo, Router};
+
+/// The handler an event's route resolved to (see [`Resolved::handler`]).
+type Handler = Option<&'static RouteInfo>;
+use crate::settings::Settings;
 use crate::store::ConnectionStore;
 
 /// Facts about the invocation that are not in the event.
 #[derive(Clone, Debug)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     /// The Lambda request id (the emulator makes one per event).
-    pub request_id: String,
+    pub(crate) request_id: String,
     /// When the invocation must have returned.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Invocation {
     /// An invocation with a fresh random request id and no deadline.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Invocation {
             request_id: crate::ids::request_id(),
             deadline: None,
         }
-    }
-}
-
-impl Default for Invocation {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -51,17 +51,31 @@ pub(crate) struct Parts {
     pub(crate) router: Router,
     pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
     pub(crate) store: Arc<dyn ConnectionStore>,
-    pub(crate) connection_ttl: Duration,
-    pub(crate) broadcast: Arc<BroadcastConfig>,
+    pub(crate) settings: Settings,
+    pub(crate) broadcast: Arc<BroadcastSettings>,
     pub(crate) clients: Clients,
     pub(crate) fanout: Option<Arc<Fanout>>,
 }
 
-/// Runs the generated routing table on API Gateway WebSocket events: connection management,
-/// dispatch, replies and error frames. Cheap to clone.
+/// An app ready to serve events: the routing table run on API Gateway WebSocket events
+/// (connection management, dispatch, replies and error frames) and on the fan-out queue's SQS
+/// events. Cheap to clone.
 ///
-/// Built by [`App::service`](crate::App::service); Lambda and the local emulator both call
-/// [`handle`](Self::handle).
+/// Built by [`App::service`](crate::App::service). [`App::run`](crate::App::run) hands it to
+/// `lambda_runtime` or to the local emulator; it is a `tower::Service` of Lambda events (feature
+/// `lambda`), to wrap in `tower` layers and run yourself:
+///
+/// ```no_run
+/// # use lift_runtime::prelude::*;
+/// # #[ws_app] mod app { use lift_runtime::prelude::*; #[ws_default] async fn d() -> WsResult { Ok(()) } }
+/// # async fn demo() -> Result<(), lift_runtime::Error> {
+/// let service = lift_runtime::App::new(app::router()).service().await?;
+/// let service = tower::ServiceBuilder::new()
+///     .layer(tower::layer::util::Identity::new()) // your tower layers here
+///     .service(service);
+/// lambda_runtime::run(service).await
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Service {
     inner: Arc<Parts>,
@@ -74,10 +88,28 @@ impl Service {
         }
     }
 
-    /// Handles an event as Lambda delivers it: an SQS event of fan-out records (see
-    /// [`handle_sqs`](Self::handle_sqs)) or else an API Gateway WebSocket event (see
-    /// [`handle_json`](Self::handle_json)), told apart by shape.
-    pub async fn handle_lambda(
+    /// Handles one event as Lambda delivers it (its JSON payload), with a fresh request id and
+    /// no deadline (sends get [`BroadcastSettings::default_budget`]): what the tests of an app
+    /// feed it (see [`testing::Event`](crate::testing)).
+    ///
+    /// - An SQS event of fan-out records (see [`fanout`](crate::fanout)): each record's message
+    ///   sent to its connections; the answer lists the records SQS should deliver again.
+    /// - An API Gateway WebSocket event: `$connect` runs the connect handler and on success
+    ///   saves the connection and answers 200 (on `Err`, the error's status: the handshake is
+    ///   refused and nothing is stored); `$disconnect` runs its handler, then deletes the
+    ///   connection; any other route runs its handler (or `$default`'s; or answers
+    ///   `unknown_route`), and a returned value or an error frame is the response body on a
+    ///   `reply` route, and is posted to the caller through the Management API otherwise.
+    /// - Anything else (a malformed event, a Lambda authorizer's request) is answered with
+    ///   status 400 and an `invalid_event` error frame.
+    ///
+    /// [`BroadcastSettings::default_budget`]: crate::settings::BroadcastSettings::default_budget
+    pub async fn handle(&self, event: serde_json::Value) -> LambdaResponse {
+        self.handle_lambda(event, Invocation::new()).await
+    }
+
+    /// [`handle`](Self::handle) with the invocation's request id and deadline.
+    pub(crate) async fn handle_lambda(
         &self,
         event: serde_json::Value,
         invocation: Invocation,
@@ -107,7 +139,7 @@ impl Service {
     /// message sent to its connections, or a room's next members queued; answers the records
     /// SQS should deliver again (`ReportBatchItemFailures`). Without a fan-out queue every
     /// record is reported failed: nothing could queue what a record leaves undone.
-    pub async fn handle_sqs(&self, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
+    async fn handle_sqs(&self, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
         let span = tracing::info_span!(
             "fanout_batch",
             request_id = %invocation.request_id,
@@ -143,7 +175,8 @@ impl Service {
     /// Starts the delivery of the fan-out queue's records to this service, as Lambda's event
     /// source mapping would (the emulator calls it); `None` without a queue or when the queue
     /// is delivered by something else.
-    pub fn deliver_fanout(&self) -> Option<tokio::task::JoinHandle<()>> {
+    #[cfg(feature = "local")]
+    pub(crate) fn deliver_fanout(&self) -> Option<tokio::task::JoinHandle<()>> {
         let fanout = self.inner.fanout.as_ref()?;
         let service = self.clone();
         let deliver: Deliver = Arc::new(move |event, deadline| {
@@ -160,87 +193,82 @@ impl Service {
     }
 
     /// The routing table.
-    pub fn router(&self) -> &Router {
+    #[cfg(feature = "local")]
+    pub(crate) fn router(&self) -> &Router {
         &self.inner.router
     }
 
     /// The connection store.
-    pub fn store(&self) -> &Arc<dyn ConnectionStore> {
+    #[cfg(feature = "local")]
+    pub(crate) fn store(&self) -> &Arc<dyn ConnectionStore> {
         &self.inner.store
     }
 
-    /// How many Management API clients this service has built: one per endpoint for the life
-    /// of the process, never one per invocation.
-    pub fn management_clients_built(&self) -> usize {
-        self.inner.clients.built()
+    /// The settings it runs with.
+    #[cfg(feature = "local")]
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
-    /// Handles an event given as JSON, as Lambda delivers it. An event that is not an API
-    /// Gateway WebSocket event is answered with status 400 and an `invalid_event` error body.
-    pub async fn handle_json(
+    /// An API Gateway WebSocket event given as JSON. An event that is not one is answered with
+    /// status 400 and an `invalid_event` error body.
+    async fn handle_json(
         &self,
         event: serde_json::Value,
         invocation: Invocation,
     ) -> ApiGatewayProxyResponse {
-        // The context is made in a block, so that no binding of the event or of what
-        // `prepare` returns outlives it: the future would keep room for them beside the context.
-        let (mut ctx, span) = {
-            let event = match serde_json::from_value(event) {
-                Ok(event) => event,
-                Err(err) => {
-                    return invalid_event(
-                        &invocation,
-                        format!("not an API Gateway WebSocket event: {err}"),
-                    )
-                }
-            };
-            match self.prepare(&event, invocation) {
-                Ok((parts, span)) => (WsContext::new(event, parts), span),
-                Err(response) => return *response,
-            }
-        };
-        self.dispatch(&mut ctx).instrument(span).await
+        match serde_json::from_value(event) {
+            Ok(event) => self.handle_event(event, None, invocation).await,
+            Err(err) => invalid_event(
+                &invocation,
+                format!("not an API Gateway WebSocket event: {err}"),
+            ),
+        }
     }
 
-    /// Handles one API Gateway WebSocket event.
-    ///
-    /// - `$connect`: runs the connect handler; on success saves the connection and answers 200,
-    ///   on `Err` answers the error's status (the handshake is refused) and stores nothing.
-    /// - `$disconnect`: runs the disconnect handler, then deletes the connection.
-    /// - any other route: runs its handler (or `$default`'s; or answers `unknown_route`). A
-    ///   returned value or an error frame is the response body on a `reply` route, and is posted
-    ///   to the caller through the Management API otherwise.
+    /// Handles one API Gateway WebSocket event: the one path of every event, from Lambda
+    /// (`resolved` is `None`: the route is looked up here) or from the emulator (which has
+    /// resolved the route already, to select it, so it is not looked up again).
     ///
     /// Not an `async fn`: the event goes into the context before the future is made, so the
     /// future does not keep it twice.
-    pub fn handle(
+    pub(crate) fn handle_event(
         &self,
         event: ApiGatewayWebsocketProxyRequest,
+        resolved: Option<Resolved>,
         invocation: Invocation,
     ) -> impl std::future::Future<Output = ApiGatewayProxyResponse> + Send + '_ {
         let mut prepared = self
-            .prepare(&event, invocation)
-            .map(|(parts, span)| (WsContext::new(event, parts), span));
+            .prepare(&event, resolved, invocation)
+            .map(|(parts, handler, span)| (WsContext::new(event, parts), handler, span));
         async move {
             match &mut prepared {
-                Ok((ctx, span)) => self.dispatch(ctx).instrument(span.clone()).await,
+                Ok((ctx, handler, span)) => {
+                    self.dispatch(ctx, *handler).instrument(span.clone()).await
+                }
                 Err(response) => std::mem::take(&mut **response),
             }
         }
     }
 
-    /// All a context needs besides the event, and the span the event runs in; or the answer
-    /// to an event that cannot run (`invalid_event`). The event itself goes into the context
+    /// All a context needs besides the event, the handler the event's route resolved to, and
+    /// the span the event runs in; or the answer to an event that cannot run (`invalid_event`). The event itself goes into the context
     /// only where the context stays: it is large, and each move copies it.
     fn prepare(
         &self,
         event: &ApiGatewayWebsocketProxyRequest,
+        resolved: Option<Resolved>,
         invocation: Invocation,
-    ) -> Result<(ContextParts, tracing::Span), Box<ApiGatewayProxyResponse>> {
-        let (connection_id, route) = match crate::inbound::identity(event) {
-            Ok((id, key)) => (id.to_owned(), RouteKey::parse(key)),
+    ) -> Result<(ContextParts, Handler, tracing::Span), Box<ApiGatewayProxyResponse>> {
+        let (connection_id, resolved) = match crate::inbound::identity(event) {
+            Ok((id, key)) => (
+                id.to_owned(),
+                // The event's route, looked up here once (unless the emulator did already).
+                resolved.unwrap_or_else(|| self.inner.router.resolve(RouteKey::parse(key))),
+            ),
             Err(reason) => return Err(Box::new(invalid_event(&invocation, reason))),
         };
+        let route = &resolved.key;
         let api = self
             .inner
             .clients
@@ -260,23 +288,24 @@ impl Service {
             self.inner.broadcast.clone(),
             invocation.deadline,
             connection_id,
-            route == RouteKey::Connect,
+            *route == RouteKey::Connect,
             self.inner.fanout.clone(),
         );
         let parts = ContextParts {
-            route,
+            route: resolved.key,
             request_id: invocation.request_id,
-            deadline: invocation.deadline,
             store: self.inner.store.clone(),
             out,
         };
-        Ok((parts, span))
+        Ok((parts, resolved.handler, span))
     }
 
-    async fn dispatch(&self, ctx: &mut WsContext) -> ApiGatewayProxyResponse {
-        let router = &self.inner.router;
-        let resolved = router.resolve(ctx.route());
-        let next = Next::new(&self.inner.middleware, router, resolved);
+    /// Runs the middleware and `handler` (the event's route, resolved by [`prepare`]), then
+    /// what the route's kind asks: `$connect`'s save, `$disconnect`'s delete, a message's reply.
+    ///
+    /// [`prepare`]: Self::prepare
+    async fn dispatch(&self, ctx: &mut WsContext, handler: Handler) -> ApiGatewayProxyResponse {
+        let next = Next::new(&self.inner.middleware, handler);
         let result = guard(next.run(ctx)).await;
         match ctx.route() {
             // Boxed, as the post of a frame below: rarer than the rest, and large, they would
@@ -305,7 +334,7 @@ impl Service {
                         err.to_frame()
                     }
                 };
-                if resolved.replies() {
+                if handler.is_some_and(|route| route.reply) {
                     return response(200, Some(frame));
                 }
                 // The same path as `ctx.send`: retried within the deadline.
@@ -338,7 +367,7 @@ impl Service {
                 &*self.inner.store,
                 ctx.connection_id(),
                 ctx.connected_at(),
-                self.inner.connection_ttl,
+                self.inner.settings.connection_ttl,
             )
             .await;
         match saved {
@@ -378,24 +407,6 @@ pub enum LambdaResponse {
     WebSocket(Box<ApiGatewayProxyResponse>),
     /// The answer to an SQS event: the records to deliver again.
     Sqs(SqsBatchResponse),
-}
-
-impl LambdaResponse {
-    /// The API Gateway response, when the event was an API Gateway event.
-    pub fn websocket(&self) -> Option<&ApiGatewayProxyResponse> {
-        match self {
-            LambdaResponse::WebSocket(response) => Some(response),
-            LambdaResponse::Sqs(_) => None,
-        }
-    }
-
-    /// The batch response, when the event was an SQS event.
-    pub fn sqs(&self) -> Option<&SqsBatchResponse> {
-        match self {
-            LambdaResponse::Sqs(response) => Some(response),
-            LambdaResponse::WebSocket(_) => None,
-        }
-    }
 }
 
 /// Whether `event` is an SQS event: `Records` whose first has `eventSource` `aws:sqs`.

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use lift_runtime::local::{select_route, LocalConfig};
 use lift_runtime::store::{ConnectionStore, MemoryStore};
 use lift_runtime::testing::TestContext;
-use lift_runtime::{App, FromMessage, Invocation, Json, Service};
+use lift_runtime::{App, FromMessage, Json, Service};
 use serde_json::Value;
 
 use crate::chat_app::chat;
@@ -38,14 +37,17 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn chat_service(store: &MemoryStore, jwt: bool) -> Service {
+async fn chat_service(store: &MemoryStore, jwt: bool) -> Service {
     let mut app = App::new(chat::router())
         .store(store.clone())
         .management_api(crate::sink::Sink::default().connect());
     if jwt {
         app = app.middleware(lift_runtime::auth::JwtAuth::hs256(b"fuzzing-secret"));
     }
-    app.service()
+    app.settings(lift_runtime::Settings::default())
+        .service()
+        .await
+        .expect("the app's service")
 }
 
 /// Any JSON Lambda could deliver (API Gateway or SQS shaped, or neither) into the service:
@@ -55,9 +57,9 @@ pub fn lambda_event(data: &[u8]) {
         return;
     };
     let store = MemoryStore::new();
-    let service = chat_service(&store, false);
     runtime().block_on(async {
-        let _ = service.handle_lambda(event, Invocation::new()).await;
+        let service = chat_service(&store, false).await;
+        let _ = service.handle(event).await;
     });
 }
 
@@ -65,17 +67,15 @@ pub fn lambda_event(data: &[u8]) {
 pub fn message_body(data: &[u8]) {
     let body = String::from_utf8_lossy(data).into_owned();
     let store = MemoryStore::new();
-    let service = chat_service(&store, false);
-    let path = LocalConfig::default()
-        .selection_path()
+    let route = lift_runtime::__fuzz::select_route("$request.body.action", &chat::router(), &body)
         .expect("the default expression");
-    let route = select_route(&path, service.router(), &body);
     runtime().block_on(async {
+        let service = chat_service(&store, false).await;
         let connect = lift_runtime::testing::Event::connect("fuzz=").query("name", "fuzz");
-        let response = service.handle(connect.to_event(), Invocation::new()).await;
+        let response = crate::handle_json(&service, connect.build()).await;
         assert_eq!(response.status_code, 200);
         let message = lift_runtime::testing::Event::message("fuzz=", route.as_str(), &body);
-        let _ = service.handle(message.to_event(), Invocation::new()).await;
+        let _ = crate::handle_json(&service, message.build()).await;
         // Only the caller is stored, whatever it sent.
         let stored = store.list().await.unwrap();
         assert_eq!(stored.len(), 1, "{stored:?}");
@@ -86,15 +86,14 @@ pub fn message_body(data: &[u8]) {
 pub fn route_selection(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (expression, body) = text.split_once('\n').unwrap_or((&text, "{}"));
-    let config = LocalConfig::default().route_selection(expression);
-    let Ok(path) = config.selection_path() else {
+    let router = chat::router();
+    let Ok(route) = lift_runtime::__fuzz::select_route(expression, &router, body) else {
         return;
     };
-    let router = chat::router();
-    let route = select_route(&path, &router, body);
     // A selected route is a message route of the app, or `$default`.
+    let message_routes = ["join", "leave", "sendMessage", "whoami"];
     assert!(
-        router.is_message_route(route.as_str()) || route == lift_runtime::RouteKey::Default,
+        route == lift_runtime::RouteKey::Default || message_routes.contains(&route.as_str()),
         "{route:?}"
     );
 }
@@ -140,7 +139,7 @@ pub fn dynamodb_item(data: &[u8]) {
         .iter()
         .map(|(name, value)| (name.clone(), attribute(value)))
         .collect();
-    let _ = lift_runtime::store::dynamodb::decode_connection(&item);
+    let _ = lift_runtime::__fuzz::decode_connection(&item);
 }
 
 /// A JSON value as the DynamoDB attribute it most looks like.
@@ -168,8 +167,8 @@ fn attribute(value: &Value) -> AttributeValue {
 pub fn jwt_connect(data: &[u8]) {
     let token = String::from_utf8_lossy(data).into_owned();
     let store = MemoryStore::new();
-    let service = chat_service(&store, true);
     runtime().block_on(async {
+        let service = chat_service(&store, true).await;
         for place in 0..3 {
             let event = lift_runtime::testing::Event::connect("jwt=");
             let event = match place {
@@ -177,7 +176,7 @@ pub fn jwt_connect(data: &[u8]) {
                 1 => event.header("authorization", &format!("Bearer {token}")),
                 _ => event.header("sec-websocket-protocol", &format!("bearer, {token}")),
             };
-            let response = service.handle(event.to_event(), Invocation::new()).await;
+            let response = crate::handle_json(&service, event.build()).await;
             assert_ne!(response.status_code, 200, "an unsigned token connected");
             assert!(store.get("jwt=").await.unwrap().is_none());
         }

@@ -3,8 +3,7 @@
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use lift_runtime::local::{Emulator, LocalConfig};
-use lift_runtime::testing::{Message, TestClient};
+use lift_runtime::testing::{Message, TestApp, TestClient};
 use lift_runtime::App;
 use serde_json::Value;
 
@@ -41,20 +40,13 @@ pub fn init_tracing() {
 }
 
 /// The local emulator running `app` on a free loopback port.
-pub async fn start(app: App) -> Emulator {
+pub async fn start(app: App) -> TestApp {
     init_tracing();
-    let config = LocalConfig::default().addr("127.0.0.1:0".parse().unwrap());
-    let (service, _) = app
-        .local_service()
-        .await
-        .expect("the app's store is set up");
-    Emulator::start(service, config)
-        .await
-        .expect("emulator starts")
+    TestApp::start(app).await
 }
 
 /// The emulator running the chat example.
-pub async fn start_chat() -> Emulator {
+pub async fn start_chat() -> TestApp {
     start(App::new(chat_app::chat::router())).await
 }
 
@@ -93,7 +85,7 @@ impl Client {
     }
 
     /// Connects to the chat on `emulator` as `name`.
-    pub async fn join(emulator: &Emulator, name: &str) -> Client {
+    pub async fn join(emulator: &TestApp, name: &str) -> Client {
         let url = format!("{}/?name={name}", emulator.url());
         Client::try_connect(&url)
             .await
@@ -129,7 +121,7 @@ impl Client {
 
     /// Closes with this code and reason and waits for the server's close.
     pub async fn close(self, code: u16, reason: &str) {
-        self.0.close_with(code, reason).await;
+        self.0.close(code, reason).await;
     }
 }
 
@@ -183,5 +175,102 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
     type Writer = Buffer;
     fn make_writer(&'a self) -> Buffer {
         self.clone()
+    }
+}
+
+/// Feeds a typed API Gateway event to `service` as Lambda would (its JSON), and answers the API
+/// Gateway response.
+pub async fn handle(
+    service: &lift_runtime::Service,
+    event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+) -> aws_lambda_events::apigw::ApiGatewayProxyResponse {
+    let json = serde_json::to_value(&event).expect("an event serialises");
+    handle_json(service, json).await
+}
+
+/// Feeds an event's JSON to `service`, and answers the API Gateway response.
+pub async fn handle_json(
+    service: &lift_runtime::Service,
+    event: Value,
+) -> aws_lambda_events::apigw::ApiGatewayProxyResponse {
+    websocket(service.handle(event).await)
+}
+
+/// Delivers `queue`'s fan-out records to `service` as SQS events, as Lambda's event source
+/// mapping (and the emulator) would, until the task is aborted.
+pub fn deliver(
+    queue: &dyn lift_runtime::fanout::FanoutQueue,
+    service: &lift_runtime::Service,
+) -> tokio::task::JoinHandle<()> {
+    use tower::ServiceExt;
+    let service = service.clone();
+    let deliver: lift_runtime::fanout::Deliver = Arc::new(move |event, deadline| {
+        let service = service.clone();
+        Box::pin(async move {
+            let event = serde_json::to_value(&event).expect("an SQS event serialises");
+            let event = lambda_runtime::LambdaEvent::new(event, context("fanout", deadline));
+            let Ok(response) = service.oneshot(event).await;
+            sqs(response)
+        })
+    });
+    queue
+        .deliver(deliver)
+        .expect("the queue delivers its records itself")
+}
+
+/// Settings that send every Management API call to `url` (a custom domain's endpoint, or a
+/// closed port where no send matters).
+pub fn endpoint(url: impl Into<String>) -> lift_runtime::Settings {
+    lift_runtime::Settings {
+        management_endpoint: Some(url.into()),
+        ..lift_runtime::Settings::default()
+    }
+}
+
+/// Feeds an event's JSON to `service` as `lambda_runtime` does (through its `tower::Service`),
+/// with this request id and deadline in the Lambda context; answers the API Gateway response.
+pub async fn invoke(
+    service: &lift_runtime::Service,
+    event: Value,
+    request_id: &str,
+    deadline: Option<std::time::Instant>,
+) -> aws_lambda_events::apigw::ApiGatewayProxyResponse {
+    use tower::ServiceExt;
+    let event = lambda_runtime::LambdaEvent::new(event, context(request_id, deadline));
+    let Ok(response) = service.clone().oneshot(event).await;
+    websocket(response)
+}
+
+/// A Lambda context with this request id and deadline (none: `deadline` 0, as
+/// `Context::default()`).
+pub fn context(request_id: &str, deadline: Option<std::time::Instant>) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    if let Some(deadline) = deadline {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        context.deadline = now_ms + left.as_millis() as u64;
+    }
+    context
+}
+
+/// The API Gateway response of an API Gateway event.
+pub fn websocket(
+    response: lift_runtime::LambdaResponse,
+) -> aws_lambda_events::apigw::ApiGatewayProxyResponse {
+    match response {
+        lift_runtime::LambdaResponse::WebSocket(response) => *response,
+        other => panic!("an API Gateway event gets an API Gateway response, not {other:?}"),
+    }
+}
+
+/// The batch response of an SQS event.
+pub fn sqs(response: lift_runtime::LambdaResponse) -> aws_lambda_events::sqs::SqsBatchResponse {
+    match response {
+        lift_runtime::LambdaResponse::Sqs(response) => response,
+        other => panic!("an SQS event gets a batch response, not {other:?}"),
     }
 }

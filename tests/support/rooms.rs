@@ -14,17 +14,17 @@ pub mod big_room {
     }
 
     #[ws_route("shout", reply)]
-    async fn shout(ctx: &WsContext, body: String) -> WsResult<Reply> {
+    async fn shout(ctx: &WsContext, body: String) -> WsResult<Json<serde_json::Value>> {
         let report = ctx
             .room("big")
             .except(ctx.connection_id())
             .broadcast(&body)
             .await?;
-        Reply::json(&json!({
+        Ok(Json(json!({
             "sent": report.sent,
             "gone": report.gone.len(),
             "queued": report.queued,
             "queued_rest": report.queued_rest,
-        }))
+        })))
     }
 }

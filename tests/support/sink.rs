@@ -7,8 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use lift_runtime::outbound::{ConnectionInfo, ManagementApi};
-use lift_runtime::SendError;
+use lift_runtime::{ConnectionInfo, ManagementApi, SendError};
 
 #[derive(Default)]
 struct State {

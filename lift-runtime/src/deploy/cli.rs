@@ -35,10 +35,10 @@ fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
     let program = program_name();
     let document = match args.first().map(String::as_str) {
         Some("template") => {
-            let template = Template::new(app.router())
-                .name(program.clone())
-                .code_uri(format!("target/lambda/{program}"))
-                .route_selection(app.route_selection());
+            let mut template = Template::new(app.router());
+            template.name = program.clone();
+            template.code_uri = format!("target/lambda/{program}");
+            template.route_selection = app.route_selection().to_owned();
             template_options(template, &args[1..])?.to_json()
         }
         Some("asyncapi") => asyncapi(app.router(), &program, app.route_selection()),
@@ -103,21 +103,23 @@ fn parse_template_options(mut template: Template, args: &[String]) -> Result<Tem
             text.parse::<u32>()
                 .map_err(|_| format!("`template {name}` takes a number, not `{text}`"))
         };
-        template = match arg.as_str() {
-            "--stage" => template.stage(value("--stage")?),
-            "--x86_64" => template.x86_64(),
-            "--memory" => template.memory_mb(number("--memory", value("--memory")?)?),
-            "--timeout" => template.timeout_secs(number("--timeout", value("--timeout")?)?),
-            "--code-uri" => template.code_uri(value("--code-uri")?),
-            "--fanout-consumers" => template
-                .fanout_consumers(number("--fanout-consumers", value("--fanout-consumers")?)?),
-            "--no-fanout" => template.without_fanout(),
+        match arg.as_str() {
+            "--stage" => template.stage = value("--stage")?,
+            "--x86_64" => template.architecture = "x86_64".to_owned(),
+            "--memory" => template.memory_mb = number("--memory", value("--memory")?)?,
+            "--timeout" => template.timeout_secs = number("--timeout", value("--timeout")?)?,
+            "--code-uri" => template.code_uri = value("--code-uri")?,
+            "--fanout-consumers" => {
+                let consumers = number("--fanout-consumers", value("--fanout-consumers")?)?;
+                template.fanout_consumers = Some(consumers);
+            }
+            "--no-fanout" => template.fanout_consumers = None,
             "--env" => {
                 let pair = value("--env")?;
                 let (key, val) = pair
                     .split_once('=')
                     .ok_or_else(|| format!("`template --env` takes KEY=VALUE, not `{pair}`"))?;
-                template.env(key, val)
+                template.environment.push((key.to_owned(), val.to_owned()));
             }
             other => {
                 return Err(format!(
@@ -143,7 +145,7 @@ mod tests {
 
     #[test]
     fn other_command_lines_are_left_to_the_program() {
-        let app = crate::App::new(Router::from_entries(&[], &[]));
+        let app = crate::App::new(Router::new(&[]));
         assert!(!print_for(&app, &[]).unwrap());
         assert!(!print_for(&app, &args(&["serve", "--port", "1"])).unwrap());
         assert!(print_for(&app, &args(&["template", "--bogus"])).is_err());
@@ -151,7 +153,7 @@ mod tests {
 
     #[test]
     fn command_line_options_set_the_template() {
-        let router = Router::from_entries(&[], &[]);
+        let router = Router::new(&[]);
         let base = Template::new(&router);
         let options = args(&[
             "--stage",

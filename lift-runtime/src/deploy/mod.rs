@@ -13,7 +13,7 @@
 //!   the function's SQS event with `ReportBatchItemFailures` and a maximum concurrency
 //!   ([`Template::fanout_consumers`]), the right to send to the queue, and
 //!   `LIFT_FANOUT_QUEUE_URL`/`LIFT_FANOUT_CONSUMERS` (leave it out with
-//!   [`Template::without_fanout`]).
+//!   `fanout_consumers: None`).
 //! - [`asyncapi`]: an AsyncAPI 3.1 document of the messages: one message per route key (the
 //!   `action` field, or whichever the route selection expression names), the replies of
 //!   two-way routes, and the error frame. With the `schemas` feature, a handler taking
@@ -40,10 +40,10 @@
 //!     }
 //! }
 //!
-//! let template = lift_runtime::deploy::Template::new(&app::router())
-//!     .name("pinger")
-//!     .stage("prod")
-//!     .to_json();
+//! let mut template = lift_runtime::deploy::Template::new(&app::router());
+//! template.name = "pinger".into();
+//! template.stage = "prod".into();
+//! let template = template.to_json();
 //! let route = &template["Resources"]["RoutePing"]["Properties"];
 //! assert_eq!(route["RouteKey"], "ping");
 //! assert_eq!(route["RouteResponseSelectionExpression"], "$default");
@@ -97,7 +97,7 @@ fn api_routes(router: &Router) -> Vec<ApiRoute> {
     let messages = router
         .routes()
         .iter()
-        .filter(|route| router.is_message_route(route.key))
+        .filter(|route| route.kind == crate::route_key::RouteKind::Message)
         .map(|route: &'static RouteInfo| ApiRoute {
             key: route.key,
             kind: RouteKind::Message,

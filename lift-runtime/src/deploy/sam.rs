@@ -7,29 +7,46 @@ use crate::route_key::RouteKey;
 use crate::router::Router;
 use crate::store::dynamodb::table;
 
-/// An AWS SAM template for an app, from its router. See the [module docs](crate::deploy).
+/// An AWS SAM template for an app, from its router: set its fields, then
+/// [`to_json`](Self::to_json). See the [module docs](crate::deploy).
 #[derive(Clone, Debug)]
 pub struct Template {
     routes: Vec<ApiRoute>,
-    name: String,
-    stage: String,
-    route_selection: String,
-    code_uri: String,
-    architecture: String,
-    memory_mb: u32,
-    timeout_secs: u32,
-    environment: Vec<(String, String)>,
-    /// The fan-out queue's consumers at most (its event source mapping's maximum concurrency);
-    /// `None`: no fan-out queue.
-    fanout_consumers: Option<u32>,
+    /// The API's name (also the prefix of the function's description). Default `lift-app`.
+    pub name: String,
+    /// The stage name (the last part of the `wss://` URL and of the Management API endpoint).
+    /// Default `prod`.
+    pub stage: String,
+    /// The route selection expression (`$request.body.<field>`); keep it the app's
+    /// ([`Settings::route_selection`](crate::Settings::route_selection)). Default
+    /// `$request.body.action`.
+    pub route_selection: String,
+    /// The directory holding the function's `bootstrap` binary, e.g. `target/lambda/chat`
+    /// after `cargo lambda build --release --arm64 --example chat`. Default
+    /// `target/lambda/bootstrap` (`cargo lambda build`'s output for a binary named
+    /// `bootstrap`).
+    pub code_uri: String,
+    /// `arm64` (the default; build with `cargo lambda build --arm64`) or `x86_64`.
+    pub architecture: String,
+    /// The function's memory in MB (also its share of CPU: one vCPU per 1,769 MB). Default
+    /// 1024.
+    pub memory_mb: u32,
+    /// The function's timeout in seconds (broadcasts stop retrying before it). Default 29 (API
+    /// Gateway waits at most 29 s for an integration).
+    pub timeout_secs: u32,
+    /// Environment variables of the function (besides `LIFT_TABLE_NAME`, always set to the
+    /// table, and the fan-out queue's).
+    pub environment: Vec<(String, String)>,
+    /// The fan-out queue's consumers at most: the maximum concurrency of its event source
+    /// mapping (2 to 1,000; default 10), also given to the function as
+    /// `LIFT_FANOUT_CONSUMERS` so each consumer paces itself to its share of the rate budget
+    /// (see [`fanout`](crate::fanout)). `None`: no fan-out queue, broadcasts to big rooms are
+    /// sent by the invocation alone.
+    pub fanout_consumers: Option<u32>,
 }
 
 impl Template {
-    /// A template for `router` with the defaults: API name `lift-app`, stage `prod`, route
-    /// selection `$request.body.action` (the emulator's default), code from
-    /// `target/lambda/bootstrap` (`cargo lambda build`'s output for a binary named `bootstrap`;
-    /// see [`code_uri`](Self::code_uri)), arm64, 1024 MB, 29 s (API Gateway waits at most 29 s
-    /// for an integration).
+    /// A template for `router` with the defaults of each field.
     pub fn new(router: &Router) -> Self {
         Template {
             routes: api_routes(router),
@@ -43,72 +60,6 @@ impl Template {
             environment: Vec::new(),
             fanout_consumers: Some(10),
         }
-    }
-
-    /// The fan-out queue's consumers at most: the maximum concurrency of its event source
-    /// mapping (2 to 1,000; default 10), also given to the function as
-    /// `LIFT_FANOUT_CONSUMERS` so each consumer paces itself to its share of the rate budget.
-    /// See [`fanout`](crate::fanout).
-    pub fn fanout_consumers(mut self, consumers: u32) -> Self {
-        self.fanout_consumers = Some(consumers.clamp(2, 1000));
-        self
-    }
-
-    /// No fan-out queue: broadcasts to big rooms are sent by the invocation alone.
-    pub fn without_fanout(mut self) -> Self {
-        self.fanout_consumers = None;
-        self
-    }
-
-    /// The API's name (also the prefix of the function's description).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// The stage name (the last part of the `wss://` URL and of the Management API endpoint).
-    pub fn stage(mut self, stage: impl Into<String>) -> Self {
-        self.stage = stage.into();
-        self
-    }
-
-    /// The route selection expression (`$request.body.<field>`); keep it the same as the
-    /// emulator's (`LocalConfig::route_selection`).
-    pub fn route_selection(mut self, expression: impl Into<String>) -> Self {
-        self.route_selection = expression.into();
-        self
-    }
-
-    /// The directory holding the function's `bootstrap` binary, e.g.
-    /// `target/lambda/chat` after `cargo lambda build --release --arm64 --example chat`.
-    pub fn code_uri(mut self, path: impl Into<String>) -> Self {
-        self.code_uri = path.into();
-        self
-    }
-
-    /// `x86_64` instead of the default `arm64` (build with `cargo lambda build` without `--arm64`).
-    pub fn x86_64(mut self) -> Self {
-        self.architecture = "x86_64".to_owned();
-        self
-    }
-
-    /// The function's memory in MB (also its share of CPU: one vCPU per 1,769 MB).
-    pub fn memory_mb(mut self, mb: u32) -> Self {
-        self.memory_mb = mb;
-        self
-    }
-
-    /// The function's timeout in seconds (broadcasts stop retrying before it).
-    pub fn timeout_secs(mut self, secs: u32) -> Self {
-        self.timeout_secs = secs;
-        self
-    }
-
-    /// An environment variable of the function (besides `LIFT_TABLE_NAME`, always set to the
-    /// table).
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.environment.push((key.into(), value.into()));
-        self
     }
 
     /// The logical id of a route's resource: `Route` and the key's letters and digits
@@ -219,7 +170,7 @@ impl Template {
         );
         let mut variables = Map::new();
         variables.insert("LIFT_TABLE_NAME".into(), json!({ "Ref": "Table" }));
-        if let Some(consumers) = self.fanout_consumers {
+        if let Some(consumers) = self.fanout_consumers.map(|n| n.clamp(2, 1000)) {
             variables.insert(
                 "LIFT_FANOUT_QUEUE_URL".into(),
                 json!({ "Ref": "FanoutQueue" }),
@@ -260,7 +211,7 @@ impl Template {
                 ],
             },
         });
-        if let Some(consumers) = self.fanout_consumers {
+        if let Some(consumers) = self.fanout_consumers.map(|n| n.clamp(2, 1000)) {
             self.add_fanout(&mut resources, &mut function, consumers);
         }
         resources.insert("Function".into(), function);

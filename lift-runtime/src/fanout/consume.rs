@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use crate::error::SendError;
 use crate::outbound::{
-    retryable, send_one, BroadcastConfig, Clients, ManagementApi, Outcome, Pacer,
+    retryable, send_one, BroadcastSettings, Clients, ManagementApi, Outcome, Pacer,
 };
 use crate::store::ConnectionStore;
 
@@ -20,7 +20,7 @@ pub(crate) struct Consumer<'a> {
     pub(crate) fanout: &'a Fanout,
     pub(crate) clients: &'a Clients,
     pub(crate) store: &'a Arc<dyn ConnectionStore>,
-    pub(crate) config: &'a BroadcastConfig,
+    pub(crate) config: &'a BroadcastSettings,
 }
 
 /// What one batch did, for the log line.
@@ -261,7 +261,7 @@ async fn send_job<'a>(
     id: &'a str,
     data: &'a bytes::Bytes,
     deadline: Instant,
-    config: &'a BroadcastConfig,
+    config: &'a BroadcastSettings,
     pacer: &'a Pacer,
 ) -> (usize, &'a str, Outcome) {
     (

@@ -4,14 +4,14 @@ use std::time::{Instant, SystemTime};
 
 use super::{epoch_ms, read_members, Fanout, Target, Task};
 use crate::error::SendError;
-use crate::outbound::{retryable, send_many, BroadcastConfig, BroadcastReport, ManagementApi};
+use crate::outbound::{retryable, send_many, BroadcastReport, BroadcastSettings, ManagementApi};
 use crate::store::ConnectionStore;
 
 /// What a room broadcast hands over.
 pub(crate) struct Handoff<'a> {
     pub(crate) api: &'a dyn ManagementApi,
     pub(crate) store: &'a dyn ConnectionStore,
-    pub(crate) config: &'a BroadcastConfig,
+    pub(crate) config: &'a BroadcastSettings,
     pub(crate) deadline: Instant,
     pub(crate) fanout: &'a Fanout,
     pub(crate) room: &'a str,

@@ -10,8 +10,8 @@
 //! With a queue configured (in Lambda: `LIFT_FANOUT_QUEUE_URL`, which the generated SAM
 //! template sets; in the emulator: always, an in-process queue unless `LIFT_FANOUT_QUEUE_URL`
 //! and `AWS_ENDPOINT_URL_SQS` name a real one), a room broadcast reads the room's members up
-//! to [`FanoutConfig::threshold`] (`LIFT_FANOUT_THRESHOLD`, default 2,000), fewer when the
-//! invocation's remaining time could not cover them at [`FanoutConfig::invocation_rate`]:
+//! to [`FanoutSettings::threshold`] (`LIFT_FANOUT_THRESHOLD`, default 2,000), fewer when the
+//! invocation's remaining time could not cover them at [`FanoutSettings::invocation_rate`]:
 //!
 //! - a room that fits is sent to directly, as without fan-out;
 //! - a bigger room: the message is serialised once, the members past the limit that were
@@ -26,22 +26,22 @@
 //! # The consumers
 //!
 //! The same function handles the queue's SQS events (told apart from API Gateway's by their
-//! shape; [`Service::handle_sqs`](crate::Service::handle_sqs)). A record of connection ids is
+//! shape; [`Service`](crate::Service)). A record of connection ids is
 //! sent with the bounded-concurrency sender (retries, 410 clean-up, the deadline), paced to
-//! [`FanoutConfig::rate`] ÷ [`FanoutConfig::consumers`] a second. A cursor record reads
-//! [`FanoutConfig::expand_per_record`] members on from the cursor and queues them as id records,
+//! [`FanoutSettings::rate`] ÷ [`FanoutSettings::consumers`] a second. A cursor record reads
+//! [`FanoutSettings::expand_per_record`] members on from the cursor and queues them as id records,
 //! plus a cursor record for the rest. What a record could not deliver is queued again as a
 //! record of only those ids, so a retry never reaches a connection twice; a record that made no
 //! progress at all is reported in the batch response's `batchItemFailures`, so SQS redelivers
 //! it and, after `maxReceiveCount`, moves it to the dead-letter queue. Records past their
-//! expiry ([`FanoutConfig::expiry`], default 5 minutes: a chat message an hour late is noise)
+//! expiry ([`FanoutSettings::expiry`], default 5 minutes: a chat message an hour late is noise)
 //! are dropped and counted.
 //!
 //! # Costs, ordering, delivery
 //!
 //! - SQS requests per 1,000 members past the threshold: 2 records of 500 ids, each sent,
 //!   received and deleted in batches of 10 — about 0.6 requests — plus one record per
-//!   [`FanoutConfig::expand_per_record`] members for the cursor. At SQS's price per million
+//!   [`FanoutSettings::expand_per_record`] members for the cursor. At SQS's price per million
 //!   requests, a million members cost a few hundred requests.
 //! - Ordering: none across records. Two broadcasts to a big room may arrive in either order at
 //!   a member reached through the queue; put a sequence number in the message if it matters.
@@ -53,8 +53,8 @@
 //! # Sizing the rate budget
 //!
 //! API Gateway throttles the account (10,000 messages a second by default), not the
-//! invocation. [`FanoutConfig::rate`] (`LIFT_FANOUT_RATE`) is the budget for fan-out's sends,
-//! split evenly across [`FanoutConfig::consumers`] (`LIFT_FANOUT_CONSUMERS`: the event source
+//! invocation. [`FanoutSettings::rate`] (`LIFT_FANOUT_RATE`) is the budget for fan-out's sends,
+//! split evenly across [`FanoutSettings::consumers`] (`LIFT_FANOUT_CONSUMERS`: the event source
 //! mapping's maximum concurrency, set from the same value in the template). Leave room for the
 //! direct sends of ordinary events: with the default throttle, a rate of 8,000 keeps 2,000 a
 //! second for them. A 429 still happens (other functions, bursts) and is retried with backoff.
@@ -67,7 +67,7 @@ mod sqs;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -78,72 +78,11 @@ pub use queue::{Deliver, FanoutQueue, LocalQueue, LocalQueueConfig};
 pub use sqs::SqsQueue;
 
 /// SQS's largest message (256 KiB); records are kept under it.
-pub const MAX_RECORD_SIZE: usize = 256 * 1024;
+pub(crate) const MAX_RECORD_SIZE: usize = 256 * 1024;
 
-/// When and how broadcasts are handed to the fan-out queue, and how its consumers send
-/// ([`App::fanout`](crate::App::fanout)). See the [module docs](self).
-#[derive(Clone, Debug)]
-pub struct FanoutConfig {
-    /// Members a room broadcast sends to directly; a bigger room is handed off past them.
-    /// Default 2,000. `LIFT_FANOUT_THRESHOLD`.
-    pub threshold: usize,
-    /// How many sends a second one invocation is expected to manage directly: a room broadcast
-    /// sends directly to no more members than the invocation's remaining time covers at this
-    /// rate. Default 5,000.
-    pub invocation_rate: u32,
-    /// How long a queued record stays worth sending. Default 5 minutes.
-    /// `LIFT_FANOUT_EXPIRY_SECS`.
-    pub expiry: Duration,
-    /// Fan-out's sends a second across all consumers. Default 10,000 (API Gateway's default
-    /// account throttle). `LIFT_FANOUT_RATE`.
-    pub rate: u32,
-    /// Consumers running at once (the event source mapping's maximum concurrency; the local
-    /// queue's consumers). Default 10. `LIFT_FANOUT_CONSUMERS`.
-    pub consumers: u32,
-    /// Connection ids per queued record (fewer when the message is big). Default 500.
-    pub ids_per_record: usize,
-    /// Members a cursor record turns into id records before queuing a cursor for the rest.
-    /// Default 50,000.
-    pub expand_per_record: usize,
-}
+pub(crate) use crate::settings::FanoutSettings;
 
-impl Default for FanoutConfig {
-    fn default() -> Self {
-        FanoutConfig {
-            threshold: 2_000,
-            invocation_rate: 5_000,
-            expiry: Duration::from_secs(5 * 60),
-            rate: 10_000,
-            consumers: 10,
-            ids_per_record: 500,
-            expand_per_record: 50_000,
-        }
-    }
-}
-
-impl FanoutConfig {
-    /// This configuration with what the environment sets: `LIFT_FANOUT_THRESHOLD`,
-    /// `LIFT_FANOUT_EXPIRY_SECS`, `LIFT_FANOUT_RATE`, `LIFT_FANOUT_CONSUMERS`. A value that is
-    /// not a number is ignored with a warning.
-    pub fn with_env(mut self) -> Self {
-        fn read<T: std::str::FromStr>(name: &str, into: &mut T) {
-            let Ok(value) = std::env::var(name) else {
-                return;
-            };
-            match value.trim().parse() {
-                Ok(parsed) => *into = parsed,
-                Err(_) => tracing::warn!(name, value, "ignoring a setting that is not a number"),
-            }
-        }
-        read("LIFT_FANOUT_THRESHOLD", &mut self.threshold);
-        read("LIFT_FANOUT_RATE", &mut self.rate);
-        read("LIFT_FANOUT_CONSUMERS", &mut self.consumers);
-        let mut expiry = self.expiry.as_secs();
-        read("LIFT_FANOUT_EXPIRY_SECS", &mut expiry);
-        self.expiry = Duration::from_secs(expiry);
-        self
-    }
-
+impl FanoutSettings {
     /// Members a broadcast may send to directly when its sends must stop at `cutoff`.
     pub(crate) fn direct_limit(&self, cutoff: Instant) -> usize {
         let left = cutoff
@@ -162,13 +101,13 @@ impl FanoutConfig {
 /// Fan-out as a service runs it: the settings, the queue, and the keys of records completed
 /// lately (to skip SQS's duplicate deliveries).
 pub(crate) struct Fanout {
-    pub(crate) config: FanoutConfig,
+    pub(crate) config: FanoutSettings,
     pub(crate) queue: Arc<dyn FanoutQueue>,
     done: Mutex<RecentKeys>,
 }
 
 impl Fanout {
-    pub(crate) fn new(config: FanoutConfig, queue: Arc<dyn FanoutQueue>) -> Self {
+    pub(crate) fn new(config: FanoutSettings, queue: Arc<dyn FanoutQueue>) -> Self {
         Fanout {
             config,
             queue,

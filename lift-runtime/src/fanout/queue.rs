@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
+
+use crate::router::BoxFuture;
 
 /// Hands a batch of records, as an SQS event, to the service, with the invocation's deadline;
 /// answers which records failed. The emulator builds it from its
@@ -23,9 +24,8 @@ pub type Deliver =
 /// one of your own.
 #[async_trait]
 pub trait FanoutQueue: Send + Sync + 'static {
-    /// Queues these records (JSON, each under
-    /// [`MAX_RECORD_SIZE`](crate::fanout::MAX_RECORD_SIZE)). `Err` when any could not be
-    /// queued (some may have been).
+    /// Queues these records (JSON, each under SQS's largest message, 256 KiB). `Err` when any
+    /// could not be queued (some may have been).
     async fn enqueue(&self, records: Vec<String>) -> Result<(), crate::Error>;
 
     /// Starts delivering the queue's records to `deliver` in batches, the way Lambda's event
@@ -89,9 +89,10 @@ struct Inner {
 /// use lift_runtime::fanout::{FanoutQueue, LocalQueue};
 ///
 /// # #[tokio::main] async fn main() {
-/// let queue = LocalQueue::new();
+/// let queue = LocalQueue::default();
 /// queue.enqueue(vec!["{}".into()]).await.unwrap();
-/// assert_eq!(queue.pending(), 1); // nobody delivers it yet
+/// // Nobody delivers it yet: it is still pending when the wait is over.
+/// assert!(!queue.drained(std::time::Duration::from_millis(10)).await);
 /// # }
 /// ```
 #[derive(Clone)]
@@ -100,11 +101,6 @@ pub struct LocalQueue {
 }
 
 impl LocalQueue {
-    /// A queue with the default settings.
-    pub fn new() -> Self {
-        Self::with_config(LocalQueueConfig::default())
-    }
-
     /// A queue with these settings.
     pub fn with_config(config: LocalQueueConfig) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -122,7 +118,7 @@ impl LocalQueue {
 
     /// Records queued and not yet done with: waiting, being consumed, or waiting to be
     /// delivered again.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.inner.pending.load(Ordering::SeqCst)
     }
 
@@ -153,9 +149,10 @@ impl LocalQueue {
     }
 }
 
+/// A queue with the default settings.
 impl Default for LocalQueue {
     fn default() -> Self {
-        Self::new()
+        Self::with_config(LocalQueueConfig::default())
     }
 }
 

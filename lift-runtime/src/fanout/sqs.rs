@@ -36,14 +36,9 @@ impl SqsQueue {
 
     /// Pollers [`deliver`](FanoutQueue::deliver) runs at once (the event source mapping's
     /// maximum concurrency). Default 10.
-    pub fn consumers(mut self, consumers: usize) -> Self {
+    pub(crate) fn consumers(mut self, consumers: usize) -> Self {
         self.consumers = consumers.max(1);
         self
-    }
-
-    /// The queue's URL.
-    pub fn url(&self) -> &str {
-        &self.url
     }
 }
 

@@ -94,7 +94,7 @@ pub(super) fn verify(
             "UnrecognizedClientException",
             format!(
                 "the security token included in the request is invalid (access key `{}` is not one \
-                 the emulator knows: configure it with LocalConfig::credentials)",
+                 the emulator knows: add it to Settings::local.credentials)",
                 auth.access_key
             ),
         ));

@@ -21,6 +21,7 @@ use crate::error::WsError;
 use crate::events;
 use crate::ids;
 use crate::route_key::RouteKey;
+use crate::router::Resolved;
 
 impl EmulatorState {
     /// What the events of a connection say about it.
@@ -36,9 +37,15 @@ impl EmulatorState {
         }
     }
 
-    /// The route API Gateway would select for this body.
-    fn select_route(&self, body: &str) -> RouteKey {
+    /// The route API Gateway would select for this body, resolved (once: the service and the
+    /// reply below use what is found here).
+    fn select_route(&self, body: &str) -> Resolved {
         super::config::select_route(&self.selection, self.service.router(), body)
+    }
+
+    /// A `$connect` or `$disconnect` event's route, resolved.
+    fn resolve(&self, key: RouteKey) -> Resolved {
+        self.service.router().resolve(key)
     }
 
     /// A text message from a client.
@@ -58,9 +65,10 @@ impl EmulatorState {
                  one frame over 32 KB (browsers send each message as one frame)"
             );
         }
-        let route = self.select_route(&body);
-        let event = events::message(&self.origin(id, conn), &route, body);
-        let response = match self.invoke(event).await {
+        let resolved = self.select_route(&body);
+        let replies = resolved.replies();
+        let event = events::message(&self.origin(id, conn), &resolved.key, body);
+        let response = match self.invoke(event, resolved).await {
             Some(response) => response,
             None => {
                 let err = WsError::new(504, "timeout", "the handler did not answer in time");
@@ -68,7 +76,7 @@ impl EmulatorState {
                 return;
             }
         };
-        if self.service.router().resolve(&route).replies() {
+        if replies {
             let frame = match response.body {
                 Some(EventBody::Text(text)) if !text.is_empty() => Message::text(text),
                 Some(EventBody::Binary(bytes)) if !bytes.is_empty() => Message::binary(bytes),
@@ -80,7 +88,7 @@ impl EmulatorState {
 
     async fn on_disconnect(&self, id: &str, conn: &LocalConnection, code: u16, reason: &str) {
         let event = events::disconnect(&self.origin(id, conn), &conn.headers, code, reason);
-        self.invoke(event).await;
+        self.invoke(event, self.resolve(RouteKey::Disconnect)).await;
     }
 }
 
@@ -150,7 +158,7 @@ async fn upgrade(
         headers: header_pairs,
     });
     let event = events::connect(&state.origin(&id, &conn), &conn.headers, &query_pairs);
-    let Some(response) = state.invoke(event).await else {
+    let Some(response) = state.invoke(event, state.resolve(RouteKey::Connect)).await else {
         return (
             StatusCode::GATEWAY_TIMEOUT,
             "the $connect handler did not answer in time",
@@ -286,25 +294,11 @@ async fn serve_socket(
             }
             Ok(None) => break (1006, String::new()),
             Ok(Some(Err(err))) => {
-                // As API Gateway and RFC 6455: a frame or message over the limits is 1009,
-                // a text frame that is not UTF-8 is 1007, a protocol violation 1002; the client
-                // gets the close frame. (An I/O error ends the connection: 1006.)
-                let text = err.to_string().to_lowercase();
-                let close = if text.contains("protocol error") && !text.contains("reset without") {
-                    // A frame RFC 6455 forbids (unmasked, reserved opcode or bits, a control
-                    // frame over 125 bytes, a bad close code, a stray continuation): 1002.
-                    Some((1002, "Protocol error"))
-                } else if text.contains("too long") || text.contains("too big") {
-                    Some((1009, "Message too big"))
-                } else if text.contains("utf-8") || text.contains("utf8") {
-                    Some((1007, "Invalid UTF-8 in a text frame"))
-                } else {
-                    None
+                let text = err.to_string();
+                let Some((code, reason)) = close_for(err) else {
+                    break (1006, text);
                 };
-                let Some((code, reason)) = close else {
-                    break (1006, err.to_string());
-                };
-                tracing::warn!(connection_id = %id, code, error = %err, "closing the connection");
+                tracing::warn!(connection_id = %id, code, error = %text, "closing the connection");
                 conn.close(code, reason);
                 let _ = tokio::time::timeout(CLOSE_GRACE, &mut closed_rx).await;
                 break (code, reason.to_owned());
@@ -338,4 +332,20 @@ async fn serve_socket(
     // The close handshake is done (or the peer is gone): nothing more can be delivered.
     writer.abort();
     state.on_disconnect(&id, &conn, code, &reason).await;
+}
+
+/// The close frame a read error calls for, as API Gateway and RFC 6455 answer it: a frame or
+/// message over the limits is 1009, a text frame that is not UTF-8 is 1007, a frame RFC 6455
+/// forbids (unmasked, reserved opcode or bits, a control frame over 125 bytes, a bad close
+/// code, a stray continuation) 1002; `None` when the connection is just gone (an I/O error, a
+/// reset without a close handshake): 1006, and no frame can be sent.
+fn close_for(err: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::{CapacityError, Error, ProtocolError};
+    match *err.into_inner().downcast::<Error>().ok()? {
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        Error::Protocol(_) => Some((1002, "Protocol error")),
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => Some((1009, "Message too big")),
+        Error::Utf8(_) => Some((1007, "Invalid UTF-8 in a text frame")),
+        _ => None,
+    }
 }

@@ -9,10 +9,11 @@ use axum::extract::ws::Message;
 use axum::extract::State;
 use tokio::sync::mpsc;
 
-use super::config::LocalConfig;
 use super::journal::Journal;
 use crate::ids;
+use crate::router::Resolved;
 use crate::service::{Invocation, Service};
+use crate::settings::LocalSettings;
 
 /// The close reason for a binary frame (API Gateway does not document its own).
 pub(super) const BINARY_REFUSED: &str = "binary frames are not supported";
@@ -25,7 +26,7 @@ pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 pub(super) struct EmulatorState {
     pub(super) service: Service,
-    pub(super) config: LocalConfig,
+    pub(super) config: LocalSettings,
     pub(super) selection: Vec<String>,
     pub(super) domain: String,
     pub(super) connections: Mutex<HashMap<String, Arc<LocalConnection>>>,
@@ -73,19 +74,24 @@ impl EmulatorState {
         self.lock().get(id).cloned()
     }
 
-    /// Hands `event` to the service as Lambda would, within the invocation timeout (`None`
-    /// when it ran out), and notes it in the journal.
+    /// Hands `event`, whose route is `resolved`, to the service as Lambda would, within the
+    /// invocation timeout (`None` when it ran out), and notes it in the journal.
     pub(super) async fn invoke(
         &self,
         event: ApiGatewayWebsocketProxyRequest,
+        resolved: Resolved,
     ) -> Option<ApiGatewayProxyResponse> {
-        let rc = &event.request_context;
-        let route = rc.route_key.clone().unwrap_or_default();
-        let connection = rc.connection_id.clone().unwrap_or_default();
+        let route = resolved.key.as_str().to_owned();
+        let connection = event
+            .request_context
+            .connection_id
+            .clone()
+            .unwrap_or_default();
         let started = Instant::now();
         let handled = tokio::time::timeout(
             self.config.invocation_timeout,
-            self.service.handle(event, self.invocation()),
+            self.service
+                .handle_event(event, Some(resolved), self.invocation()),
         )
         .await;
         let took = started.elapsed();
@@ -107,7 +113,7 @@ impl EmulatorState {
         handled.ok()
     }
 
-    pub(super) fn invocation(&self) -> Invocation {
+    fn invocation(&self) -> Invocation {
         Invocation {
             request_id: ids::request_id(),
             deadline: Some(Instant::now() + self.config.invocation_timeout),

@@ -1,13 +1,13 @@
 //! [`HttpManagement`]: the Management API over hyper, each request signed with SigV4 by
 //! `aws-sigv4` (the signer the AWS SDK itself uses), with credentials from the AWS
-//! configuration's provider, cached until shortly before they expire. The default client: the
-//! SDK client spends 4–6 times its CPU per message (its per-operation machinery: interceptors,
-//! config bag, endpoint resolution; `BENCHMARKS.md`); [`SdkManagement`](super::SdkManagement)
-//! stays selectable with [`ManagementClient::Sdk`].
+//! configuration's provider, cached until shortly before they expire. The runtime's one
+//! client: `aws-sdk-apigatewaymanagement` spends 4–6 times its CPU per message (its
+//! per-operation machinery: interceptors, config bag, endpoint resolution; `BENCHMARKS.md`).
 //!
 //! Same TLS stack and root certificates as the SDK's default client (rustls on aws-lc-rs, the
-//! platform's roots, read at the first HTTPS connection), HTTP/1.1 with a keep-alive pool, and errors mapped as
-//! [`SdkManagement`](super::SdkManagement) maps the SDK's (status and `x-amzn-ErrorType`).
+//! platform's roots, read at the first HTTPS connection), HTTP/1.1 with a keep-alive pool, and
+//! errors mapped as the SDK maps them (status and `x-amzn-ErrorType`; `tests/outbound.rs`
+//! compares the two against the emulator).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,22 +28,12 @@ use tokio::sync::RwLock;
 use super::management::{send_error, ConnectionInfo, ManagementApi};
 use crate::error::SendError;
 
-/// Which client sends to the Management API (see [`App::management_client`](crate::App::management_client)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ManagementClient {
-    /// [`HttpManagement`]: hyper, signed with `aws-sigv4`. The default.
-    #[default]
-    Http,
-    /// [`SdkManagement`](super::SdkManagement): `aws-sdk-apigatewaymanagement`.
-    Sdk,
-}
-
 /// Credentials are fetched again this long before they expire.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
 /// What every endpoint's client shares: the HTTP connection pool, the region and the cached
 /// credentials. Built once per process.
-pub struct HttpShared {
+pub(crate) struct HttpShared {
     http: Client<LazyTls, Full<Bytes>>,
     region: String,
     provider: SharedCredentialsProvider,
@@ -52,7 +42,7 @@ pub struct HttpShared {
 
 impl HttpShared {
     /// The shared parts for the region and credentials provider of `config`.
-    pub fn new(config: &aws_config::SdkConfig) -> Result<Arc<Self>, crate::Error> {
+    pub(crate) fn new(config: &aws_config::SdkConfig) -> Result<Arc<Self>, crate::Error> {
         let region = config
             .region()
             .ok_or("the AWS configuration has no region")?
@@ -113,7 +103,7 @@ impl std::fmt::Debug for HttpShared {
 
 /// The Management API of one endpoint over hyper, signed with `aws-sigv4`.
 #[derive(Clone, Debug)]
-pub struct HttpManagement {
+pub(crate) struct HttpManagement {
     shared: Arc<HttpShared>,
     endpoint: String,
     /// `https://host/stage/@connections/`, to which the encoded connection id is appended.
@@ -123,7 +113,7 @@ pub struct HttpManagement {
 
 impl HttpManagement {
     /// A client for `endpoint` (e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`).
-    pub fn new(shared: Arc<HttpShared>, endpoint: &str) -> Self {
+    pub(crate) fn new(shared: Arc<HttpShared>, endpoint: &str) -> Self {
         let trimmed = endpoint.trim_end_matches('/');
         let host = trimmed
             .split_once("://")
@@ -238,8 +228,7 @@ impl ManagementApi for HttpManagement {
         &'a self,
         connection_id: &'a str,
         data: &'a Bytes,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SendError>> + Send + 'a>>
-    {
+    ) -> crate::router::BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             self.call("POST", connection_id, data.clone())
                 .await
@@ -453,5 +442,139 @@ mod tests {
         let iso = timestamp(&serde_json::json!("2024-01-02T03:04:05.000Z")).unwrap();
         let epoch = timestamp(&serde_json::json!(1_704_164_645)).unwrap();
         assert_eq!(iso, epoch);
+    }
+}
+
+/// The client against the emulator's Management API, which checks every signature: what a
+/// client of API Gateway meets. (`tests/outbound.rs` compares its errors with the AWS SDK's,
+/// through an app.)
+#[cfg(all(test, feature = "testing"))]
+mod against_the_emulator {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+    use aws_credential_types::Credentials;
+
+    use super::{HttpManagement, HttpShared};
+    use crate::error::SendError;
+    use crate::outbound::ManagementApi;
+    use crate::testing::TestApp;
+
+    #[crate::ws_app]
+    mod idle {
+        #[crate::ws_default]
+        async fn ignore() -> crate::WsResult {
+            Ok(())
+        }
+    }
+
+    fn config(provider: impl ProvideCredentials + 'static) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build()
+    }
+
+    async fn emulator() -> TestApp {
+        let app = crate::App::new(idle::router()).settings(crate::Settings::default());
+        TestApp::start(app).await
+    }
+
+    /// Credentials that expire a moment after the client's refresh margin: fetched once,
+    /// reused while fresh, fetched again once they are about to expire.
+    #[derive(Clone, Debug, Default)]
+    struct ShortLived {
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl ProvideCredentials for ShortLived {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            // Five minutes is the refresh margin: these are "about to expire" 1.5 s from now.
+            let expiry =
+                SystemTime::now() + Duration::from_secs(5 * 60) + Duration::from_millis(1500);
+            future::ProvideCredentials::ready(Ok(Credentials::new(
+                "local",
+                "local",
+                Some(format!("token-{}", self.calls.load(Ordering::SeqCst))),
+                Some(expiry),
+                "short-lived",
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_are_cached_and_refreshed_before_they_expire() {
+        let app = emulator().await;
+        let mut ana = app.connect("/").await;
+        let id = app.connection_ids().pop().unwrap();
+        let provider = ShortLived::default();
+        let shared = HttpShared::new(&config(provider.clone())).unwrap();
+        let api = HttpManagement::new(shared, &app.management_endpoint());
+        for n in 0..3 {
+            api.post(&id, format!("{n}").as_bytes()).await.unwrap();
+            assert_eq!(ana.recv_text().await, n.to_string());
+        }
+        assert_eq!(
+            provider.calls.load(Ordering::SeqCst),
+            1,
+            "cached while fresh"
+        );
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        api.post(&id, b"after").await.unwrap();
+        assert_eq!(ana.recv_text().await, "after");
+        assert_eq!(
+            provider.calls.load(Ordering::SeqCst),
+            2,
+            "fetched again before expiry"
+        );
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn it_posts_describes_closes_and_is_refused_a_wrong_signature() {
+        let app = emulator().await;
+        let mut ana = app.connect("/").await;
+        let id = app.connection_ids().pop().unwrap();
+        let endpoint = app.management_endpoint();
+        let signed_as = |key: &str, secret: &str| {
+            let credentials = Credentials::new(key, secret, None, None, "test");
+            HttpManagement::new(HttpShared::new(&config(credentials)).unwrap(), &endpoint)
+        };
+        let api = signed_as("local", "local");
+        api.post(&id, br#"{"via":"http"}"#).await.unwrap();
+        assert_eq!(ana.recv_text().await, r#"{"via":"http"}"#);
+        let info = api.info(&id).await.unwrap();
+        assert_eq!(info.source_ip.as_deref(), Some("127.0.0.1"));
+        assert!(info.connected_at.unwrap() <= SystemTime::now());
+        let unknown = "bm8tc3VjaA==";
+        let gone = SendError::Gone {
+            connection_id: unknown.into(),
+        };
+        assert_eq!(api.post(unknown, b"{}").await, Err(gone.clone()));
+        assert_eq!(api.info(unknown).await.map(drop), Err(gone.clone()));
+        assert_eq!(api.delete(unknown).await, Err(gone));
+        let big = vec![b'x'; 130 * 1024];
+        let too_large = SendError::TooLarge {
+            size: 0,
+            limit: 128 * 1024,
+        };
+        assert_eq!(api.post(&id, &big).await, Err(too_large));
+        for (key, secret) in [("local", "not-the-secret"), ("unknown-key", "local")] {
+            let refused = signed_as(key, secret).post(&id, b"{}").await;
+            let forbidden = SendError::Forbidden {
+                endpoint: endpoint.clone(),
+            };
+            assert_eq!(refused, Err(forbidden), "signing as {key}");
+        }
+        api.delete(&id).await.unwrap();
+        assert_eq!(ana.closed().await.0, 1000);
+        app.shutdown().await;
     }
 }

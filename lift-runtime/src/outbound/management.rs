@@ -1,10 +1,13 @@
 //! The API Gateway Management API: posting to, inspecting and closing connections.
 //!
 //! Handlers use it through [`WsContext`](crate::WsContext) (`send`, `reply`, `disconnect`,
-//! `info`), which hands the calls to [`Outbound`](super::Outbound). The runtime talks to it with `aws-sdk-apigatewaymanagement` ([`SdkManagement`]),
-//! against `https://{domainName}/{stage}` from the event, or `LIFT_MANAGEMENT_ENDPOINT` when
-//! set (custom domains). One client is built per endpoint per process and reused. Under the
-//! local emulator the same SDK client is pointed at the emulator's own Management API.
+//! `info`), which hands the calls to [`Outbound`](super::Outbound). The runtime's one client is
+//! `HttpManagement` (`outbound/http.rs`: hyper, signed with `aws-sigv4`), against
+//! `https://{domainName}/{stage}` from the event, or [`Settings::management_endpoint`] when set
+//! (custom domains). One client is built per endpoint per process and reused. Under the local
+//! emulator the same client is pointed at the emulator's own Management API.
+//!
+//! [`Settings::management_endpoint`]: crate::Settings::management_endpoint
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,7 +22,7 @@ use crate::error::SendError;
 /// API Gateway's maximum WebSocket message size (128 KB). Larger messages are refused before any
 /// network call. (API Gateway splits messages into 32 KB frames on the wire; clients reassemble
 /// them, so the limit that matters to an app is this one.)
-pub const MAX_MESSAGE_SIZE: usize = 128 * 1024;
+pub(crate) const MAX_MESSAGE_SIZE: usize = 128 * 1024;
 
 /// What the Management API knows of a connection (`GET /@connections/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +37,9 @@ pub struct ConnectionInfo {
     pub user_agent: Option<String>,
 }
 
-/// A Management API endpoint's operations. Implemented by [`SdkManagement`].
+/// A Management API endpoint's operations: implemented by the runtime's own client, and by a
+/// client of yours given to [`App::management_api`](crate::App::management_api) (one that
+/// records calls, or injects faults, for a test).
 #[async_trait]
 pub trait ManagementApi: Send + Sync + 'static {
     /// The endpoint this client calls, for messages and logs.
@@ -44,8 +49,7 @@ pub trait ManagementApi: Send + Sync + 'static {
 
     /// [`post`](Self::post) of bytes shared by many sends (a broadcast's message, serialised
     /// once): the default posts them as a slice; a client that can send them as they are
-    /// overrides it so they are not copied per connection ([`HttpManagement`](super::HttpManagement)
-    /// does).
+    /// overrides it so they are not copied per connection (the runtime's own client does).
     ///
     /// Not an `async fn`: the default hands back [`post`](Self::post)'s future itself rather
     /// than boxing a second one around it.
@@ -67,6 +71,7 @@ pub trait ManagementApi: Send + Sync + 'static {
 /// The [`SendError`] of a failed Management API call, from its error code (`x-amzn-ErrorType`)
 /// and HTTP status (`None` when no answer came): one mapping for every client, so they fail
 /// alike. `message` words the `Failed` case.
+#[cfg(any(feature = "lambda", feature = "local"))]
 pub(crate) fn send_error(
     code: Option<&str>,
     status: Option<u16>,
@@ -93,7 +98,9 @@ pub(crate) fn send_error(
     }
 }
 
-type Connect = Box<dyn Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync>;
+/// Builds the Management API client of an endpoint (given its URL): the built-in client's, or
+/// one given to [`App::management_api`](crate::App::management_api).
+pub(crate) type ClientFactory = dyn Fn(&str) -> Arc<dyn ManagementApi> + Send + Sync;
 
 /// Where the Management API is for an event.
 #[derive(Clone, Debug)]
@@ -108,7 +115,7 @@ pub(crate) enum Endpoint {
 /// One Management API client per endpoint, built on first use and reused for the life of the
 /// process; [`for_event`](Self::for_event) finds an event's.
 pub(crate) struct Clients {
-    connect: Connect,
+    connect: Box<ClientFactory>,
     endpoint: Endpoint,
     cache: Mutex<Cache>,
 }
@@ -122,7 +129,7 @@ struct Cache {
 }
 
 impl Clients {
-    pub(crate) fn new(connect: Connect, endpoint: Endpoint) -> Self {
+    pub(crate) fn new(connect: Box<ClientFactory>, endpoint: Endpoint) -> Self {
         Clients {
             connect,
             endpoint,
@@ -136,6 +143,7 @@ impl Clients {
     }
 
     /// How many clients were built so far.
+    #[cfg(test)]
     pub(crate) fn built(&self) -> usize {
         self.lock().by_url.len()
     }
@@ -187,7 +195,7 @@ impl Clients {
 }
 
 impl Cache {
-    fn get(&mut self, endpoint: &str, connect: &Connect) -> Arc<dyn ManagementApi> {
+    fn get(&mut self, endpoint: &str, connect: &ClientFactory) -> Arc<dyn ManagementApi> {
         if let Some(client) = self.by_url.get(endpoint) {
             return client.clone();
         }
@@ -293,115 +301,6 @@ mod tests {
             "chat.example.com",
         ] {
             assert!(!is_loopback(remote), "{remote}");
-        }
-    }
-}
-
-#[cfg(feature = "lambda")]
-pub use sdk::SdkManagement;
-
-#[cfg(feature = "lambda")]
-mod sdk {
-    use async_trait::async_trait;
-    use aws_sdk_apigatewaymanagement::error::{
-        DisplayErrorContext, ProvideErrorMetadata, SdkError,
-    };
-    use aws_sdk_apigatewaymanagement::primitives::Blob;
-    use aws_sdk_apigatewaymanagement::{Client, Config};
-
-    use super::{ConnectionInfo, ManagementApi};
-    use crate::error::SendError;
-    use crate::outbound::management::send_error;
-
-    /// The Management API through `aws-sdk-apigatewaymanagement`.
-    #[derive(Clone, Debug)]
-    pub struct SdkManagement {
-        client: Client,
-        endpoint: String,
-    }
-
-    impl SdkManagement {
-        /// A client for `endpoint` (e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`)
-        /// with the credentials, region and settings of `base`.
-        pub fn new(base: &Config, endpoint: &str) -> Self {
-            // Retries are the runtime's own (deadline-aware, see `broadcast`), not the SDK's.
-            let config = base
-                .to_builder()
-                .endpoint_url(endpoint)
-                .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
-                .build();
-            SdkManagement {
-                client: Client::from_conf(config),
-                endpoint: endpoint.to_owned(),
-            }
-        }
-
-        /// The SDK client, for calls this crate does not wrap.
-        pub fn client(&self) -> &Client {
-            &self.client
-        }
-
-        fn error<E>(&self, connection_id: &str, err: SdkError<E>) -> SendError
-        where
-            E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        {
-            let status = err.raw_response().map(|raw| raw.status().as_u16());
-            send_error(err.code(), status, connection_id, &self.endpoint, || {
-                DisplayErrorContext(&err).to_string()
-            })
-        }
-    }
-
-    #[async_trait]
-    impl ManagementApi for SdkManagement {
-        fn endpoint(&self) -> &str {
-            &self.endpoint
-        }
-
-        async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
-            self.client
-                .post_to_connection()
-                .connection_id(connection_id)
-                .data(Blob::new(data))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|err| self.error(connection_id, err))
-        }
-
-        async fn delete(&self, connection_id: &str) -> Result<(), SendError> {
-            self.client
-                .delete_connection()
-                .connection_id(connection_id)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|err| self.error(connection_id, err))
-        }
-
-        async fn info(&self, connection_id: &str) -> Result<ConnectionInfo, SendError> {
-            let out = self
-                .client
-                .get_connection()
-                .connection_id(connection_id)
-                .send()
-                .await
-                .map_err(|err| self.error(connection_id, err))?;
-            let time = |t: Option<&aws_sdk_apigatewaymanagement::primitives::DateTime>| {
-                t.and_then(|t| std::time::SystemTime::try_from(*t).ok())
-            };
-            Ok(ConnectionInfo {
-                connected_at: time(out.connected_at()),
-                last_active_at: time(out.last_active_at()),
-                source_ip: out
-                    .identity()
-                    .and_then(|i| i.source_ip())
-                    .map(str::to_owned),
-                user_agent: out
-                    .identity()
-                    .and_then(|i| i.user_agent())
-                    .map(str::to_owned),
-            })
         }
     }
 }

@@ -22,7 +22,7 @@
 //! ([`SendError::TooLarge`]). (API Gateway delivers messages over 32 KB as several WebSocket
 //! frames; clients reassemble them, so the 128 KB message limit is the one that matters.)
 
-#[cfg(feature = "lambda")]
+#[cfg(any(feature = "lambda", feature = "local"))]
 mod http;
 mod management;
 mod pace;
@@ -36,16 +36,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-#[cfg(feature = "lambda")]
-pub use http::{HttpManagement, HttpShared, ManagementClient};
-#[cfg(feature = "lambda")]
-pub use management::SdkManagement;
-pub(crate) use management::{Clients, Endpoint};
-pub use management::{ConnectionInfo, ManagementApi, MAX_MESSAGE_SIZE};
+#[cfg(any(feature = "lambda", feature = "local"))]
+pub(crate) use http::{HttpManagement, HttpShared};
+pub(crate) use management::MAX_MESSAGE_SIZE;
+pub(crate) use management::{ClientFactory, Clients, Endpoint};
+pub use management::{ConnectionInfo, ManagementApi};
 pub(crate) use pace::Pacer;
 pub use room::{Room, User};
-pub(crate) use send::{retryable, send_many, send_one, Outcome};
-pub use send::{BroadcastConfig, BroadcastReport};
+pub use send::BroadcastReport;
+pub(crate) use send::{retryable, send_many, send_one, BroadcastSettings, Outcome};
 
 use crate::error::SendError;
 use crate::store::ConnectionStore;
@@ -53,10 +52,10 @@ use crate::store::ConnectionStore;
 /// The Management API side of one event: every send, reply, broadcast, disconnect and info
 /// call of the event goes through it. Handlers reach it through
 /// [`WsContext`](crate::WsContext) (`ctx.send`, `ctx.room(..)`, ...).
-pub struct Outbound {
+pub(crate) struct Outbound {
     api: Arc<dyn ManagementApi>,
     store: Arc<dyn ConnectionStore>,
-    config: Arc<BroadcastConfig>,
+    config: Arc<BroadcastSettings>,
     deadline: Instant,
     caller: String,
     /// The caller's connection is being opened (`$connect`): API Gateway answers 410 to sends
@@ -75,16 +74,16 @@ struct SendCounters {
     undelivered: AtomicUsize,
 }
 
-/// The Management API sends of one event so far ([`WsContext::send_totals`](crate::WsContext::send_totals)):
-/// every `send`, `reply` and broadcast, connection by connection.
+/// The Management API sends of one event so far: every `send`, `reply` and broadcast,
+/// connection by connection (what [`observe::Metrics`](crate::observe::Metrics) reports).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SendTotals {
+pub(crate) struct SendTotals {
     /// Messages delivered.
-    pub delivered: usize,
+    pub(crate) delivered: usize,
     /// Connections found gone (410).
-    pub gone: usize,
+    pub(crate) gone: usize,
     /// Messages not delivered: failed after the retries, or not attempted before the deadline.
-    pub undelivered: usize,
+    pub(crate) undelivered: usize,
 }
 
 impl Outbound {
@@ -93,7 +92,7 @@ impl Outbound {
     pub(crate) fn new(
         api: Arc<dyn ManagementApi>,
         store: Arc<dyn ConnectionStore>,
-        config: Arc<BroadcastConfig>,
+        config: Arc<BroadcastSettings>,
         deadline: Option<Instant>,
         caller: String,
         caller_opening: bool,
@@ -118,7 +117,7 @@ impl Outbound {
     }
 
     /// What this event's sends did so far.
-    pub fn totals(&self) -> SendTotals {
+    pub(crate) fn totals(&self) -> SendTotals {
         SendTotals {
             delivered: self.sends.delivered.load(Ordering::Relaxed),
             gone: self.sends.gone.load(Ordering::Relaxed),
@@ -136,7 +135,7 @@ impl Outbound {
 
     /// Sends `message`, serialised as JSON, to a connection (see
     /// [`WsContext::send`](crate::WsContext::send)).
-    pub async fn send<T: Serialize + ?Sized>(
+    pub(crate) async fn send<T: Serialize + ?Sized>(
         &self,
         connection_id: &str,
         message: &T,
@@ -146,13 +145,13 @@ impl Outbound {
     }
 
     /// Sends `message`, serialised as JSON, to the caller.
-    pub async fn reply<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), SendError> {
+    pub(crate) async fn reply<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), SendError> {
         let data = self.serialise(message)?;
         self.send_shared(&self.caller, &data).await
     }
 
     /// Sends these bytes as they are (a text frame when they are UTF-8) to a connection.
-    pub async fn send_raw(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
+    pub(crate) async fn send_raw(&self, connection_id: &str, data: &[u8]) -> Result<(), SendError> {
         self.send_shared(connection_id, &bytes::Bytes::copy_from_slice(data))
             .await
     }
@@ -207,7 +206,7 @@ impl Outbound {
 
     /// Sends `message`, serialised once, to every connection in `connection_ids` (see
     /// [`WsContext::broadcast`](crate::WsContext::broadcast)).
-    pub fn broadcast<I, S, T>(
+    pub(crate) fn broadcast<I, S, T>(
         &self,
         connection_ids: I,
         message: &T,
@@ -234,12 +233,12 @@ impl Outbound {
     }
 
     /// Closes a connection (its `$disconnect` follows).
-    pub async fn disconnect(&self, connection_id: &str) -> Result<(), SendError> {
+    pub(crate) async fn disconnect(&self, connection_id: &str) -> Result<(), SendError> {
         self.api.delete(connection_id).await
     }
 
     /// What API Gateway knows of a connection.
-    pub async fn info(&self, connection_id: &str) -> Result<ConnectionInfo, SendError> {
+    pub(crate) async fn info(&self, connection_id: &str) -> Result<ConnectionInfo, SendError> {
         self.api.info(connection_id).await
     }
 

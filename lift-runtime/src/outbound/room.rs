@@ -22,7 +22,7 @@ pub struct Room<'a> {
 
 impl<'a> Room<'a> {
     /// The room `name`, reached through `out`.
-    pub fn new(out: &'a Outbound, name: &'a str) -> Self {
+    pub(crate) fn new(out: &'a Outbound, name: &'a str) -> Self {
         Room {
             out,
             name,
@@ -134,7 +134,7 @@ pub struct User<'a> {
 
 impl<'a> User<'a> {
     /// The user `user`, reached through `out`.
-    pub fn new(out: &'a Outbound, user: &'a str) -> Self {
+    pub(crate) fn new(out: &'a Outbound, user: &'a str) -> Self {
         User { out, user }
     }
 

@@ -2,11 +2,9 @@
 //! throttled (429) and failed (5xx, network) sends, and the [`BroadcastReport`]. Does not touch
 //! the store: [`Outbound`](super::Outbound) removes the connections found gone.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
@@ -16,33 +14,13 @@ use super::management::{ManagementApi, MAX_MESSAGE_SIZE};
 use super::pace::Pacer;
 use crate::error::SendError;
 use crate::retry::Backoff;
+use crate::router::BoxFuture;
+pub(crate) use crate::settings::BroadcastSettings;
 
 /// A post's future, as [`ManagementApi::post_shared`] makes it.
-type Post<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+type Post<'a> = BoxFuture<'a, Result<(), SendError>>;
 
-/// How broadcasts (and single sends) are paced and retried.
-#[derive(Clone, Debug)]
-pub struct BroadcastConfig {
-    /// Sends in flight at once. Default 128: with a round trip of `r` to the Management API,
-    /// one sending task delivers at most `concurrency / r` messages a second, and on this
-    /// project's 2-core machine it is bound by CPU at about 20,000–27,000 a second
-    /// (`BENCHMARKS.md`); with a real region's 5–20 ms round trips, 128 in flight are needed to
-    /// come near that bound.
-    pub concurrency: usize,
-    /// Attempts per connection, the first included. Default 6.
-    pub max_attempts: u32,
-    /// Backoff before the first retry; doubled each time, with full jitter. Default 25 ms.
-    pub base_backoff: Duration,
-    /// Largest backoff. Default 1 s.
-    pub max_backoff: Duration,
-    /// Time kept free before the deadline for the handler to return. Default 250 ms.
-    pub headroom: Duration,
-    /// The deadline of a send when the event has none (outside Lambda and the emulator).
-    /// Default 10 s.
-    pub default_budget: Duration,
-}
-
-impl BroadcastConfig {
+impl BroadcastSettings {
     /// When sends must stop for an invocation ending at `deadline`: the headroom before it.
     pub(crate) fn cutoff(&self, deadline: Instant) -> Instant {
         deadline.checked_sub(self.headroom).unwrap_or(deadline)
@@ -54,19 +32,6 @@ impl BroadcastConfig {
             max_attempts: self.max_attempts,
             base: self.base_backoff,
             max: self.max_backoff,
-        }
-    }
-}
-
-impl Default for BroadcastConfig {
-    fn default() -> Self {
-        BroadcastConfig {
-            concurrency: 128,
-            max_attempts: 6,
-            base_backoff: Duration::from_millis(25),
-            max_backoff: Duration::from_secs(1),
-            headroom: Duration::from_millis(250),
-            default_budget: Duration::from_secs(10),
         }
     }
 }
@@ -93,14 +58,6 @@ pub struct BroadcastReport {
     pub queued_rest: bool,
 }
 
-impl BroadcastReport {
-    /// Connections the broadcast was about (the members it read, for a room), the queued ones
-    /// included.
-    pub fn total(&self) -> usize {
-        self.sent + self.gone.len() + self.failed.len() + self.not_attempted.len() + self.queued
-    }
-}
-
 /// The outcome of one connection's send.
 pub(crate) enum Outcome {
     Sent,
@@ -124,59 +81,44 @@ pub(crate) async fn send_one(
     connection_id: &str,
     data: &Bytes,
     deadline: Instant,
-    config: &BroadcastConfig,
+    config: &BroadcastSettings,
     pacer: Option<&Pacer>,
 ) -> Outcome {
-    let cutoff = config.cutoff(deadline);
+    let retries = Retries {
+        api,
+        connection_id,
+        data,
+        cutoff: config.cutoff(deadline),
+        config,
+        pacer,
+    };
     if pacer.is_some() {
-        return Box::pin(attempts(
-            api,
-            connection_id,
-            data,
-            cutoff,
-            config,
-            pacer,
-            0,
-            None,
-        ))
-        .await;
+        return Box::pin(retries.run(0, None)).await;
     }
-    if Instant::now() >= cutoff {
+    if Instant::now() >= retries.cutoff {
         return Outcome::NotAttempted;
     }
-    // The first attempt is made here; retries, rarer, in a boxed future of their own.
-    match attempt(api, connection_id, data, cutoff).await {
+    // The first post is made here; retries, rarer, in a boxed future of their own.
+    match post_once(api, connection_id, data, retries.cutoff).await {
         Ok(outcome) => outcome,
-        Err(err) => {
-            Box::pin(attempts(
-                api,
-                connection_id,
-                data,
-                cutoff,
-                config,
-                None,
-                1,
-                Some(err),
-            ))
-            .await
-        }
+        Err(err) => Box::pin(retries.run(1, Some(err))).await,
     }
 }
 
 /// One post, given up at `cutoff`: `Sent` or `Gone`, or the error.
-async fn attempt(
+async fn post_once(
     api: &dyn ManagementApi,
     connection_id: &str,
     data: &Bytes,
     cutoff: Instant,
 ) -> Result<Outcome, SendError> {
-    answer(api, api.post_shared(connection_id, data), cutoff).await
+    await_post(api, api.post_shared(connection_id, data), cutoff).await
 }
 
 /// What a post answered, waited for until `cutoff`: `Sent` or `Gone`, or the error. A post
 /// answered when first polled (an in-process Management API) needs no timer; one that waits
 /// gets one.
-async fn answer(
+async fn await_post(
     api: &dyn ManagementApi,
     mut post: Post<'_>,
     cutoff: Instant,
@@ -199,41 +141,52 @@ async fn answer(
     }
 }
 
-/// Attempts after the first `done` ones, the last of which failed with `last` (each paced by
-/// `pacer` when there is one), until one succeeds, the error cannot be retried, the attempts run
-/// out or a pause would pass `cutoff`.
-#[allow(clippy::too_many_arguments)]
-async fn attempts(
-    api: &dyn ManagementApi,
-    connection_id: &str,
-    data: &Bytes,
+/// One connection's send, as far as its retries need it: where to post what, until when,
+/// with which policy, and the pacer each post waits for (fan-out's consumers), if any.
+struct Retries<'a> {
+    api: &'a dyn ManagementApi,
+    connection_id: &'a str,
+    data: &'a Bytes,
     cutoff: Instant,
-    config: &BroadcastConfig,
-    pacer: Option<&Pacer>,
-    mut done: u32,
-    mut last: Option<SendError>,
-) -> Outcome {
-    loop {
-        if let Some(err) = last.take() {
-            let pause = match config.backoff().pause(done, Some(cutoff)) {
-                Some(pause) if retryable(&err) => pause,
-                _ => return Outcome::Failed(err),
-            };
-            tracing::debug!(connection_id, attempt = done, error = %err, ?pause, "retrying a send");
-            tokio::time::sleep(pause).await;
-        }
-        if let Some(pacer) = pacer {
-            if !pacer.wait(cutoff).await {
+    config: &'a BroadcastSettings,
+    pacer: Option<&'a Pacer>,
+}
+
+impl Retries<'_> {
+    /// Posts after the first `done` ones, the last of which failed with `last` (each paced by
+    /// the pacer when there is one), until one succeeds, the error cannot be retried, the
+    /// attempts run out or a pause would pass the cutoff.
+    async fn run(self, mut done: u32, mut last: Option<SendError>) -> Outcome {
+        let Retries {
+            api,
+            connection_id,
+            data,
+            cutoff,
+            config,
+            pacer,
+        } = self;
+        loop {
+            if let Some(err) = last.take() {
+                let pause = match config.backoff().pause(done, Some(cutoff)) {
+                    Some(pause) if retryable(&err) => pause,
+                    _ => return Outcome::Failed(err),
+                };
+                tracing::debug!(connection_id, attempt = done, error = %err, ?pause, "retrying a send");
+                tokio::time::sleep(pause).await;
+            }
+            if let Some(pacer) = pacer {
+                if !pacer.wait(cutoff).await {
+                    return give_up(api, done);
+                }
+            }
+            if Instant::now() >= cutoff {
                 return give_up(api, done);
             }
-        }
-        if Instant::now() >= cutoff {
-            return give_up(api, done);
-        }
-        done += 1;
-        match attempt(api, connection_id, data, cutoff).await {
-            Ok(outcome) => return outcome,
-            Err(err) => last = Some(err),
+            done += 1;
+            match post_once(api, connection_id, data, cutoff).await {
+                Ok(outcome) => return outcome,
+                Err(err) => last = Some(err),
+            }
         }
     }
 }
@@ -255,7 +208,7 @@ pub(crate) async fn send_many(
     ids: Vec<String>,
     data: &Bytes,
     deadline: Instant,
-    config: &BroadcastConfig,
+    config: &BroadcastSettings,
 ) -> Result<BroadcastReport, SendError> {
     let pages = futures_util::stream::iter([Ok(ids)]);
     let (report, failure) = send_stream(api, pages, data, deadline, config).await?;
@@ -294,7 +247,7 @@ pub(crate) async fn send_stream<S>(
     pages: S,
     data: &Bytes,
     deadline: Instant,
-    config: &BroadcastConfig,
+    config: &BroadcastSettings,
 ) -> Result<(BroadcastReport, Option<SendError>), SendError>
 where
     S: Stream<Item = Result<Vec<String>, SendError>>,
@@ -380,7 +333,7 @@ where
                 Poll::Ready(Err(err)) => Err(err),
                 Poll::Pending => Ok(post),
             };
-            in_flight.push(finish(api, id, data, cutoff, config, first));
+            in_flight.push(settle_waiting_post(api, id, data, cutoff, config, first));
         }
         while let Poll::Ready(Some((id, outcome))) = in_flight.poll_next_unpin(cx) {
             progress = true;
@@ -404,22 +357,30 @@ where
 
 /// A post made and polled once by [`send_stream`] that has to wait, or the error of one to
 /// retry: waited for until `cutoff`, then retried like any send.
-async fn finish<'a>(
+async fn settle_waiting_post<'a>(
     api: &'a dyn ManagementApi,
     id: &'a str,
     data: &'a Bytes,
     cutoff: Instant,
-    config: &'a BroadcastConfig,
+    config: &'a BroadcastSettings,
     first: Result<Post<'a>, SendError>,
 ) -> (&'a str, Outcome) {
     let err = match first {
-        Ok(post) => match answer(api, post, cutoff).await {
+        Ok(post) => match await_post(api, post, cutoff).await {
             Ok(outcome) => return (id, outcome),
             Err(err) => err,
         },
         Err(err) => err,
     };
-    let outcome = Box::pin(attempts(api, id, data, cutoff, config, None, 1, Some(err))).await;
+    let retries = Retries {
+        api,
+        connection_id: id,
+        data,
+        cutoff,
+        config,
+        pacer: None,
+    };
+    let outcome = Box::pin(retries.run(1, Some(err))).await;
     (id, outcome)
 }
 

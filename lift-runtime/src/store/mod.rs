@@ -4,8 +4,51 @@
 //! [`Connection`] (with the user and metadata the connect handler set), and on `$disconnect` it
 //! deletes it. Handlers read the caller's record lazily with
 //! [`WsContext::connection`](crate::WsContext::connection).
+//!
+//! # DynamoDB
+//!
+//! [`DynamoDbStore`] (feature `dynamodb`) keeps connections, users and rooms in one table.
+//!
+//! ## Schema
+//!
+//! One table, string keys `pk` (partition) and `sk` (sort), one global secondary index `gsi1`
+//! (`gsi1pk`, `gsi1sk`, all attributes projected), on-demand billing (so the index has no
+//! provisioned throughput either), and TTL on `expires_at` (epoch seconds).
+//!
+//! | item | `pk` | `sk` | other attributes |
+//! |---|---|---|---|
+//! | connection | `CONN#{id}` | `META` | `user`, `metadata` (JSON text), `connected_at` (epoch ms), `expires_at`, `rooms` (string set), `gsi1pk` = `USER#{user}`, `gsi1sk` = `CONN#{id}` |
+//! | membership | `ROOM#{room}` | `CONN#{id}` | `connection_id`, `user`, `expires_at` |
+//!
+//! There are no counters or other items every request writes to (no hot keys): a room's
+//! members are spread over its own partition, a user's connections over the index.
+//!
+//! ## Access patterns (requests per call)
+//!
+//! | call | requests |
+//! |---|---|
+//! | `save` (`$connect`) | 1 `PutItem` |
+//! | `save_joined` (`$connect` whose handler joined R rooms) | 1 `TransactWriteItems` of 1 + R items (R ≤ 99; past that, `save` then `join` each) |
+//! | `get` (`ctx.connection()`, at most once per event) | 1 `GetItem` |
+//! | `delete` (`$disconnect`) of a connection in R rooms | 1 `DeleteItem` (returning its rooms) + ⌈R/25⌉ `BatchWriteItem` |
+//! | `join` | 1 `GetItem` (the user and expiry the membership copies) + 1 `TransactWriteItems` (the connection's `rooms` and the membership, atomically, on condition that the connection exists: a join racing a disconnect never leaves an orphan membership) |
+//! | `leave` | 1 `TransactWriteItems` |
+//! | `members` of a room of N | ⌈N/page size⌉ `Query` (one more when N is an exact multiple: DynamoDB only knows it is done when asked) |
+//! | `user_connections` | `Query` pages on `gsi1` |
+//! | `refresh` of a connection in R rooms | 1 `UpdateItem` + R `UpdateItem` |
+//! | `remove_many` of K connections | ⌈K/100⌉ `BatchGetItem` + `BatchWriteItem`s of 25 deletes |
+//! | `list` | `Scan` pages (the whole table: for small apps and tools) |
+//!
+//! DynamoDB deletes expired items lazily (up to days later), so every read filters on
+//! `expires_at` itself: an expired connection or membership is invisible at once.
+//! What DynamoDB leaves of a batch when it is throttled (`UnprocessedKeys` of a `BatchGetItem`,
+//! `UnprocessedItems` of a `BatchWriteItem`) is retried with jittered exponential backoff
+//! (50 ms doubling, at most 2 s); after 8 retries the operation fails with a [`StoreError`]
+//! that says how much was left.
 
-pub mod dynamodb;
+//!
+
+pub(crate) mod dynamodb;
 mod memory;
 
 use std::collections::BTreeSet;
@@ -13,7 +56,6 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "dynamodb")]
@@ -23,11 +65,11 @@ pub use memory::MemoryStore;
 use crate::error::StoreError;
 
 /// API Gateway closes every WebSocket connection after 2 hours.
-pub const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
+pub(crate) const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// Extra time a record is kept after the maximum connection lifetime before it counts as
 /// expired, so a record is never dropped while API Gateway may still deliver its `$disconnect`.
-pub const EXPIRY_SLACK: Duration = Duration::from_secs(10 * 60);
+pub(crate) const EXPIRY_SLACK: Duration = Duration::from_secs(10 * 60);
 
 /// A stored connection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,7 +91,7 @@ pub struct Connection {
 
 impl Connection {
     /// A record for `id`, opened at `connected_at`, expiring after API Gateway's maximum
-    /// connection lifetime plus [`EXPIRY_SLACK`].
+    /// connection lifetime (2 hours) plus 10 minutes of slack.
     pub fn new(id: impl Into<String>, connected_at: SystemTime) -> Self {
         Connection {
             id: id.into(),
@@ -62,7 +104,7 @@ impl Connection {
     }
 
     /// Whether the record has expired at `now`.
-    pub fn is_expired(&self, now: SystemTime) -> bool {
+    pub(crate) fn is_expired(&self, now: SystemTime) -> bool {
         self.expires_at <= now
     }
 }
@@ -109,7 +151,7 @@ pub(crate) async fn save_then_join<S: ConnectionStore + ?Sized>(
 pub type Pages<'a, T> = BoxStream<'a, Result<Vec<T>, StoreError>>;
 
 /// The default number of items per page of [`ConnectionStore::members`].
-pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 100;
 
 /// Keeps connections, their users and their rooms. Implemented by [`MemoryStore`] and (with
 /// the `dynamodb` feature) `DynamoDbStore`; both pass the same conformance suite.
@@ -174,8 +216,16 @@ pub trait ConnectionStore: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<Connection>, StoreError>;
 }
 
-/// Collects every page of a [`Pages`] stream.
+/// Collects every page of a [`Pages`] stream, e.g. all of a room's members:
+///
+/// ```no_run
+/// # use lift_runtime::prelude::*;
+/// # async fn demo(ctx: &WsContext) -> WsResult {
+/// let members = lift_runtime::store::collect(ctx.members("lobby")).await?;
+/// # Ok(()) }
+/// ```
 pub async fn collect<T>(mut pages: Pages<'_, T>) -> Result<Vec<T>, StoreError> {
+    use futures_util::StreamExt;
     let mut all = Vec::new();
     while let Some(page) = pages.next().await {
         all.extend(page?);

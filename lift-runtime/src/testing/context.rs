@@ -7,13 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::Event;
 use crate::context::{ContextParts, WsContext};
 use crate::error::{SendError, StoreError};
-use crate::outbound::{BroadcastConfig, ConnectionInfo, ManagementApi, Outbound};
+use crate::outbound::{BroadcastSettings, ConnectionInfo, ManagementApi, Outbound};
 use crate::route_key::RouteKey;
 use crate::store::{Connection, ConnectionStore, MemoryStore};
 
@@ -79,12 +78,6 @@ impl TestContext {
         Self::new(Event::message(TEST_CONNECTION, route_key, body), true)
     }
 
-    /// A message routed to `route_key` whose body is `body` serialised as JSON.
-    pub fn json<T: Serialize + ?Sized>(route_key: &str, body: &T) -> Self {
-        let body = serde_json::to_string(body).expect("a test message serialises to JSON");
-        Self::message(route_key, &body)
-    }
-
     /// The `$connect` of a connection not stored yet (see [`saved`](Self::saved) for what the
     /// handler would store).
     pub fn connect() -> Self {
@@ -123,12 +116,6 @@ impl TestContext {
     /// The user the caller's stored record belongs to.
     pub fn user(mut self, user: &str) -> Self {
         self.user = Some(user.to_owned());
-        self
-    }
-
-    /// The metadata of the caller's stored record.
-    pub fn metadata(mut self, metadata: Value) -> Self {
-        self.metadata = metadata;
         self
     }
 
@@ -210,7 +197,7 @@ impl TestContext {
         let out = Outbound::new(
             Arc::new(calls.clone()),
             store.clone(),
-            Arc::new(BroadcastConfig::default()),
+            Arc::new(BroadcastSettings::default()),
             None,
             self.connection_id,
             route == RouteKey::Connect,
@@ -222,7 +209,6 @@ impl TestContext {
             ContextParts {
                 route,
                 request_id: crate::ids::request_id(),
-                deadline: None,
                 store,
                 out,
             },
@@ -318,17 +304,6 @@ impl Calls {
     /// not included: the handler's `Err` is its return value here).
     pub fn replies(&self) -> Vec<Value> {
         self.sent_to(&self.caller)
-    }
-
-    /// Every connection a message went to, in order, once per message.
-    pub fn recipients(&self) -> Vec<String> {
-        self.all()
-            .into_iter()
-            .filter_map(|call| match call {
-                Call::Send { to, .. } => Some(to),
-                _ => None,
-            })
-            .collect()
     }
 
     /// The connections the handler closed.

@@ -1,6 +1,6 @@
 //! Testing an app end to end: the local emulator in your test process and real WebSocket
 //! clients, the way this crate tests itself (feature `testing`) — or without sockets, feeding
-//! the [`Event`]s API Gateway sends to Lambda to the app's [`Service`].
+//! the [`Event`]s API Gateway sends to Lambda to the app's [`Service`](crate::Service).
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -38,7 +38,7 @@
 //!
 //! // The store sees what the app saw.
 //! assert_eq!(app.store().list().await.unwrap().len(), 1);
-//! ana.close().await;
+//! ana.close(1000, "").await;
 //! app.shutdown().await;
 //! # }
 //! ```
@@ -65,13 +65,12 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 
 use crate::app::App;
 use crate::events;
-use crate::local::{Emulator, LocalConfig};
+use crate::local::Emulator;
 use crate::route_key::RouteKey;
-use crate::service::Service;
 use crate::store::ConnectionStore;
 
 /// How long [`TestClient`] waits for a frame before it panics, unless told otherwise.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// An app running on the local emulator on a free loopback port.
 pub struct TestApp {
@@ -79,37 +78,28 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts `app` as [`App::run`] would outside Lambda (with its own
-    /// [`LocalConfig`]), on a free port.
+    /// Starts `app` as [`App::run`] would outside Lambda (with its settings: those given to
+    /// [`App::settings`], else the environment's), on a free loopback port.
     ///
     /// # Panics
     ///
-    /// When the emulator cannot start.
+    /// When the app's settings, store or queue cannot be set up, or the emulator cannot start.
     pub async fn start(app: App) -> TestApp {
-        let (service, config) = app
-            .local_service()
+        let service = app
+            .emulator_service(true)
             .await
-            .unwrap_or_else(|err| panic!("the app's store could not be set up: {err}"));
-        TestApp::serve(service, config).await
-    }
-
-    /// Starts the emulator on a free port with `config`, serving `service` (from
-    /// [`App::service`]).
-    ///
-    /// # Panics
-    ///
-    /// When the emulator cannot start.
-    pub async fn serve(service: Service, config: LocalConfig) -> TestApp {
-        let addr = "127.0.0.1:0".parse().expect("a loopback address");
-        let emulator = Emulator::start(service, config.addr(addr))
+            .unwrap_or_else(|err| panic!("the app could not be set up: {err}"));
+        let emulator = Emulator::start(service)
             .await
             .unwrap_or_else(|err| panic!("the emulator did not start: {err}"));
         TestApp { emulator }
     }
 
-    /// The emulator, for what this type does not wrap.
-    pub fn emulator(&self) -> &Emulator {
-        &self.emulator
+    /// The emulator's Management API endpoint for the default stage,
+    /// `http://127.0.0.1:PORT/local` (what an AWS SDK client of the app's connections is
+    /// pointed at).
+    pub fn management_endpoint(&self) -> String {
+        self.emulator.management_endpoint()
     }
 
     /// `ws://127.0.0.1:PORT`.
@@ -133,20 +123,15 @@ impl TestApp {
     ///
     /// When the handshake is refused (the `$connect` handler returned an error).
     pub async fn connect(&self, path: &str) -> TestClient {
-        self.try_connect(path)
+        self.try_connect(path, &[])
             .await
             .unwrap_or_else(|status| panic!("the handshake to {path} was refused with {status}"))
     }
 
-    /// Connects to `path`; `Err(status)` when `$connect` refused the handshake with that HTTP
-    /// status.
-    pub async fn try_connect(&self, path: &str) -> Result<TestClient, u16> {
-        TestClient::try_connect(&format!("{}{path}", self.url()), &[]).await
-    }
-
-    /// Connects to `path` with extra request headers (e.g. `Authorization`, or
-    /// `Sec-WebSocket-Protocol`).
-    pub async fn try_connect_with(
+    /// Connects to `path` with these request headers (none, or e.g. `Authorization`, or
+    /// `Sec-WebSocket-Protocol`); `Err(status)` when `$connect` refused the handshake with that
+    /// HTTP status.
+    pub async fn try_connect(
         &self,
         path: &str,
         headers: &[(&str, &str)],
@@ -211,12 +196,6 @@ impl TestClient {
         }
     }
 
-    /// Waits this long for each frame instead of [`DEFAULT_WAIT`].
-    pub fn wait(mut self, wait: Duration) -> Self {
-        self.wait = wait;
-        self
-    }
-
     /// Sends `value` as a JSON text frame.
     pub async fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) {
         let text = serde_json::to_string(value).expect("the value serialises to JSON");
@@ -226,11 +205,6 @@ impl TestClient {
     /// Sends a text frame.
     pub async fn send_text(&mut self, text: &str) {
         self.send(Message::text(text)).await;
-    }
-
-    /// Sends a binary frame.
-    pub async fn send_binary(&mut self, bytes: impl Into<Vec<u8>>) {
-        self.send(Message::binary(bytes.into())).await;
     }
 
     /// Sends any frame.
@@ -300,13 +274,9 @@ impl TestClient {
         }
     }
 
-    /// Closes the connection normally (1000) and waits for the server's answer.
-    pub async fn close(self) {
-        self.close_with(1000, "").await;
-    }
-
-    /// Closes the connection with this code and reason and waits for the server's answer.
-    pub async fn close_with(mut self, code: u16, reason: &str) {
+    /// Closes the connection with this code and reason (1000 and `""` for a normal close) and
+    /// waits for the server's answer.
+    pub async fn close(mut self, code: u16, reason: &str) {
         let frame = tungstenite::protocol::CloseFrame {
             code: code.into(),
             reason: reason.into(),
@@ -329,12 +299,12 @@ impl TestClient {
     }
 }
 
-/// An event as API Gateway sends it to Lambda, for testing a [`Service`]
-/// directly (`service.handle_json(event, Invocation::new())`), without sockets.
+/// An event as API Gateway sends it to Lambda, for testing a [`Service`](crate::Service)
+/// directly (`service.handle(event.build())`), without sockets.
 ///
 /// ```
 /// use lift_runtime::testing::Event;
-/// use lift_runtime::{App, Invocation};
+/// use lift_runtime::{App, LambdaResponse};
 ///
 /// #[lift_runtime::ws_app]
 /// mod app {
@@ -355,14 +325,19 @@ impl TestClient {
 /// }
 ///
 /// # #[tokio::main] async fn main() {
-/// let service = App::new(app::router()).service();
-/// let refused = service.handle_json(Event::connect("abc=").build(), Invocation::new()).await;
+/// let service = App::new(app::router()).service().await.unwrap();
+/// // An API Gateway event gets an API Gateway response.
+/// let answer = |response| match response {
+///     LambdaResponse::WebSocket(response) => response,
+///     LambdaResponse::Sqs(_) => unreachable!("not an SQS event"),
+/// };
+/// let refused = answer(service.handle(Event::connect("abc=").build()).await);
 /// assert_eq!(refused.status_code, 400);
 /// let event = Event::connect("abc=").query("name", "ana").build();
-/// assert_eq!(service.handle_json(event, Invocation::new()).await.status_code, 200);
+/// assert_eq!(answer(service.handle(event).await).status_code, 200);
 ///
 /// let event = Event::message("abc=", "ping", r#"{"action":"ping"}"#).build();
-/// let response = service.handle_json(event, Invocation::new()).await;
+/// let response = answer(service.handle(event).await);
 /// assert_eq!(response.body, Some(aws_lambda_events::encodings::Body::Text("pong".into())));
 /// # }
 /// ```
@@ -430,16 +405,8 @@ impl Event {
         self
     }
 
-    /// The stage (default `prod`) and domain (default a made-up execute-api host) the
-    /// Management API endpoint is built from.
-    pub fn endpoint(mut self, domain: &str, stage: &str) -> Self {
-        self.domain = domain.to_owned();
-        self.stage = stage.to_owned();
-        self
-    }
-
-    /// The event, typed, as [`Service::handle`](crate::Service::handle) takes it.
-    pub fn to_event(&self) -> ApiGatewayWebsocketProxyRequest {
+    /// The event, typed.
+    pub(crate) fn to_event(&self) -> ApiGatewayWebsocketProxyRequest {
         let origin = events::Origin {
             domain: &self.domain,
             api_id: self.domain.split('.').next().unwrap_or("local"),
@@ -458,7 +425,8 @@ impl Event {
         }
     }
 
-    /// The event's JSON, as Lambda receives it.
+    /// The event's JSON, as Lambda receives it and [`Service::handle`](crate::Service::handle)
+    /// takes it.
     pub fn build(&self) -> Value {
         serde_json::to_value(self.to_event()).expect("an API Gateway event serialises to JSON")
     }

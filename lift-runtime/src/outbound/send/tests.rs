@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -117,9 +118,9 @@ async fn every_id_is_reported_once_as_its_posts_answered() {
     ];
     for seed in 0..300 {
         let mut rng = fastrand::Rng::with_seed(seed);
-        let config = BroadcastConfig {
+        let config = BroadcastSettings {
             concurrency: rng.usize(1..=8),
-            ..BroadcastConfig::default()
+            ..BroadcastSettings::default()
         };
         let api = Scripted::default();
         let mut pages = Vec::new();

@@ -24,11 +24,11 @@ use crate::retry::Backoff;
 use crate::store::{Connection, ConnectionStore, Member, MemberPage, Pages, DEFAULT_PAGE_SIZE};
 
 /// The name of the global secondary index on users.
-pub const USER_INDEX: &str = table::USER_INDEX;
+pub(crate) const USER_INDEX: &str = table::USER_INDEX;
 /// The TTL attribute (epoch seconds).
-pub const TTL_ATTRIBUTE: &str = table::TTL;
+pub(crate) const TTL_ATTRIBUTE: &str = table::TTL;
 
-/// A [`ConnectionStore`] on DynamoDB; see the [module docs](super) for the schema.
+/// A [`ConnectionStore`] on DynamoDB; see the [`store`](crate::store#dynamodb) module for the schema.
 ///
 /// ```no_run
 /// use lift_runtime::store::DynamoDbStore;
@@ -63,13 +63,8 @@ impl DynamoDbStore {
     }
 
     /// The table name.
-    pub fn table(&self) -> &str {
+    pub(crate) fn table(&self) -> &str {
         &self.table
-    }
-
-    /// The SDK client.
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     /// Creates the table (keys, the `gsi1` index, on-demand billing, TTL on `expires_at`) and

@@ -44,7 +44,9 @@ mod chat {
 
 fn main() {
     let router = chat::router();
-    let keys: Vec<&str> = router.routes().iter().map(|r| r.key).collect();
-    assert_eq!(keys, ["aliased", "compiled_in", "build"]);
+    assert_eq!(
+        format!("{router:?}"),
+        r#"Router ["aliased", "compiled_in", "build"]"#
+    );
     assert_eq!(chat::helper(), 1);
 }

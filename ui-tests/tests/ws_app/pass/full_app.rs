@@ -54,9 +54,9 @@ mod chat {
 
 fn main() {
     let router = chat::router();
-    let keys: Vec<_> = router.routes().iter().map(|r| r.key).collect();
-    assert_eq!(keys, ["$connect", "$disconnect", "$default", "say", "echo"]);
-    assert!(router.route("echo").unwrap().reply);
-    assert!(!router.route("say").unwrap().reply);
+    assert_eq!(
+        format!("{router:?}"),
+        r#"Router ["$connect", "$disconnect", "$default", "say", "echo (reply)"]"#
+    );
     assert_eq!(chat::uses_helper(), 7);
 }

@@ -40,7 +40,7 @@ async fn raw(body: String) -> WsResult<Reply> {
 
 #[ws_route("bytes", reply)]
 async fn bytes(ctx: &WsContext, body: Vec<u8>) -> WsResult<Reply> {
-    Ok(Reply::text(format!("{} bytes, base64: {}", body.len(), ctx.is_base64_encoded())))
+    Ok(Reply::text(format!("{} bytes, base64: {}", body.len(), ctx.event().is_base64_encoded)))
 }
 
 #[ws_route("optional", reply)]

@@ -8,10 +8,11 @@ mod system;
 
 fn main() {
     let router = ws_routes![system::connect, system::fallback, rooms::join, rooms::leave];
-    let keys: Vec<_> = router.routes().iter().map(|r| r.key).collect();
-    assert_eq!(keys, ["$connect", "$default", "join", "leave"]);
-    assert!(router.route("join").unwrap().reply);
+    assert_eq!(
+        format!("{router:?}"),
+        r#"Router ["$connect", "$default", "join (reply)", "leave"]"#
+    );
     // A trailing comma is fine too.
     let router = ws_routes![rooms::leave,];
-    assert_eq!(router.routes().len(), 1);
+    assert_eq!(format!("{router:?}"), r#"Router ["leave"]"#);
 }
