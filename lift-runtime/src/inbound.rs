@@ -69,6 +69,39 @@ pub(crate) fn endpoint_parts(
     Ok((domain, stage))
 }
 
+/// The `"requestId"` a client put in its message (a string or a number), to be echoed in what
+/// answers that message: a two-way route's reply, a one-way route's returned value, an error
+/// frame. Only a body that mentions it is parsed again.
+pub(crate) fn request_id(body: Option<&str>) -> Option<serde_json::Value> {
+    let body = body.filter(|body| body.contains(r#""requestId""#))?;
+    #[derive(serde::Deserialize)]
+    struct Tagged {
+        #[serde(rename = "requestId")]
+        request_id: Option<serde_json::Value>,
+    }
+    let tagged: Tagged = serde_json::from_str(body).ok()?;
+    tagged
+        .request_id
+        .filter(|id| id.is_string() || id.is_number())
+}
+
+/// `frame` with `"requestId": id` first in it, when it is a JSON object; any other frame (a
+/// text reply, an array) as it is. The other fields keep their order.
+pub(crate) fn with_request_id(frame: String, id: &serde_json::Value) -> String {
+    let is_object =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&frame).is_ok();
+    if !is_object {
+        return frame;
+    }
+    let rest = frame.trim_start()[1..].trim_start();
+    let id = id.to_string();
+    if rest.starts_with('}') {
+        format!(r#"{{"requestId":{id}}}"#)
+    } else {
+        format!(r#"{{"requestId":{id},{rest}"#)
+    }
+}
+
 /// At most 64 characters of `text`, for error messages.
 fn shorten(text: &str) -> String {
     match text.char_indices().nth(64) {
@@ -88,6 +121,33 @@ mod tests {
         event.request_context.domain_name = Some(domain.into());
         event.request_context.stage = Some(stage.into());
         event
+    }
+
+    #[test]
+    fn a_request_id_is_echoed_in_objects_only() {
+        use serde_json::json;
+        let id = request_id(Some(r#"{"action":"x","requestId":7}"#)).unwrap();
+        assert_eq!(id, json!(7));
+        let id = request_id(Some(r#"{"requestId":"a\"b"}"#)).unwrap();
+        assert_eq!(id, json!("a\"b"));
+        for body in [
+            r#"{"action":"x"}"#,
+            r#"{"requestId":{"no":1}}"#,
+            r#"{"requestId":null}"#,
+            r#"not json "requestId""#,
+        ] {
+            assert_eq!(request_id(Some(body)), None, "{body}");
+        }
+        assert_eq!(
+            with_request_id(r#"{"type":"pong","n":1}"#.into(), &json!("r1")),
+            r#"{"requestId":"r1","type":"pong","n":1}"#
+        );
+        assert_eq!(
+            with_request_id(" {} ".into(), &json!(2)),
+            r#"{"requestId":2}"#
+        );
+        assert_eq!(with_request_id("pong".into(), &json!(2)), "pong");
+        assert_eq!(with_request_id("[1]".into(), &json!(2)), "[1]");
     }
 
     #[test]

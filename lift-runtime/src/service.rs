@@ -321,17 +321,25 @@ impl Service {
                 response(200, None)
             }
             RouteKey::Default | RouteKey::Message(_) => {
+                // What answers a message carries its `requestId`, when it had one.
+                let request_id = crate::inbound::request_id(ctx.body());
+                let tagged = |frame: String| match &request_id {
+                    Some(id) => crate::inbound::with_request_id(frame, id),
+                    None => frame,
+                };
                 let frame = match result {
                     Ok(None) => return response(200, None),
-                    Ok(Some(reply)) if reply.body().len() > MAX_MESSAGE_SIZE => {
-                        let err = WsError::too_large(reply.body().len(), MAX_MESSAGE_SIZE);
-                        log_error(&err);
-                        err.to_frame()
-                    }
-                    Ok(Some(reply)) => reply.into_body(),
+                    Ok(Some(reply)) => match tagged(reply.into_body()) {
+                        body if body.len() > MAX_MESSAGE_SIZE => {
+                            let err = WsError::too_large(body.len(), MAX_MESSAGE_SIZE);
+                            log_error(&err);
+                            tagged(err.to_frame())
+                        }
+                        body => body,
+                    },
                     Err(err) => {
                         log_error(&err);
-                        err.to_frame()
+                        tagged(err.to_frame())
                     }
                 };
                 if handler.is_some_and(|route| route.reply) {

@@ -64,16 +64,17 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
                 })
             })
         } else {
-            let selector = path
-                .iter()
-                .rev()
-                .fold(json!({ "const": route.key }), |inner, field| {
-                    json!({
-                        "type": "object",
-                        "required": [field],
-                        "properties": { *field: inner },
-                    })
-                });
+            let mut selector =
+                path.iter()
+                    .rev()
+                    .fold(json!({ "const": route.key }), |inner, field| {
+                        json!({
+                            "type": "object",
+                            "required": [field],
+                            "properties": { *field: inner },
+                        })
+                    });
+            selector["properties"]["requestId"] = request_id_schema();
             match message_schema {
                 Some(schema) => json!({ "allOf": [selector, schema] }),
                 None => selector,
@@ -99,6 +100,7 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
             let mut message = json!({
                 "name": format!("{} reply", route.key),
                 "title": format!("The reply to `{}` (the route's response)", route.key),
+                "description": REPLY_REQUEST_ID,
             });
             if let Some(schema) = route.info.and_then(|info| (info.reply_schema)()) {
                 message["contentType"] = json!("application/json");
@@ -126,6 +128,7 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
                     "type": { "const": "error" },
                     "code": { "type": "string" },
                     "message": { "type": "string" },
+                    "requestId": request_id_schema(),
                 },
             },
         }),
@@ -166,6 +169,21 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
         "channels": { "socket": { "address": "/", "messages": channel_messages } },
         "operations": operations,
         "components": { "messages": messages },
+    })
+}
+
+/// What a reply says of request ids.
+const REPLY_REQUEST_ID: &str = "A reply that is a JSON object carries the `requestId` of the \
+    message it answers, when that message had one.";
+
+/// The `requestId` a client may put in any message: echoed in the reply, the returned value and
+/// any error frame about that message.
+fn request_id_schema() -> Value {
+    json!({
+        "type": ["string", "number"],
+        "description": "Echoed as `requestId` in the reply to this message, in the value its \
+            route returns and in any error frame about it (a JSON object's only), so a client \
+            can match answers to the requests it has in flight.",
     })
 }
 

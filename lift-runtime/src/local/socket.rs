@@ -51,10 +51,19 @@ impl EmulatorState {
     /// A text message from a client.
     async fn on_message(&self, id: &str, conn: &LocalConnection, body: String) {
         conn.touch();
+        // The emulator's own error frames about this message carry its `requestId` too.
+        let request_id = crate::inbound::request_id(Some(&body));
+        let error_frame = |err: WsError| {
+            let frame = match &request_id {
+                Some(id) => crate::inbound::with_request_id(err.to_frame(), id),
+                None => err.to_frame(),
+            };
+            ToClient::Frame(Message::text(frame))
+        };
         let size = body.len();
         if size > self.config.max_message_size {
             let err = WsError::too_large(size, self.config.max_message_size);
-            let _ = conn.tx.send(ToClient::Frame(Message::text(err.to_frame())));
+            let _ = conn.tx.send(error_frame(err));
             return;
         }
         if size > API_GATEWAY_FRAME_SIZE {
@@ -72,7 +81,7 @@ impl EmulatorState {
             Some(response) => response,
             None => {
                 let err = WsError::new(504, "timeout", "the handler did not answer in time");
-                let _ = conn.tx.send(ToClient::Frame(Message::text(err.to_frame())));
+                let _ = conn.tx.send(error_frame(err));
                 return;
             }
         };
