@@ -28,7 +28,7 @@ fn invocation(context: &lambda_runtime::Context) -> Invocation {
 impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
     type Response = LambdaResponse;
     type Error = std::convert::Infallible;
-    type Future = crate::router::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn poll_ready(
         &mut self,

@@ -4,8 +4,6 @@
 //! is then dispatched through what it found, without looking the key up again.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 use crate::context::WsContext;
 use crate::error::{WsError, WsResult};
@@ -13,8 +11,9 @@ use crate::extract::{IntoReply, Reply};
 use crate::route_key::RouteKey;
 pub use crate::route_key::RouteKind;
 
-/// A boxed, `Send` future, as the routing table returns them.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed, `Send` future, as the routing table returns them (the one spelling of it in the
+/// runtime: `futures_util`'s, which every file names directly).
+pub use futures_util::future::BoxFuture;
 
 /// What a handler call produced: the reply to send back, if any, or an error. Middleware
 /// returns it too (see [`Next::run`](crate::Next::run)).

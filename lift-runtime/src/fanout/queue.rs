@@ -12,7 +12,7 @@ use futures_util::FutureExt;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::router::BoxFuture;
+use futures_util::future::BoxFuture;
 
 /// Hands a batch of records, as an SQS event, to the service, with the invocation's deadline;
 /// answers which records failed. The emulator builds it from its

@@ -228,7 +228,7 @@ impl ManagementApi for HttpManagement {
         &'a self,
         connection_id: &'a str,
         data: &'a Bytes,
-    ) -> crate::router::BoxFuture<'a, Result<(), SendError>> {
+    ) -> futures_util::future::BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             self.call("POST", connection_id, data.clone())
                 .await
@@ -281,7 +281,7 @@ type Stream = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net:
 impl tower::Service<http::Uri> for LazyTls {
     type Response = Stream;
     type Error = crate::Error;
-    type Future = crate::router::BoxFuture<'static, Result<Stream, crate::Error>>;
+    type Future = futures_util::future::BoxFuture<'static, Result<Stream, crate::Error>>;
 
     fn poll_ready(
         &mut self,

@@ -14,8 +14,8 @@ use super::management::{ManagementApi, MAX_MESSAGE_SIZE};
 use super::pace::Pacer;
 use crate::error::SendError;
 use crate::retry::Backoff;
-use crate::router::BoxFuture;
 pub(crate) use crate::settings::BroadcastSettings;
+use futures_util::future::BoxFuture;
 
 /// A post's future, as [`ManagementApi::post_shared`] makes it.
 type Post<'a> = BoxFuture<'a, Result<(), SendError>>;
