@@ -556,3 +556,45 @@ fn message_types_deriving_json_schema_are_described() {
         );
     }
 }
+
+#[test]
+fn the_keepalive_route_is_a_mock_integration_api_gateway_answers_itself() {
+    let mut template = Template::new(&chat::router());
+    template.keepalive_route = Some("ping".into());
+    let template = template.to_json();
+    let resources = &template["Resources"];
+    let route = &resources["KeepaliveRoute"]["Properties"];
+    assert_eq!(route["RouteKey"], "ping");
+    assert_eq!(
+        route["Target"],
+        json!({"Fn::Sub": "integrations/${KeepaliveIntegration}"})
+    );
+    assert_eq!(route["RouteResponseSelectionExpression"], "$default");
+    let integration = &resources["KeepaliveIntegration"]["Properties"];
+    assert_eq!(integration["IntegrationType"], "MOCK");
+    let answer = &resources["KeepaliveIntegrationResponse"]["Properties"]["ResponseTemplates"];
+    assert_eq!(answer["$default"], r#"{"type":"pong"}"#);
+    assert_eq!(
+        resources["KeepaliveRouteResponse"]["Properties"]["RouteId"],
+        json!({"Ref": "KeepaliveRoute"})
+    );
+    // The function is not its target: no invocation, and the stage deploys it.
+    assert_ne!(
+        route["Target"],
+        json!({"Fn::Sub": "integrations/${Integration}"})
+    );
+    let deployed = resources["Deployment"]["DependsOn"].as_array().unwrap();
+    for id in [
+        "KeepaliveRoute",
+        "KeepaliveRouteResponse",
+        "KeepaliveIntegrationResponse",
+    ] {
+        assert!(deployed.contains(&json!(id)), "{id} is not deployed");
+    }
+    let (ok, output) = cfn_lint("keepalive-template", &template);
+    assert!(ok, "cfn-lint refused the template:\n{output}");
+
+    // Without it, none of this.
+    let bare = Template::new(&chat::router()).to_json();
+    assert!(bare["Resources"].get("KeepaliveRoute").is_none());
+}

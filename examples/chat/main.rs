@@ -8,9 +8,13 @@ use lift_runtime::{App, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lift_runtime::Error> {
-    // The settings the environment gives (`LIFT_*`), and the chat page on the emulator's `/`.
+    // The settings the environment gives (`LIFT_*`), the chat page on the emulator's `/`, and a
+    // keep-alive route.
     let mut settings = Settings::from_env()?;
     settings.local.page = Some(include_str!("index.html").to_owned());
+    // `{"action":"ping"}` is answered `{"type":"pong"}` by API Gateway itself (no invocation):
+    // what a client sends when idle, so the connection outlives API Gateway's 10 idle minutes.
+    settings.keepalive_route = Some("ping".to_owned());
     let mut app = App::new(app::chat::router()).settings(settings);
     // With LIFT_JWT_SECRET, every connection needs an HS256 token signed with it (in `?token=`,
     // `Authorization: Bearer`, or `Sec-WebSocket-Protocol`); the name comes from the token.

@@ -144,6 +144,11 @@ impl App {
         &self.router
     }
 
+    /// The keep-alive route API Gateway answers itself, if the settings name one.
+    pub(crate) fn keepalive_route(&self) -> Option<&str> {
+        self.settings.as_ref()?.keepalive_route.as_deref()
+    }
+
     /// The route selection expression API Gateway routes messages by.
     pub(crate) fn route_selection(&self) -> &str {
         match &self.settings {
@@ -174,6 +179,15 @@ impl App {
             Some(settings) => settings,
             None => Settings::from_env()?,
         };
+        if let Some(key) = &settings.keepalive_route {
+            if self.router.route(key).is_some() {
+                return Err(format!(
+                    "the keep-alive route `{key}` is also a route of the app: API Gateway would \
+                     answer it without calling the handler; choose another key"
+                )
+                .into());
+            }
+        }
         // Loaded once, for every client that needs it: the store's, the fan-out queue's and,
         // in Lambda, the Management API's.
         #[cfg(any(feature = "dynamodb", feature = "sqs", feature = "lambda"))]

@@ -62,6 +62,13 @@ pub struct Settings {
     /// The log filter of the subscriber [`App::run`](crate::App::run) installs (`RUST_LOG`
     /// syntax). Default `info`. `RUST_LOG`.
     pub log_filter: String,
+    /// A keep-alive route that API Gateway answers itself, without invoking the function: a
+    /// message naming it (`{"action":"ping"}` for `Some("ping")`) is answered
+    /// `{"type":"pong"}`. API Gateway closes a connection after 10 minutes without a message;
+    /// a client that sends this when idle keeps it open at no Lambda cost. The deployment
+    /// template gives the route a MOCK integration; the emulator answers it the same way,
+    /// without calling the app. Its key must not be one of the app's routes. Default: none.
+    pub keepalive_route: Option<String>,
     /// How sends and broadcasts are paced and retried.
     pub broadcast: BroadcastSettings,
     /// When room broadcasts are handed to the fan-out queue (see [`fanout`](crate::fanout)).
@@ -155,6 +162,7 @@ pub struct FanoutSettings {
 /// | a frame RFC 6455 forbids: unmasked, a reserved opcode or RSV bit, a control frame over 125 bytes or fragmented, a continuation with no message, a close code that may not be sent | closed with 1002 `Protocol error`, then `$disconnect` |
 /// | a close frame from the client | answered with the same close code, then `$disconnect` with it |
 /// | a ping | answered with a pong carrying its payload (the app never sees pings) |
+/// | a message on the keep-alive route ([`Settings::keepalive_route`], e.g. `{"action":"ping"}`) | answered `{"type":"pong"}` without calling the app, as the deployed route's MOCK integration answers it |
 /// | a plain `GET` (no `Upgrade: websocket`) | the [`LocalSettings::page`](LocalSettings::page), if any, else 426 |
 /// | a handshake for another WebSocket version | 426 with `Sec-WebSocket-Version: 13` |
 /// | a handshake without `Sec-WebSocket-Key` or `Sec-WebSocket-Version`, or `POST` | 400, or 405 for `POST`; nothing reaches the app |
@@ -212,6 +220,7 @@ impl Default for Settings {
             connection_ttl: crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK,
             route_selection: "$request.body.action".to_owned(),
             log_filter: "info".to_owned(),
+            keepalive_route: None,
             broadcast: BroadcastSettings::default(),
             fanout: FanoutSettings::default(),
             local: LocalSettings::default(),
@@ -356,6 +365,10 @@ impl Settings {
         Ok(path.split('.').map(str::to_owned).collect())
     }
 }
+
+/// What the keep-alive route ([`Settings::keepalive_route`]) is answered, by API Gateway (the
+/// template's MOCK integration) and by the emulator.
+pub(crate) const KEEPALIVE_ANSWER: &str = r#"{"type":"pong"}"#;
 
 /// Whether this process is a Lambda function (`AWS_LAMBDA_RUNTIME_API` is set).
 pub(crate) fn in_lambda() -> bool {

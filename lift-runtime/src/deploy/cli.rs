@@ -39,6 +39,7 @@ fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
             template.name = program.clone();
             template.code_uri = format!("target/lambda/{program}");
             template.route_selection = app.route_selection().to_owned();
+            template.keepalive_route = app.keepalive_route().map(str::to_owned);
             template_options(template, &args[1..])?.to_json()
         }
         Some("asyncapi") => asyncapi(app.router(), &program, app.route_selection()),

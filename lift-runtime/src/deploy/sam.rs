@@ -43,6 +43,10 @@ pub struct Template {
     /// (see [`fanout`](crate::fanout)). `None`: no fan-out queue, broadcasts to big rooms are
     /// sent by the invocation alone.
     pub fanout_consumers: Option<u32>,
+    /// A keep-alive route API Gateway answers itself (`{"type":"pong"}`, a MOCK integration: no
+    /// invocation); keep it the app's
+    /// ([`Settings::keepalive_route`](crate::Settings::keepalive_route)). Default none.
+    pub keepalive_route: Option<String>,
 }
 
 impl Template {
@@ -59,6 +63,7 @@ impl Template {
             timeout_secs: 29,
             environment: Vec::new(),
             fanout_consumers: Some(10),
+            keepalive_route: None,
         }
     }
 
@@ -148,6 +153,9 @@ impl Template {
                 id.clone(),
                 json!({ "Type": "AWS::ApiGatewayV2::Route", "Properties": properties }),
             );
+        }
+        if let Some(key) = &self.keepalive_route {
+            add_keepalive(&mut resources, &mut deployed, &api, key);
         }
         resources.insert(
             "Deployment".into(),
@@ -342,4 +350,71 @@ fn table_resource() -> Value {
             "TimeToLiveSpecification": { "AttributeName": TTL, "Enabled": true },
         },
     })
+}
+
+/// The keep-alive route `key`: a MOCK integration that answers every message on it with the
+/// keep-alive answer as the route's response, so API Gateway answers it without invoking the
+/// function.
+fn add_keepalive(
+    resources: &mut Map<String, Value>,
+    deployed: &mut Vec<String>,
+    api: &Value,
+    key: &str,
+) {
+    let selection = format!("\\{}", RouteKey::DEFAULT);
+    resources.insert(
+        "KeepaliveIntegration".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {
+                "ApiId": api,
+                "IntegrationType": "MOCK",
+                "RequestTemplates": { RouteKey::DEFAULT: r#"{"statusCode": 200}"# },
+                "TemplateSelectionExpression": selection,
+            },
+        }),
+    );
+    resources.insert(
+        "KeepaliveIntegrationResponse".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::IntegrationResponse",
+            "Properties": {
+                "ApiId": api,
+                "IntegrationId": { "Ref": "KeepaliveIntegration" },
+                "IntegrationResponseKey": RouteKey::DEFAULT,
+                "ResponseTemplates": { RouteKey::DEFAULT: crate::settings::KEEPALIVE_ANSWER },
+                "TemplateSelectionExpression": selection,
+            },
+        }),
+    );
+    resources.insert(
+        "KeepaliveRoute".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": api,
+                "RouteKey": key,
+                "RouteResponseSelectionExpression": RouteKey::DEFAULT,
+                "Target": { "Fn::Sub": "integrations/${KeepaliveIntegration}" },
+            },
+        }),
+    );
+    resources.insert(
+        "KeepaliveRouteResponse".into(),
+        json!({
+            "Type": "AWS::ApiGatewayV2::RouteResponse",
+            "Properties": {
+                "ApiId": api,
+                "RouteId": { "Ref": "KeepaliveRoute" },
+                "RouteResponseKey": RouteKey::DEFAULT,
+            },
+        }),
+    );
+    for id in [
+        "KeepaliveRoute",
+        "KeepaliveRouteResponse",
+        "KeepaliveIntegrationResponse",
+    ] {
+        deployed.push(id.to_owned());
+    }
 }

@@ -9,9 +9,14 @@ pub(crate) fn select_route(
     router: &crate::Router,
     body: &str,
 ) -> crate::router::Resolved {
-    let value = serde_json::from_str::<serde_json::Value>(body).ok();
-    let selected = value
-        .as_ref()
-        .and_then(|value| path.iter().try_fold(value, |v, key| v.get(key))?.as_str());
-    router.select(selected)
+    router.select(selected_key(path, body).as_deref())
+}
+
+/// The string at `path` of the body's JSON: the key the route selection expression selects,
+/// before it is looked up (`None` when the body is not JSON, or the field is missing or not a
+/// string).
+pub(crate) fn selected_key(path: &[String], body: &str) -> Option<String> {
+    let value = serde_json::from_str::<serde_json::Value>(body).ok()?;
+    let selected = path.iter().try_fold(&value, |v, key| v.get(key))?;
+    selected.as_str().map(str::to_owned)
 }

@@ -68,10 +68,12 @@ impl Emulator {
         // Big rooms' broadcasts come back as SQS events, as Lambda's event source mapping would
         // deliver them.
         let fanout = service.deliver_fanout();
+        let keepalive = service.settings().keepalive_route.clone();
         let state = Arc::new(EmulatorState {
             service,
             config,
             selection,
+            keepalive,
             domain: addr.to_string(),
             connections: Mutex::new(HashMap::new()),
             journal: journal::Journal::default(),

@@ -38,9 +38,14 @@ impl EmulatorState {
     }
 
     /// The route API Gateway would select for this body, resolved (once: the service and the
-    /// reply below use what is found here).
-    fn select_route(&self, body: &str) -> Resolved {
-        super::config::select_route(&self.selection, self.service.router(), body)
+    /// reply below use what is found here); `None` for the keep-alive route, which API Gateway
+    /// answers itself.
+    fn select_route(&self, body: &str) -> Option<Resolved> {
+        let selected = super::config::selected_key(&self.selection, body);
+        if selected.is_some() && selected == self.keepalive {
+            return None;
+        }
+        Some(self.service.router().select(selected.as_deref()))
     }
 
     /// A `$connect` or `$disconnect` event's route, resolved.
@@ -74,7 +79,12 @@ impl EmulatorState {
                  one frame over 32 KB (browsers send each message as one frame)"
             );
         }
-        let resolved = self.select_route(&body);
+        let Some(resolved) = self.select_route(&body) else {
+            // As the MOCK integration of the deployed keep-alive route: no invocation.
+            let answer = Message::text(crate::settings::KEEPALIVE_ANSWER);
+            let _ = conn.tx.send(ToClient::Frame(answer));
+            return;
+        };
         let replies = resolved.replies();
         let event = events::message(&self.origin(id, conn), &resolved.key, body);
         let response = match self.invoke(event, resolved).await {

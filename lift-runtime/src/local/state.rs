@@ -28,6 +28,8 @@ pub(super) struct EmulatorState {
     pub(super) service: Service,
     pub(super) config: LocalSettings,
     pub(super) selection: Vec<String>,
+    /// The keep-alive route, answered here as API Gateway's MOCK integration answers it.
+    pub(super) keepalive: Option<String>,
     pub(super) domain: String,
     pub(super) connections: Mutex<HashMap<String, Arc<LocalConnection>>>,
     /// The last events and Management API calls, for the inspector.
