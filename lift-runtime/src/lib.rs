@@ -57,8 +57,8 @@
 //!   [`settings::FanoutSettings::queue_url`] is set). The in-process queue needs no feature.
 //! - `jwt` (default): JWT authentication on `$connect` ([`auth::JwtAuth`]).
 //! - `testing`: test helpers: the emulator in-process with real WebSocket clients
-//!   ([`testing::TestApp`]), contexts for unit tests ([`testing::TestContext`]) and Lambda events
-//!   ([`testing::Event`]). It turns on `local`.
+//!   (`testing::TestApp`), contexts for unit tests (`testing::TestContext`) and Lambda events
+//!   (`testing::Event`). It turns on `local`.
 //! - `schemas`: JSON Schemas of `Json<T>` messages (`T: schemars::JsonSchema`) in the AsyncAPI
 //!   document ([`deploy::asyncapi`]).
 //!

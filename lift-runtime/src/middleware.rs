@@ -1,78 +1,5 @@
-//! Middleware: functions that run around every handler, in onion order.
-//!
-//! ```
-//! use lift_runtime::prelude::*;
-//!
-//! /// Logs how long each event took.
-//! #[ws_middleware]
-//! async fn timing(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
-//!     let started = std::time::Instant::now();
-//!     let result = next.run(ctx).await;
-//!     let _elapsed = started.elapsed();
-//!     result
-//! }
-//!
-//! #[ws_app]
-//! mod app {
-//!     use lift_runtime::prelude::*;
-//!
-//!     #[ws_route("ping", reply)]
-//!     async fn ping() -> WsResult<Reply> {
-//!         Ok(Reply::text("pong"))
-//!     }
-//! }
-//!
-//! let app = lift_runtime::App::new(app::router()).middleware(timing);
-//! # let _ = app;
-//! ```
-//!
-//! A middleware can apply to some events only: check the route first.
-//!
-//! ```
-//! use lift_runtime::prelude::*;
-//! use lift_runtime::RouteKey;
-//!
-//! /// Only on `$connect`: every other event passes straight through.
-//! #[ws_middleware]
-//! async fn connect_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
-//!     if *ctx.route() != RouteKey::Connect {
-//!         return next.run(ctx).await;
-//!     }
-//!     if ctx.header("origin") != Some("https://chat.example.com") {
-//!         return Err(WsError::forbidden("unknown origin"));
-//!     }
-//!     next.run(ctx).await
-//! }
-//!
-//! /// Only on the routes that write.
-//! #[ws_middleware]
-//! async fn writers_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
-//!     if matches!(ctx.route().as_str(), "sendMessage" | "join") && ctx.identity().await?.is_none() {
-//!         return Err(WsError::unauthorized("sign in to write"));
-//!     }
-//!     next.run(ctx).await
-//! }
-//! ```
-//!
-//! Data for the handler goes into [`WsContext::extensions_mut`].
-//!
-//! Registered with [`App::middleware`](crate::App::middleware); the first registered is the
-//! outermost: `first → second → handler → second → first`. Middleware runs on every event,
-//! `$connect` and `$disconnect` included; one that returns `Err` without calling
-//! [`Next::run`] stops the event there (on `$connect` the handshake is refused and nothing is
-//! stored). [`Next::run`] returns what the handler returned — its reply, if any, or its error
-//! — and the middleware returns that on, as it is or rewritten:
-//!
-//! ```
-//! use lift_runtime::prelude::*;
-//!
-//! /// Every reply in capitals.
-//! #[ws_middleware]
-//! async fn shout(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
-//!     let reply = next.run(ctx).await?;
-//!     Ok(reply.map(|reply| Reply::text(reply.body().to_uppercase())))
-//! }
-//! ```
+//! Middleware: [`Middleware`] (what it is and how it runs is documented there) and [`Next`],
+//! the rest of the chain.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -128,11 +55,85 @@ impl std::fmt::Debug for Next<'_> {
     }
 }
 
-/// A middleware function:
-/// `async fn name(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>>`.
+/// Middleware: functions that run around every handler, in onion order.
 ///
-/// Implemented for every such `async fn`; `#[ws_middleware]` checks the signature at compile
-/// time with spanned errors.
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// /// Logs how long each event took.
+/// #[ws_middleware]
+/// async fn timing(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+///     let started = std::time::Instant::now();
+///     let result = next.run(ctx).await;
+///     let _elapsed = started.elapsed();
+///     result
+/// }
+///
+/// #[ws_app]
+/// mod app {
+///     use lift_runtime::prelude::*;
+///
+///     #[ws_route("ping", reply)]
+///     async fn ping() -> WsResult<Reply> {
+///         Ok(Reply::text("pong"))
+///     }
+/// }
+///
+/// let app = lift_runtime::App::new(app::router()).middleware(timing);
+/// # let _ = app;
+/// ```
+///
+/// A middleware can apply to some events only: check the route first.
+///
+/// ```
+/// use lift_runtime::prelude::*;
+/// use lift_runtime::RouteKey;
+///
+/// /// Only on `$connect`: every other event passes straight through.
+/// #[ws_middleware]
+/// async fn connect_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+///     if *ctx.route() != RouteKey::Connect {
+///         return next.run(ctx).await;
+///     }
+///     if ctx.header("origin") != Some("https://chat.example.com") {
+///         return Err(WsError::forbidden("unknown origin"));
+///     }
+///     next.run(ctx).await
+/// }
+///
+/// /// Only on the routes that write.
+/// #[ws_middleware]
+/// async fn writers_only(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+///     if matches!(ctx.route().as_str(), "sendMessage" | "join") && ctx.identity().await?.is_none() {
+///         return Err(WsError::unauthorized("sign in to write"));
+///     }
+///     next.run(ctx).await
+/// }
+/// ```
+///
+/// Data for the handler goes into [`WsContext::extensions_mut`].
+///
+/// Registered with [`App::middleware`](crate::App::middleware); the first registered is the
+/// outermost: `first → second → handler → second → first`. Middleware runs on every event,
+/// `$connect` and `$disconnect` included; one that returns `Err` without calling
+/// [`Next::run`] stops the event there (on `$connect` the handshake is refused and nothing is
+/// stored). [`Next::run`] returns what the handler returned — its reply, if any, or its error
+/// — and the middleware returns that on, as it is or rewritten:
+///
+/// ```
+/// use lift_runtime::prelude::*;
+///
+/// /// Every reply in capitals.
+/// #[ws_middleware]
+/// async fn shout(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+///     let reply = next.run(ctx).await?;
+///     Ok(reply.map(|reply| Reply::text(reply.body().to_uppercase())))
+/// }
+/// ```
+///
+/// The trait is implemented for every `async fn` of that signature; `#[ws_middleware]` checks
+/// the signature at compile time with spanned errors. A type of your own implements it too
+/// (as [`observe::Metrics`](crate::observe::Metrics) does).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a middleware",
     label = "not a middleware",

@@ -90,7 +90,7 @@ impl Service {
 
     /// Handles one event as Lambda delivers it (its JSON payload), with a fresh request id and
     /// no deadline (sends get [`BroadcastSettings::default_budget`]): what the tests of an app
-    /// feed it (see [`testing::Event`](crate::testing)).
+    /// feed it (see `testing::Event`, feature `testing`).
     ///
     /// - An SQS event of fan-out records (see [`fanout`](crate::fanout)): each record's message
     ///   sent to its connections; the answer lists the records SQS should deliver again.

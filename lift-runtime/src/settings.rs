@@ -133,7 +133,7 @@ pub struct FanoutSettings {
 /// # The emulator
 ///
 /// [`App::run`](crate::App::run) starts it when not in Lambda (feature `local`); tests start it
-/// with [`TestApp`](crate::testing::TestApp). On one loopback port it serves:
+/// with `testing::TestApp` (feature `testing`). On one loopback port it serves:
 ///
 /// - **WebSocket** on `/` and `/{stage}`. The upgrade request becomes a `$connect` event (headers,
 ///   query string, source IP); a non-2xx answer refuses the handshake with that HTTP status.
