@@ -70,6 +70,13 @@ async fn lambda_counter(sink: &Sink) -> Service {
         .expect("the app's service")
 }
 
+/// `frame` is the error frame `code` about the message with this `requestId`.
+fn assert_error(frame: &Value, code: &str, request_id: Value) {
+    assert_eq!(frame["type"], "error", "{frame}");
+    assert_eq!(frame["code"], code, "{frame}");
+    assert_eq!(frame["requestId"], request_id, "{frame}");
+}
+
 /// The last message the caller was sent through the Management API, as JSON.
 fn last_json(sink: &Sink) -> Option<Value> {
     sink.last("caller=")
@@ -147,10 +154,7 @@ async fn on_the_lambda_path_replies_returned_values_and_error_frames_carry_the_r
     )
     .await;
     let frame = last_json(&sink).unwrap();
-    assert_eq!(
-        (frame["code"].clone(), frame["requestId"].clone()),
-        (json!("invalid_body"), json!("c2"))
-    );
+    assert_error(&frame, "invalid_body", json!("c2"));
     send(
         &service,
         "dance",
@@ -158,10 +162,7 @@ async fn on_the_lambda_path_replies_returned_values_and_error_frames_carry_the_r
     )
     .await;
     let frame = last_json(&sink).unwrap();
-    assert_eq!(
-        (frame["code"].clone(), frame["requestId"].clone()),
-        (json!("unknown_route"), json!(12))
-    );
+    assert_error(&frame, "unknown_route", json!(12));
 
     // An id that is neither a string nor a number is not echoed.
     send(
@@ -204,20 +205,14 @@ async fn on_the_emulator_every_answer_about_a_message_carries_its_request_id() {
         .send_json(&json!({"action": "nope", "requestId": "u"}))
         .await;
     let frame = client.recv_json().await;
-    assert_eq!(
-        (frame["code"].clone(), frame["requestId"].clone()),
-        (json!("unknown_route"), json!("u"))
-    );
+    assert_error(&frame, "unknown_route", json!("u"));
 
     // The emulator's own error frame, when the handler does not answer in time.
     client
         .send_json(&json!({"action": "slow", "requestId": "s"}))
         .await;
     let frame = client.recv_json().await;
-    assert_eq!(
-        (frame["code"].clone(), frame["requestId"].clone()),
-        (json!("timeout"), json!("s"))
-    );
+    assert_error(&frame, "timeout", json!("s"));
 
     // Without an id: as before.
     client.send_json(&json!({"action": "add", "n": 7})).await;

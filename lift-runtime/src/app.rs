@@ -113,10 +113,7 @@ impl App {
         mut self,
         free_port: bool,
     ) -> Result<Service, crate::Error> {
-        let mut settings = match self.settings.take() {
-            Some(settings) => settings,
-            None => Settings::from_env()?,
-        };
+        let mut settings = self.take_settings()?;
         if settings.management_endpoint.take().is_some() {
             tracing::debug!("ignoring the Management API endpoint: the emulator serves its own");
         }
@@ -137,6 +134,14 @@ impl App {
             self.fanout_queue = Some(Arc::new(queue));
         }
         self.settings(settings).service().await
+    }
+
+    /// The settings given in code, else the environment's (read now).
+    fn take_settings(&mut self) -> Result<Settings, crate::Error> {
+        match self.settings.take() {
+            Some(settings) => Ok(settings),
+            None => Settings::from_env(),
+        }
     }
 
     /// The routing table.
@@ -175,10 +180,7 @@ impl App {
             allow(unused_variables)
         )]
         let lambda = crate::settings::in_lambda();
-        let settings = match self.settings.take() {
-            Some(settings) => settings,
-            None => Settings::from_env()?,
-        };
+        let settings = self.take_settings()?;
         if let Some(key) = &settings.keepalive_route {
             if self.router.route(key).is_some() {
                 return Err(format!(
@@ -263,13 +265,12 @@ impl App {
     /// [`deploy::print_if_asked`](crate::deploy::print_if_asked).
     ///
     /// [`LocalSettings::addr`]: crate::settings::LocalSettings::addr
-    pub async fn run(self) -> Result<(), crate::Error> {
+    pub async fn run(mut self) -> Result<(), crate::Error> {
         let lambda = crate::settings::in_lambda();
-        let filter = match &self.settings {
-            Some(settings) => settings.log_filter.clone(),
-            None => Settings::from_env()?.log_filter,
-        };
-        crate::observe::init_logging(lambda, &filter);
+        // The environment is read once, here; the service takes these settings.
+        let settings = self.take_settings()?;
+        crate::observe::init_logging(lambda, &settings.log_filter);
+        self.settings = Some(settings);
         if lambda {
             #[cfg(feature = "lambda")]
             return lambda_runtime::run(self.service().await?).await;
@@ -344,18 +345,11 @@ fn built_in_clients(_: &()) -> Result<Box<ClientFactory>, crate::Error> {
 /// `us-east-1`): outside Lambda the Management API is always the emulator's.
 #[cfg(any(feature = "lambda", feature = "local"))]
 fn local_aws_config() -> aws_config::SdkConfig {
-    use aws_config::{BehaviorVersion, Region};
+    use crate::settings::{local_credentials, local_region};
     use aws_credential_types::provider::SharedCredentialsProvider;
-    use aws_credential_types::Credentials;
     aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "lift-local",
-        )))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(local_region())
+        .credentials_provider(SharedCredentialsProvider::new(local_credentials()))
         .build()
 }

@@ -382,6 +382,30 @@ pub(crate) fn sqs_endpoint_set() -> bool {
     std::env::var("AWS_ENDPOINT_URL_SQS").is_ok_and(|value| !value.trim().is_empty())
 }
 
+/// The placeholder credentials of everything local: the emulator's Management API accepts them
+/// (`LocalSettings::credentials`' default), and local DynamoDB- and SQS-compatible servers
+/// accept any.
+#[cfg(any(
+    feature = "lambda",
+    feature = "local",
+    feature = "dynamodb",
+    feature = "sqs"
+))]
+pub(crate) fn local_credentials() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new("local", "local", None, None, "lift-local")
+}
+
+/// The region of everything local.
+#[cfg(any(
+    feature = "lambda",
+    feature = "local",
+    feature = "dynamodb",
+    feature = "sqs"
+))]
+pub(crate) fn local_region() -> aws_config::Region {
+    aws_config::Region::new("us-east-1")
+}
+
 /// The AWS configuration from the environment, as the store, the fan-out queue and the
 /// Management API client load it: the standard AWS configuration chain (so
 /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL` point the clients
@@ -394,16 +418,10 @@ pub(crate) async fn aws_config(lambda: bool) -> aws_config::SdkConfig {
     if !lambda {
         let set = |names: &[&str]| names.iter().any(|name| std::env::var_os(name).is_some());
         if !set(&["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]) {
-            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "lift-local",
-            ));
+            loader = loader.credentials_provider(local_credentials());
         }
         if !set(&["AWS_REGION", "AWS_DEFAULT_REGION"]) {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
+            loader = loader.region(local_region());
         }
     }
     loader.load().await
