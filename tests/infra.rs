@@ -8,6 +8,7 @@ use std::process::Command;
 
 use lift_runtime::deploy::{asyncapi, Template};
 use lift_runtime::store::DynamoDbStore;
+use lift_runtime::App;
 use lift_tests::chat_app::chat;
 use lift_tests::dynamodb;
 use serde_json::{json, Value};
@@ -232,7 +233,7 @@ fn route_ids_are_valid_and_distinct_for_awkward_keys() {
     assert!(ok, "{output}");
 
     // The AsyncAPI document keeps the three apart too.
-    let doc = asyncapi(&awkward::router(), "Awkward", "$request.body.action");
+    let doc = asyncapi(&App::new(awkward::router()), "Awkward");
     let keys: BTreeSet<&str> = doc["operations"]
         .as_object()
         .unwrap()
@@ -381,7 +382,7 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 #[test]
 fn the_asyncapi_document_describes_every_message_and_reply() {
     let router = chat::router();
-    let doc = asyncapi(&router, "Chat", "$request.body.action");
+    let doc = asyncapi(&App::new(router), "Chat");
     assert_eq!(doc["asyncapi"], "3.1.0");
 
     let mut targets = Vec::new();
@@ -435,8 +436,44 @@ fn the_asyncapi_document_describes_every_message_and_reply() {
         json!(["type", "code", "message"])
     );
 
+    // The frames the chat pushes (`#[ws_push("message")]`): a `send` operation, the schema
+    // of `ChatMessage` with the `"type"` field the macro adds.
+    let push = &doc["operations"]["sendChatMessage"];
+    assert_eq!(push["action"], "send");
+    let frame = &doc["components"]["messages"]["ChatMessage"];
+    assert_eq!(frame["name"], "message");
+    assert_eq!(frame["payload"]["properties"]["type"]["const"], "message");
+    assert_eq!(frame["payload"]["properties"]["from"]["type"], "string");
+    assert!(frame["payload"]["required"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("type")));
+    // No keep-alive route unless the settings name one; with one, its reply is the pong.
+    assert!(doc["operations"].get("keepalive").is_none());
+    let settings = lift_runtime::Settings {
+        keepalive_route: Some("ping".into()),
+        ..Default::default()
+    };
+    let with_ping = asyncapi(&App::new(router).settings(settings), "Chat");
+    let keepalive = &with_ping["operations"]["keepalive"];
+    assert_eq!(keepalive["action"], "receive");
+    assert!(keepalive["reply"].is_object());
+    assert_eq!(
+        with_ping["components"]["messages"]["keepalive"]["payload"]["properties"]["action"]
+            ["const"],
+        "ping"
+    );
+    assert_eq!(
+        with_ping["components"]["messages"]["pong"]["payload"]["properties"]["type"]["const"],
+        "pong"
+    );
+
     // A nested route selection expression is described as nested objects.
-    let nested = asyncapi(&router, "Chat", "$request.body.meta.kind");
+    let settings = lift_runtime::Settings {
+        route_selection: "$request.body.meta.kind".into(),
+        ..Default::default()
+    };
+    let nested = asyncapi(&App::new(router).settings(settings), "Chat");
     assert_eq!(
         nested["components"]["messages"]["join"]["payload"]["allOf"][0]["properties"]["meta"]
             ["properties"]["kind"]["const"],
@@ -513,7 +550,7 @@ mod typed {
 
 #[test]
 fn message_types_deriving_json_schema_are_described() {
-    let doc = asyncapi(&typed::router(), "Typed", "$request.body.action");
+    let doc = asyncapi(&App::new(typed::router()), "Typed");
     let messages = &doc["components"]["messages"];
 
     // `say` takes Json<Say>: the route field and Say's schema, inlined.

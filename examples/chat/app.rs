@@ -24,17 +24,6 @@ pub struct RoomRequest {
     pub room: String,
 }
 
-/// What the recipients get: `{"type":"message","from":"NAME","text":"..."}`, with
-/// `"room":"R"` when it was sent to a room.
-#[derive(Serialize)]
-#[serde(tag = "type", rename = "message")]
-pub struct ChatMessage<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub room: Option<&'a str>,
-    pub from: &'a str,
-    pub text: &'a str,
-}
-
 /// The answer to `join` / `leave`: `{"type":"joined","room":"R"}` / `{"type":"left",...}`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RoomReply {
@@ -76,6 +65,21 @@ pub struct WhoAmI<'a> {
 #[ws_app]
 pub mod chat {
     use super::*;
+
+    /// What the recipients get: `{"type":"message","from":"NAME","text":"..."}`, with
+    /// `"room":"R"` when it was sent to a room. `#[ws_push]` declares it: it is sent with
+    /// `"type":"message"`, and the AsyncAPI document and the TypeScript client describe it.
+    #[ws_push("message")]
+    #[derive(Serialize, JsonSchema)]
+    pub struct ChatMessage<'a> {
+        /// The room it was sent to; absent when it was sent to everyone.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub room: Option<&'a str>,
+        /// The sender's name.
+        pub from: &'a str,
+        /// What they said.
+        pub text: &'a str,
+    }
 
     /// `ws://HOST/?name=NAME`: refuses the handshake (400) without a name. When the app runs
     /// with JWT authentication (`LIFT_JWT_SECRET`), the name comes from the token's `name`

@@ -11,7 +11,10 @@ async fn main() -> Result<(), lift_runtime::Error> {
     // The settings the environment gives (`LIFT_*`), the chat page on the emulator's `/`, and a
     // keep-alive route.
     let mut settings = Settings::from_env()?;
-    settings.local.page = Some(include_str!("index.html").to_owned());
+    // The page runs on the chat's generated client (`client.js`: `chat typescript`, compiled
+    // by tsc; `./scripts/chat-client` regenerates it).
+    settings.local.page =
+        Some(include_str!("index.html").replace("/* lift:client */", include_str!("client.js")));
     // `{"action":"ping"}` is answered `{"type":"pong"}` by API Gateway itself (no invocation):
     // what a client sends when idle, so the connection outlives API Gateway's 10 idle minutes.
     settings.keepalive_route = Some("ping".to_owned());

@@ -17,5 +17,10 @@ mod echo {
 
 #[tokio::main]
 async fn main() -> Result<(), lift_runtime::Error> {
-    lift_runtime::App::new(echo::router()).run().await
+    let app = lift_runtime::App::new(echo::router());
+    // `template`, `asyncapi` and `typescript` print the deployment documents and the client.
+    if lift_runtime::deploy::print_if_asked(&app)? {
+        return Ok(());
+    }
+    app.run().await
 }

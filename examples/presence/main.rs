@@ -8,5 +8,10 @@ mod app;
 
 #[tokio::main]
 async fn main() -> Result<(), lift_runtime::Error> {
-    lift_runtime::App::new(app::router()).run().await
+    let app = lift_runtime::App::new(app::router());
+    // `template`, `asyncapi` and `typescript` print the deployment documents and the client.
+    if lift_runtime::deploy::print_if_asked(&app)? {
+        return Ok(());
+    }
+    app.run().await
 }

@@ -61,6 +61,8 @@ exports! {
     router => Router,
     route => Route,
     route_info => RouteInfo,
+    push_info => PushInfo,
+    json => Json,
     route_kind => RouteKind,
     key_index => key_index,
     ws_context => WsContext,

@@ -19,6 +19,7 @@ mod handler;
 mod list;
 mod middleware;
 mod output;
+mod push;
 #[cfg(test)]
 mod tests;
 mod unrouted;
@@ -426,6 +427,12 @@ pub fn ws_disconnect(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn ws_default(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::attribute(HandlerKind::Default, args.into(), item.into()).into()
+}
+
+#[doc = include_str!("ws_push.md")]
+#[proc_macro_attribute]
+pub fn ws_push(args: TokenStream, item: TokenStream) -> TokenStream {
+    push::standalone(args.into(), item.into()).into()
 }
 
 /// Builds a routing table from handlers listed by path: the way to assemble an app whose

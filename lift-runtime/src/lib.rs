@@ -110,7 +110,7 @@ pub use context::WsContext;
 pub use error::{Error, SendError, StoreError, WsError, WsResult};
 pub use extract::{FromMessage, IntoReply, Json, Reply};
 pub use lift_macros::{
-    ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_route, ws_routes,
+    ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_push, ws_route, ws_routes,
 };
 pub use middleware::{Middleware, Next};
 pub use outbound::{BroadcastReport, ConnectionInfo, ManagementApi, Room, User};
@@ -122,8 +122,8 @@ pub use settings::Settings;
 /// The names a handler module needs: `use lift_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_route, ws_routes, Json,
-        Next, Reply, RouteKey, WsContext, WsError, WsResult,
+        ws_app, ws_connect, ws_default, ws_disconnect, ws_middleware, ws_push, ws_route, ws_routes,
+        Json, Next, Reply, RouteKey, WsContext, WsError, WsResult,
     };
 }
 
@@ -131,12 +131,12 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::WsContext;
-    pub use crate::extract::FromMessage;
+    pub use crate::extract::{FromMessage, Json};
     pub use crate::middleware::Next;
     pub use crate::route_key::RouteKind;
     pub use crate::router::{
-        key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Route, RouteInfo,
-        Router,
+        key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, PushInfo, Route,
+        RouteInfo, Router,
     };
     pub use crate::schema::{NoJsonSchema, SchemaOf, ViaJsonSchema};
     pub use serde_json::Value;

@@ -1,5 +1,5 @@
-// Drives the chat example's page (examples/chat/index.html) in headless Chromium against the
-// local emulator at CHAT_URL: two users join and chat, join a room and talk in it, leave it;
+// Drives the chat example's page (examples/chat/index.html, on the chat's generated TypeScript
+// client, examples/chat/client.js) in headless Chromium against the local emulator at CHAT_URL: two users join and chat, join a room and talk in it, leave it;
 // then, against a second chat at CHAT_JWT_URL that requires tokens (LIFT_JWT_SECRET =
 // CHAT_JWT_SECRET), a user joins with a token sent as a WebSocket subprotocol and a bad token is
 // refused; the emulator's inspector page shows the connections, rooms, events and calls of the
@@ -49,6 +49,11 @@ try {
     await sees(page, 'you joined room rust');
   }
   if ((await ana.inputValue('#to')) !== 'rust') throw new Error('the joined room is not selected');
+  // A refused call: the generated client rejects the `join` promise with the error frame's code.
+  await ana.fill('#room', '$reserved');
+  await ana.click('#enter');
+  await sees(ana, 'error bad_request: room names starting with `$` are reserved');
+  await ana.fill('#room', 'rust');
   await ana.fill('#text', 'rooms work');
   await ana.click('#say button');
   await sees(bob, '[rust] ana: rooms work');

@@ -2,16 +2,18 @@
 
 use serde_json::{json, Map, Value};
 
-use super::api_routes;
+use super::{api_routes, push_schema, selection_path};
+use crate::app::App;
 use crate::route_key::RouteKind;
-use crate::router::Router;
 
-/// An AsyncAPI 3.1 document of the app's messages, from its router. See the
+/// An AsyncAPI 3.1 document of the app's messages, from its router and settings. See the
 /// [module docs](super).
 ///
-/// `route_selection` is the route selection expression (`$request.body.action`, the
-/// emulator's default; nested fields such as `$request.body.meta.kind` are described as nested
-/// objects).
+/// Messages are selected by the app's route selection expression (`$request.body.action` by
+/// default; nested fields such as `$request.body.meta.kind` are described as nested objects).
+/// The frames declared with [`ws_push`](crate::ws_push) are `send` operations; the keep-alive
+/// route ([`Settings::keepalive_route`](crate::Settings::keepalive_route)), when set, a
+/// `receive` operation whose reply is `{"type":"pong"}`.
 ///
 /// ```
 /// #[lift_runtime::ws_app]
@@ -24,16 +26,13 @@ use crate::router::Router;
 ///     }
 /// }
 ///
-/// let doc = lift_runtime::deploy::asyncapi(&app::router(), "Pinger", "$request.body.action");
+/// let doc = lift_runtime::deploy::asyncapi(&lift_runtime::App::new(app::router()), "Pinger");
 /// assert_eq!(doc["operations"]["ping"]["action"], "receive");
 /// assert!(doc["operations"]["ping"]["reply"].is_object());
 /// ```
-pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
-    let path: Vec<&str> = route_selection
-        .strip_prefix("$request.body.")
-        .unwrap_or("action")
-        .split('.')
-        .collect();
+pub fn asyncapi(app: &App, title: &str) -> Value {
+    let router = app.router();
+    let path = selection_path(app.route_selection());
     let mut messages = Map::new();
     let mut operations = Map::new();
     let message_ref = |name: &str| json!({ "$ref": format!("#/components/messages/{name}") });
@@ -64,16 +63,7 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
                 })
             })
         } else {
-            let mut selector =
-                path.iter()
-                    .rev()
-                    .fold(json!({ "const": route.key }), |inner, field| {
-                        json!({
-                            "type": "object",
-                            "required": [field],
-                            "properties": { *field: inner },
-                        })
-                    });
+            let mut selector = selector(&path, route.key);
             selector["properties"]["requestId"] = request_id_schema();
             match message_schema {
                 Some(schema) => json!({ "allOf": [selector, schema] }),
@@ -114,6 +104,81 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
             });
         }
         operations.insert(name, operation);
+    }
+    let free = |base: &str, messages: &Map<String, Value>, operations: &Map<String, Value>| {
+        let mut name = base.to_owned();
+        let mut n = 2;
+        while operations.contains_key(&name) || messages.contains_key(&name) {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        name
+    };
+    for push in router.pushes() {
+        let name = free(push.name, &messages, &operations);
+        let payload = push_schema(push);
+        messages.insert(
+            name.clone(),
+            json!({
+                "name": push.tag,
+                "title": format!("A `{}` frame the server pushes (`{}`)", push.tag, push.name),
+                "contentType": "application/json",
+                "payload": payload,
+            }),
+        );
+        channel_messages.insert(name.clone(), message_ref(&name));
+        let operation = free(&format!("send{}", push.name), &messages, &operations);
+        operations.insert(
+            operation,
+            json!({
+                "action": "send",
+                "channel": { "$ref": "#/channels/socket" },
+                "messages": [channel_message_ref(&name)],
+            }),
+        );
+    }
+    if let Some(key) = app.keepalive_route() {
+        let name = free("keepalive", &messages, &operations);
+        let pong = free("pong", &messages, &operations);
+        messages.insert(
+            name.clone(),
+            json!({
+                "name": key,
+                "title": format!("`{key}`: the keep-alive message"),
+                "description": "Answered by API Gateway itself (a MOCK integration): no function \
+                    runs. A client sends it when idle, so API Gateway does not close the \
+                    connection after 10 idle minutes.",
+                "contentType": "application/json",
+                "payload": selector(&path, key),
+            }),
+        );
+        messages.insert(
+            pong.clone(),
+            json!({
+                "name": "pong",
+                "title": format!("The answer to `{key}`"),
+                "contentType": "application/json",
+                "payload": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": { "type": { "const": "pong" } },
+                },
+            }),
+        );
+        channel_messages.insert(name.clone(), message_ref(&name));
+        channel_messages.insert(pong.clone(), message_ref(&pong));
+        operations.insert(
+            name.clone(),
+            json!({
+                "action": "receive",
+                "channel": { "$ref": "#/channels/socket" },
+                "messages": [channel_message_ref(&name)],
+                "reply": {
+                    "channel": { "$ref": "#/channels/socket" },
+                    "messages": [channel_message_ref(&pong)],
+                },
+            }),
+        );
     }
     messages.insert(
         "error".into(),
@@ -170,6 +235,19 @@ pub fn asyncapi(router: &Router, title: &str, route_selection: &str) -> Value {
         "operations": operations,
         "components": { "messages": messages },
     })
+}
+
+/// The schema of a message whose route selection field (at `path`) is `key`.
+fn selector(path: &[&str], key: &str) -> Value {
+    path.iter()
+        .rev()
+        .fold(json!({ "const": key }), |inner, field| {
+            json!({
+                "type": "object",
+                "required": [field],
+                "properties": { *field: inner },
+            })
+        })
 }
 
 /// What a reply says of request ids.

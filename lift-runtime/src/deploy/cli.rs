@@ -1,11 +1,13 @@
-//! [`print_if_asked`]: `your-app template [options]` and `your-app asyncapi` print the
-//! deployment documents, for a `main` that asks for it.
+//! [`print_if_asked`]: `your-app template [options]`, `your-app asyncapi` and
+//! `your-app typescript` print the deployment documents and the client, for a `main` that asks
+//! for it.
 
 use super::{asyncapi, Template};
 use crate::app::App;
 
-/// Prints the app's deployment template or AsyncAPI document as JSON on standard output when
-/// the program was started as `your-app template [options]` or `your-app asyncapi`, and says
+/// Prints the app's deployment template or AsyncAPI document as JSON, or its TypeScript client
+/// (see [`typescript`](super::typescript)), on standard output when the program was started as
+/// `your-app template [options]`, `your-app asyncapi` or `your-app typescript`, and says
 /// whether it did; any other command line is left to the program. `template` takes
 /// `--stage NAME`, `--x86_64`, `--memory MB`, `--timeout SECONDS`, `--env KEY=VALUE`
 /// (repeatable), `--code-uri DIR`, `--fanout-consumers N` and `--no-fanout`; an unknown option
@@ -42,7 +44,13 @@ fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
             template.keepalive_route = app.keepalive_route().map(str::to_owned);
             template_options(template, &args[1..])?.to_json()
         }
-        Some("asyncapi") => asyncapi(app.router(), &program, app.route_selection()),
+        Some("asyncapi") => asyncapi(app, &program),
+        Some("typescript") => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(super::typescript(app).as_bytes())?;
+            return Ok(true);
+        }
         _ => return Ok(false),
     };
     print_json(&document)?;

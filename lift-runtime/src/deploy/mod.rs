@@ -52,13 +52,16 @@
 mod asyncapi;
 mod cli;
 mod sam;
+mod ts_types;
+mod typescript;
 
 pub use asyncapi::asyncapi;
 pub use cli::print_if_asked;
 pub use sam::Template;
+pub use typescript::typescript;
 
 use crate::route_key::RouteKind;
-use crate::router::{RouteInfo, Router};
+use crate::router::{PushInfo, RouteInfo, Router};
 
 /// A route as API Gateway needs it.
 #[derive(Clone, Debug)]
@@ -104,4 +107,51 @@ fn api_routes(router: &Router) -> Vec<ApiRoute> {
             info: Some(route),
         });
     special.into_iter().chain(messages).collect()
+}
+
+/// The fields of a message the route selection expression names: `$request.body.action` →
+/// `["action"]`, `$request.body.meta.kind` → `["meta", "kind"]`.
+fn selection_path(route_selection: &str) -> Vec<&str> {
+    route_selection
+        .strip_prefix("$request.body.")
+        .unwrap_or("action")
+        .split('.')
+        .collect()
+}
+
+/// The JSON Schema of a pushed frame: its type's (when it has one) with the `"type"` field
+/// `#[ws_push]` adds, which `schemars` leaves out of a struct's schema (it describes serde's
+/// `tag` on enums only); without one, an object with that field and any others.
+fn push_schema(push: &PushInfo) -> serde_json::Value {
+    let tag = serde_json::json!({ "type": "string", "const": push.tag });
+    let Some(mut schema) = (push.schema)() else {
+        return serde_json::json!({
+            "type": "object",
+            "required": ["type"],
+            "properties": { "type": tag },
+            "additionalProperties": true,
+        });
+    };
+    if let Some(map) = schema.as_object_mut() {
+        let properties = map
+            .entry("properties")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(properties) = properties.as_object_mut() {
+            // The tag first, as serde writes it.
+            let mut with_tag = serde_json::Map::new();
+            with_tag.insert("type".into(), tag);
+            with_tag.extend(std::mem::take(properties));
+            *properties = with_tag;
+        }
+        let required = map
+            .entry("required")
+            .or_insert_with(|| serde_json::json!([]));
+        if let Some(required) = required.as_array_mut() {
+            if !required.iter().any(|r| r == "type") {
+                required.insert(0, "type".into());
+            }
+        }
+        map.insert("title".into(), push.name.into());
+    }
+    schema
 }

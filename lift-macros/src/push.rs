@@ -1,0 +1,315 @@
+//! `#[ws_push("type")]`: a frame the server pushes, declared on its type inside the `#[ws_app]`
+//! module, next to the routes. `#[ws_app]` reads it, makes the type serialize with
+//! `"type": "<type>"` (it adds `#[serde(tag = "type", rename = "<type>")]`), and lists it in the
+//! router (tag, type name, JSON Schema) for the AsyncAPI document and the generated client.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{Attribute, Item, LitStr};
+
+use crate::errors::Errors;
+use crate::exports::Exports;
+
+/// Frame types the generated TypeScript client uses for itself (`error` is the error frame,
+/// `pong` the keep-alive's answer, the others its own events).
+const RESERVED: &[&str] = &["error", "pong", "open", "close", "reconnecting", "frame"];
+
+/// A pushed frame of the app.
+pub struct Push {
+    /// The value of its `"type"` field.
+    pub tag: String,
+    tag_span: Span,
+    /// The type.
+    pub ident: syn::Ident,
+    /// The type with `'static` for each lifetime parameter, as its schema names it.
+    ty: TokenStream,
+    /// The item's `#[cfg]` attributes.
+    cfgs: Vec<Attribute>,
+    /// `pub`: the module docs link to it.
+    public: bool,
+}
+
+/// Whether `attr` is `#[ws_push(...)]` (by the last segment of its path).
+pub fn is_push(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|seg| seg.ident == "ws_push")
+}
+
+/// Reads the `#[ws_push("type")]` of `item`, if it has one: removes the attribute, adds the
+/// serde tag, and returns the frame. Mistakes go to `errors`.
+pub fn take(item: &mut Item, errors: &mut Errors) -> Option<Push> {
+    let (attrs, shape) = match item {
+        Item::Struct(s) => {
+            let shape = match &s.fields {
+                syn::Fields::Named(_) => Ok(()),
+                _ => Err(s.ident.span()),
+            };
+            (&mut s.attrs, shape)
+        }
+        Item::Enum(e) => (&mut e.attrs, Err(e.ident.span())),
+        _ => return None,
+    };
+    let position = attrs.iter().position(is_push)?;
+    let attr = attrs.remove(position);
+    attrs.retain(|second| {
+        if !is_push(second) {
+            return true;
+        }
+        errors.push(syn::Error::new_spanned(
+            second,
+            "a type is one pushed frame: remove this second `#[ws_push]`",
+        ));
+        false
+    });
+    let tag = match parse_tag(&attr) {
+        Ok(tag) => tag,
+        Err(err) => {
+            errors.push(err);
+            return None;
+        }
+    };
+    let mut ok = true;
+    if let Err(span) = shape {
+        errors.push(syn::Error::new(
+            span,
+            "a pushed frame is a struct with named fields (it is sent as a JSON object whose \
+             `\"type\"` field names it): for several kinds of frame, declare one struct each",
+        ));
+        ok = false;
+    }
+    let value = tag.value();
+    if value.is_empty() {
+        errors.push(syn::Error::new(
+            tag.span(),
+            "a frame's type is not empty: `#[ws_push(\"message\")]`",
+        ));
+        ok = false;
+    } else if RESERVED.contains(&value.as_str()) {
+        errors.push(syn::Error::new(
+            tag.span(),
+            format!(
+                "the frame type `{value}` is reserved (`error` frames, the keep-alive's `pong`, \
+                 and the generated client's own events: {}): choose another name",
+                RESERVED.join(", ")
+            ),
+        ));
+        ok = false;
+    }
+    let attrs: &mut Vec<Attribute> = match item {
+        Item::Struct(s) => &mut s.attrs,
+        Item::Enum(e) => &mut e.attrs,
+        _ => unreachable!("matched above"),
+    };
+    if !derives_serialize(attrs) {
+        errors.push(syn::Error::new(
+            attr.path().span(),
+            "a pushed frame is sent as JSON: derive `serde::Serialize` on it (`#[derive(Serialize)]`)",
+        ));
+        ok = false;
+    }
+    for serde in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        if let Some(key) = container_key(serde, &["tag", "rename", "untagged", "content"]) {
+            errors.push(syn::Error::new(
+                key.span(),
+                format!(
+                    "`#[ws_push(\"{value}\")]` sets the frame's tag itself (as `#[serde(tag = \"type\", rename = \"{value}\")]`): remove `{key}` here"
+                ),
+            ));
+            ok = false;
+        }
+    }
+    let Item::Struct(s) = item else { return None };
+    if let Some(param) = s.generics.type_params().next() {
+        errors.push(syn::Error::new(
+            param.ident.span(),
+            "a pushed frame has no type parameters: its JSON Schema is part of the app's protocol, one per frame type",
+        ));
+        ok = false;
+    }
+    if let Some(param) = s.generics.const_params().next() {
+        errors.push(syn::Error::new(
+            param.ident.span(),
+            "a pushed frame has no const parameters: its JSON Schema is part of the app's protocol, one per frame type",
+        ));
+        ok = false;
+    }
+    if !ok {
+        return None;
+    }
+    s.attrs
+        .push(syn::parse_quote!(#[serde(tag = "type", rename = #tag)]));
+    let ident = s.ident.clone();
+    let lifetimes: Vec<_> = s.generics.lifetimes().map(|_| quote!('static)).collect();
+    let ty = if lifetimes.is_empty() {
+        quote!(#ident)
+    } else {
+        quote!(#ident<#(#lifetimes),*>)
+    };
+    let cfgs = s
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .cloned()
+        .collect();
+    let public = matches!(s.vis, syn::Visibility::Public(_));
+    Some(Push {
+        public,
+        tag: value,
+        tag_span: tag.span(),
+        ident,
+        ty,
+        cfgs,
+    })
+}
+
+/// The `"type"` of `#[ws_push("type")]`.
+fn parse_tag(attr: &Attribute) -> syn::Result<LitStr> {
+    let hint =
+        "write the frame's type: `#[ws_push(\"message\")]` (the value of its `\"type\"` field)";
+    match &attr.meta {
+        syn::Meta::List(list) => list
+            .parse_args::<LitStr>()
+            .map_err(|err| syn::Error::new(err.span(), hint)),
+        _ => Err(syn::Error::new_spanned(attr, hint)),
+    }
+}
+
+/// Whether the attributes derive `Serialize` (by the last segment of the derive's path).
+fn derives_serialize(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .any(|a| {
+            let mut found = false;
+            let _ = a.parse_nested_meta(|meta| {
+                found |= meta
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Serialize");
+                Ok(())
+            });
+            found
+        })
+}
+
+/// The first of `keys` the `#[serde(...)]` attribute sets at the top level.
+fn container_key(attr: &Attribute, keys: &[&str]) -> Option<syn::Ident> {
+    let syn::Meta::List(list) = &attr.meta else {
+        return None;
+    };
+    let mut segment_start = true;
+    for tree in list.tokens.clone() {
+        match &tree {
+            proc_macro2::TokenTree::Ident(ident)
+                if segment_start && keys.iter().any(|k| ident == k) =>
+            {
+                return Some(ident.clone());
+            }
+            proc_macro2::TokenTree::Punct(p) if p.as_char() == ',' => segment_start = true,
+            _ => segment_start = false,
+        }
+    }
+    None
+}
+
+/// One error per frame type declared twice, at the second.
+pub fn check_duplicates(pushes: &[Push], errors: &mut Errors) {
+    for (i, push) in pushes.iter().enumerate() {
+        if !push.cfgs.is_empty() {
+            continue;
+        }
+        if let Some(first) = pushes[..i]
+            .iter()
+            .find(|p| p.cfgs.is_empty() && p.tag == push.tag)
+        {
+            errors.push(syn::Error::new(
+                push.tag_span,
+                format!(
+                    "the frame type `{}` is already pushed as `{}`: a client tells frames apart by their `\"type\"`, so each has its own",
+                    push.tag, first.ident
+                ),
+            ));
+        }
+    }
+}
+
+/// The statement that defines `__LIFT_PUSHES: &[PushInfo]` inside `router()`.
+pub fn table(pushes: &[Push], exports: &Exports) -> TokenStream {
+    let push_info = exports.push_info();
+    let entries = pushes.iter().map(|push| {
+        let tag = &push.tag;
+        let name = push.ident.to_string();
+        let ty = &push.ty;
+        let schema_of = exports.schema_of();
+        let json = exports.json();
+        let via = exports.via_json_schema();
+        let none = exports.no_json_schema();
+        quote! {
+            #push_info {
+                tag: #tag,
+                name: #name,
+                schema: || {
+                    #[allow(unused_imports)]
+                    use #via as _;
+                    #[allow(unused_imports)]
+                    use #none as _;
+                    (&#schema_of::<#json<#ty>>::new()).schema()
+                },
+            }
+        }
+    });
+    if pushes.iter().all(|p| p.cfgs.is_empty()) {
+        quote! {
+            const __LIFT_PUSHES: &[#push_info] = &[ #(#entries),* ];
+        }
+    } else {
+        let cfgs = pushes.iter().map(|p| &p.cfgs);
+        quote! {
+            static __LIFT_PUSH_TABLE: ::std::sync::OnceLock<::std::vec::Vec<#push_info>> =
+                ::std::sync::OnceLock::new();
+            let __LIFT_PUSHES: &'static [#push_info] = __LIFT_PUSH_TABLE.get_or_init(|| {
+                let mut __lift_pushes = ::std::vec::Vec::new();
+                #(
+                    #(#cfgs)*
+                    __lift_pushes.push(#entries);
+                )*
+                __lift_pushes
+            });
+        }
+    }
+}
+
+/// The module docs' list of pushed frames (empty without any).
+pub fn doc(pushes: &[Push]) -> String {
+    if pushes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n\n# Pushed frames\n\nFrames the server sends, declared with `#[ws_push]`, told apart by their `\"type\"`:\n\n| type | frame |\n|---|---|\n",
+    );
+    for push in pushes {
+        let name = &push.ident;
+        let frame = match push.public {
+            true => format!("[`{name}`](struct@{name})"),
+            false => format!("`{name}`"),
+        };
+        out.push_str(&format!("| `{}` | {frame} |\n", push.tag));
+    }
+    out
+}
+
+/// `#[ws_push]` outside a `#[ws_app]` module (or in a module nested in one): an error, since no
+/// router would list the frame.
+pub fn standalone(args: TokenStream, item: TokenStream) -> TokenStream {
+    let _ = args;
+    let err = syn::Error::new(
+        Span::call_site(),
+        "`#[ws_push]` declares a frame of an app: write the type directly inside its `#[ws_app]` module, next to the routes, so the router lists it",
+    )
+    .to_compile_error();
+    quote!(#err #item)
+}
