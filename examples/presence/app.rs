@@ -8,12 +8,14 @@ pub mod session;
 
 use lift_runtime::prelude::*;
 
-/// The app's routes, from both files.
+/// The app's routes, from both files, and the frames it pushes.
 pub fn router() -> lift_runtime::Router {
     ws_routes![
         session::connect,
         session::disconnect,
         messages::hello,
-        messages::dm,
+        messages::dm;
+        // The frames it pushes, declared with `#[ws_push]` where they are defined.
+        push: messages::Online, messages::DirectMessage, session::Offline
     ]
 }

@@ -3,14 +3,14 @@
 use std::collections::BTreeSet;
 
 use lift_runtime::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// The room every greeted connection is in.
 pub const ONLINE: &str = "online";
 
 /// The answer to `hello`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Welcome {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -18,6 +18,26 @@ pub struct Welcome {
     user: String,
     /// Everyone online, you included, sorted, once each however many devices they use.
     online: BTreeSet<String>,
+}
+
+/// What the others online get when a user's first device says hello:
+/// `{"type":"online","user":"NAME"}`. `#[ws_push]` declares it (and `ws_routes!` in `app.rs`
+/// lists it), so the AsyncAPI document and the TypeScript client describe it.
+#[ws_push("online")]
+#[derive(Serialize, JsonSchema)]
+pub struct Online {
+    /// Who came online.
+    pub user: String,
+}
+
+/// A direct message, to every device of its recipient: `{"type":"dm","from":...,"text":...}`.
+#[ws_push("dm")]
+#[derive(Serialize, JsonSchema)]
+pub struct DirectMessage {
+    /// The sender.
+    pub from: String,
+    /// What they said.
+    pub text: String,
 }
 
 /// `{"action":"hello"}`: joins the online room, announces the user to the others (on their
@@ -34,7 +54,7 @@ pub async fn hello(ctx: &WsContext) -> WsResult<Json<Welcome>> {
     if first_device {
         ctx.room(ONLINE)
             .except(ctx.connection_id())
-            .broadcast(&json!({"type": "online", "user": user}))
+            .broadcast(&Online { user: user.clone() })
             .await?;
     }
     let members = lift_runtime::store::collect(ctx.members(ONLINE)).await?;
@@ -47,7 +67,7 @@ pub async fn hello(ctx: &WsContext) -> WsResult<Json<Welcome>> {
 }
 
 /// `{"action":"dm","to":"bob","text":"..."}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Dm {
     to: String,
     text: String,
@@ -60,7 +80,10 @@ pub async fn dm(ctx: &WsContext, Json(dm): Json<Dm>) -> WsResult {
     let from = name_of(ctx).await?;
     let report = ctx
         .user(&dm.to)
-        .send(&json!({"type": "dm", "from": from, "text": dm.text}))
+        .send(&DirectMessage {
+            from,
+            text: dm.text,
+        })
         .await?;
     if report.sent == 0 {
         return Err(WsError::new(

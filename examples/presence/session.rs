@@ -1,7 +1,8 @@
 //! Opening and closing connections.
 
 use lift_runtime::prelude::*;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use super::messages::{name_of, ONLINE};
 
@@ -25,6 +26,14 @@ pub async fn connect(ctx: &mut WsContext) -> WsResult {
     Ok(())
 }
 
+/// What those online get when a user's last device goes: `{"type":"offline","user":"NAME"}`.
+#[ws_push("offline")]
+#[derive(Serialize, JsonSchema)]
+pub struct Offline {
+    /// Who went offline.
+    pub user: String,
+}
+
 /// The last connection of a user going away announces them offline to everyone online.
 #[ws_disconnect]
 pub async fn disconnect(ctx: &WsContext) -> WsResult {
@@ -39,7 +48,7 @@ pub async fn disconnect(ctx: &WsContext) -> WsResult {
     if others == 0 {
         ctx.room(ONLINE)
             .except(ctx.connection_id())
-            .broadcast(&json!({"type": "offline", "user": user}))
+            .broadcast(&Offline { user })
             .await?;
     }
     Ok(())

@@ -55,9 +55,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut attempted = 0;
     let mut expanded: Vec<Item> = Vec::with_capacity(items.len());
     for mut item in std::mem::take(items) {
-        if let Some(push) = crate::push::take(&mut item, &mut errors) {
+        let push_impl = crate::push::take(&mut item, &mut errors).map(|push| {
+            let implementation = crate::push::impl_push(&push, &exports);
             pushes.push(push);
-        }
+            Item::Verbatim(implementation)
+        });
         let Item::Fn(func) = &mut item else {
             if let Some(attrs) = item_attrs(&mut item) {
                 attrs.retain(|attr| {
@@ -87,6 +89,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 });
             }
             expanded.push(item);
+            expanded.extend(push_impl);
             continue;
         };
         func.attrs.retain(|attr| {

@@ -62,6 +62,7 @@ exports! {
     route => Route,
     route_info => RouteInfo,
     push_info => PushInfo,
+    push => Push,
     json => Json,
     route_kind => RouteKind,
     key_index => key_index,

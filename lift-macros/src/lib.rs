@@ -442,6 +442,7 @@ pub fn ws_push(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// ws_routes![path, path, ...]
+/// ws_routes![path, path, ...; push: Frame, Frame, ...]
 /// ws_routes![crate = "path"; path, path, ...]
 /// ```
 ///
@@ -452,7 +453,9 @@ pub fn ws_push(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `lift_runtime::Router`. A path that is not such a handler is a compile error at that path;
 /// two handlers for one route key are a compile error (a failed constant evaluation) at the
 /// later one. A handler defined outside `#[ws_app]` and listed nowhere is simply not part of
-/// any app: nothing routes to it.
+/// any app: nothing routes to it. After `push:`, the frames the app pushes, each declared with
+/// [`macro@ws_push`] (a type that is not is an error at its path; two with one `"type"`, an
+/// error at the second).
 ///
 /// # Example
 ///

@@ -17,6 +17,8 @@ const NAMED_CLASHES: usize = 64;
 struct RouteList {
     krate: Option<Path>,
     paths: Punctuated<Path, Token![,]>,
+    /// `; push: a::Frame, b::Other`: the frames the app pushes.
+    pushes: Vec<Path>,
 }
 
 impl Parse for RouteList {
@@ -34,13 +36,42 @@ impl Parse for RouteList {
                 )
             })?;
         }
-        let paths = Punctuated::parse_terminated(input).map_err(|err| {
+        let hint = |err: syn::Error| {
             syn::Error::new(
                 err.span(),
-                "`ws_routes!` takes paths to handlers separated by commas: `ws_routes![chat::send, rooms::join]`",
+                "`ws_routes!` takes paths to handlers separated by commas, then the pushed frames: `ws_routes![chat::send, rooms::join; push: chat::Message]`",
             )
-        })?;
-        Ok(RouteList { krate, paths })
+        };
+        let mut paths = Punctuated::new();
+        while !input.is_empty() && !input.peek(Token![;]) {
+            paths.push_value(input.parse::<Path>().map_err(hint)?);
+            if !input.peek(Token![,]) {
+                break;
+            }
+            paths.push_punct(input.parse::<Token![,]>()?);
+        }
+        let mut pushes = Vec::new();
+        if input.peek(Token![;]) {
+            input.parse::<Token![;]>()?;
+            let keyword: syn::Ident = input.parse().map_err(hint)?;
+            if keyword != "push" {
+                return Err(syn::Error::new(
+                    keyword.span(),
+                    "after `;`, list the frames the app pushes (declared with `#[ws_push(\"type\")]`): `ws_routes![a, b; push: Message, Typing]`",
+                ));
+            }
+            input.parse::<Token![:]>()?;
+            let list = Punctuated::<Path, Token![,]>::parse_terminated(input).map_err(hint)?;
+            pushes = list.into_iter().collect();
+        }
+        if !input.is_empty() {
+            return Err(hint(input.error("unexpected")));
+        }
+        Ok(RouteList {
+            krate,
+            paths,
+            pushes,
+        })
     }
 }
 
@@ -96,7 +127,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 name(path)
             );
             quote_spanned! {path.span()=>
-                if let ::std::option::Option::Some(_) = #key_index(#this.key, &[#(#earlier.key),*]) {
+                if #key_index(#this.key, &[#(#earlier.key),*]).is_some() {
                     ::std::panic!(#message)
                 }
             }
@@ -105,11 +136,48 @@ pub fn expand(input: TokenStream) -> TokenStream {
             const _: () = #clash;
         }
     });
+    let pushes = pushes_of(&list.pushes, &exports);
     let expanded = quote! {{
         #(#unique)*
         const __LIFT_ROUTES: &[#route_info] = &[ #(#entries),* ];
-        #router::new(__LIFT_ROUTES)
+        #router::new(__LIFT_ROUTES) #pushes
     }};
     crate::debug::print("ws_routes", "ws_routes", &expanded);
     expanded
+}
+
+/// `.with_pushes(...)` for the listed frames (nothing without any): each `<path as Push>::INFO`
+/// at its path, so a type not declared with `#[ws_push]` is one error there; two frames with one
+/// `"type"` are a compile-time error at the second.
+fn pushes_of(paths: &[Path], exports: &Exports) -> TokenStream {
+    if paths.is_empty() {
+        return TokenStream::new();
+    }
+    let push = exports.push();
+    let push_info = exports.push_info();
+    let key_index = exports.key_index();
+    let entries: Vec<TokenStream> = paths
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> <#path as #push>::INFO))
+        .collect();
+    let unique = paths.iter().enumerate().skip(1).map(|(i, path)| {
+        let this = &entries[i];
+        let earlier = &entries[..i];
+        let message = format!(
+            "`{}` has the `\"type\"` of a frame earlier in this `ws_routes!` list: a client tells frames apart by their type, so each has its own",
+            quote!(#path).to_string().replace(' ', "")
+        );
+        quote_spanned! {path.span()=>
+            const _: () = if #key_index(#this.tag, &[#(#earlier.tag),*]).is_some() {
+                ::std::panic!(#message)
+            };
+        }
+    });
+    quote! {
+        .with_pushes({
+            #(#unique)*
+            const __LIFT_PUSHES: &[#push_info] = &[ #(#entries),* ];
+            __LIFT_PUSHES
+        })
+    }
 }

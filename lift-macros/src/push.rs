@@ -1,7 +1,8 @@
 //! `#[ws_push("type")]`: a frame the server pushes, declared on its type inside the `#[ws_app]`
-//! module, next to the routes. `#[ws_app]` reads it, makes the type serialize with
-//! `"type": "<type>"` (it adds `#[serde(tag = "type", rename = "<type>")]`), and lists it in the
-//! router (tag, type name, JSON Schema) for the AsyncAPI document and the generated client.
+//! module, next to the routes (or beside handlers listed by `ws_routes!`, which lists the frame
+//! too). It makes the type serialize with `"type": "<type>"` (it adds
+//! `#[serde(tag = "type", rename = "<type>")]`) and implements `Push` for it: what the router
+//! lists of it (tag, type name, JSON Schema) for the AsyncAPI document and the generated client.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -28,6 +29,8 @@ pub struct Push {
     cfgs: Vec<Attribute>,
     /// `pub`: the module docs link to it.
     public: bool,
+    /// The struct's generics (lifetimes only), for its `impl Push`.
+    generics: syn::Generics,
 }
 
 /// Whether `attr` is `#[ws_push(...)]` (by the last segment of its path).
@@ -156,6 +159,7 @@ pub fn take(item: &mut Item, errors: &mut Errors) -> Option<Push> {
         .collect();
     let public = matches!(s.vis, syn::Visibility::Public(_));
     Some(Push {
+        generics: s.generics.clone(),
         public,
         tag: value,
         tag_span: tag.span(),
@@ -240,27 +244,10 @@ pub fn check_duplicates(pushes: &[Push], errors: &mut Errors) {
 /// The statement that defines `__LIFT_PUSHES: &[PushInfo]` inside `router()`.
 pub fn table(pushes: &[Push], exports: &Exports) -> TokenStream {
     let push_info = exports.push_info();
+    let push_trait = exports.push();
     let entries = pushes.iter().map(|push| {
-        let tag = &push.tag;
-        let name = push.ident.to_string();
         let ty = &push.ty;
-        let schema_of = exports.schema_of();
-        let json = exports.json();
-        let via = exports.via_json_schema();
-        let none = exports.no_json_schema();
-        quote! {
-            #push_info {
-                tag: #tag,
-                name: #name,
-                schema: || {
-                    #[allow(unused_imports)]
-                    use #via as _;
-                    #[allow(unused_imports)]
-                    use #none as _;
-                    (&#schema_of::<#json<#ty>>::new()).schema()
-                },
-            }
-        }
+        quote!(<#ty as #push_trait>::INFO)
     });
     if pushes.iter().all(|p| p.cfgs.is_empty()) {
         quote! {
@@ -279,6 +266,39 @@ pub fn table(pushes: &[Push], exports: &Exports) -> TokenStream {
                 )*
                 __lift_pushes
             });
+        }
+    }
+}
+
+/// `impl Push for Frame`: what the router lists of it (`ws_routes![...; push: Frame]` names
+/// it through the trait).
+pub fn impl_push(push: &Push, exports: &Exports) -> TokenStream {
+    let push_trait = exports.push();
+    let push_info = exports.push_info();
+    let schema_of = exports.schema_of();
+    let json = exports.json();
+    let via = exports.via_json_schema();
+    let none = exports.no_json_schema();
+    let tag = &push.tag;
+    let name = push.ident.to_string();
+    let ident = &push.ident;
+    let ty = &push.ty;
+    let cfgs = &push.cfgs;
+    let (impl_generics, ty_generics, where_clause) = push.generics.split_for_impl();
+    quote! {
+        #(#cfgs)*
+        impl #impl_generics #push_trait for #ident #ty_generics #where_clause {
+            const INFO: #push_info = #push_info {
+                tag: #tag,
+                name: #name,
+                schema: || {
+                    #[allow(unused_imports)]
+                    use #via as _;
+                    #[allow(unused_imports)]
+                    use #none as _;
+                    (&#schema_of::<#json<#ty>>::new()).schema()
+                },
+            };
         }
     }
 }
@@ -302,14 +322,42 @@ pub fn doc(pushes: &[Push]) -> String {
     out
 }
 
-/// `#[ws_push]` outside a `#[ws_app]` module (or in a module nested in one): an error, since no
-/// router would list the frame.
+/// `#[ws_push("type")]` outside a `#[ws_app]` module, for apps split across files: the same
+/// checks and serde tag, and `impl Push`, so `ws_routes![...; push: path::Frame]` can list it.
 pub fn standalone(args: TokenStream, item: TokenStream) -> TokenStream {
-    let _ = args;
-    let err = syn::Error::new(
-        Span::call_site(),
-        "`#[ws_push]` declares a frame of an app: write the type directly inside its `#[ws_app]` module, next to the routes, so the router lists it",
-    )
-    .to_compile_error();
-    quote!(#err #item)
+    let mut parsed: Item = match syn::parse2(item.clone()) {
+        Ok(item) => item,
+        Err(err) => {
+            let err = err.to_compile_error();
+            return quote!(#err #item);
+        }
+    };
+    let attr: Attribute = syn::parse_quote!(#[ws_push(#args)]);
+    match &mut parsed {
+        Item::Struct(s) => s.attrs.insert(0, attr),
+        Item::Enum(e) => e.attrs.insert(0, attr),
+        _ => {
+            let err = syn::Error::new(
+                Span::call_site(),
+                "`#[ws_push]` goes on a struct with named fields: the frame's type",
+            )
+            .to_compile_error();
+            return quote!(#err #item);
+        }
+    }
+    let mut errors = Errors::default();
+    let push = take(&mut parsed, &mut errors);
+    let expanded = match (errors.finish(), push) {
+        (Ok(()), Some(push)) => {
+            let implementation = impl_push(&push, &Exports::new(None));
+            quote!(#parsed #implementation)
+        }
+        (Err(err), _) => {
+            let err = err.to_compile_error();
+            quote!(#parsed #err)
+        }
+        (Ok(()), None) => quote!(#parsed),
+    };
+    crate::debug::print("ws_push", "ws_push", &expanded);
+    expanded
 }

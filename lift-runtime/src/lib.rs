@@ -135,8 +135,8 @@ pub mod __private {
     pub use crate::middleware::Next;
     pub use crate::route_key::RouteKind;
     pub use crate::router::{
-        key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, PushInfo, Route,
-        RouteInfo, Router,
+        key_index, BoxFuture, HandlerOutput, HandlerResult, NotRouted, Probe, Push, PushInfo,
+        Route, RouteInfo, Router,
     };
     pub use crate::schema::{NoJsonSchema, SchemaOf, ViaJsonSchema};
     pub use serde_json::Value;

@@ -166,6 +166,19 @@ pub struct PushInfo {
     pub schema: fn() -> Option<serde_json::Value>,
 }
 
+/// A frame type declared with `#[ws_push("type")]`, which implements it: what
+/// `ws_routes![...; push: Frame]` lists.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a pushed frame",
+    label = "not declared with `#[ws_push]`",
+    note = "declare it where it is defined: `#[ws_push(\"type\")] #[derive(Serialize)] pub struct ...`"
+)]
+pub trait Push {
+    /// What the router lists of it.
+    const INFO: PushInfo;
+}
+
 impl Router {
     #[doc(hidden)]
     pub const fn new(routes: &'static [RouteInfo]) -> Self {

@@ -276,6 +276,10 @@ fn object(map: &Map<String, Value>, defs: &BTreeMap<String, Value>, depth: usize
             ts(schema, defs, depth + 1)
         ));
     }
+    if additional.is_some() {
+        // Other fields too, of any type (an index signature must admit every property's).
+        out.push_str(&format!("{indent}[field: string]: unknown;\n"));
+    }
     out.push_str(&format!("{}}}", "  ".repeat(depth)));
     out
 }
