@@ -45,6 +45,10 @@ conformance![
     user_connections_finds_every_live_connection_of_a_user,
     remove_many_removes_connections_and_memberships,
     list_returns_every_live_connection,
+    sessions_round_trip_and_expire,
+    deleting_a_sessions_connection_parks_its_rooms,
+    a_session_that_moved_on_is_not_parked_by_its_old_connection,
+    remove_many_parks_the_sessions_of_gone_connections,
 ];
 
 /// An app whose routes touch the store in known ways.
@@ -150,6 +154,45 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
         .await
         .unwrap()
         .is_empty());
+
+    // Sessions. A $connect opening one: the session read (none yet), the connection, the
+    // session written.
+    let session_event = |id: &str| {
+        let mut event = connect_event_for(id);
+        event["queryStringParameters"]["session"] = "counted-session-0001".into();
+        event
+    };
+    counter.reset();
+    let response = lift_tests::handle_json(&service, session_event("s1=")).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(
+        counter.all(),
+        [("GetItem".to_owned(), 1), ("PutItem".to_owned(), 2)].into()
+    );
+    // Its $disconnect parks the session: one UpdateItem more.
+    counter.reset();
+    lift_tests::handle_json(&service, disconnect_event("s1=")).await;
+    assert_eq!(
+        counter.all(),
+        [("DeleteItem".to_owned(), 1), ("UpdateItem".to_owned(), 1)].into()
+    );
+    // A resume of the parked session: as many as opening one.
+    counter.reset();
+    lift_tests::handle_json(&service, session_event("s2=")).await;
+    assert_eq!(
+        counter.all(),
+        [("GetItem".to_owned(), 1), ("PutItem".to_owned(), 2)].into()
+    );
+    // Taking over a session whose connection is still there: its delete (and park), and the
+    // session read again.
+    counter.reset();
+    let response = lift_tests::handle_json(&service, session_event("s3=")).await;
+    assert_eq!(response.status_code, 200);
+    let counts = counter.all();
+    assert_eq!(counts.get("GetItem"), Some(&2), "{counts:?}");
+    assert_eq!(counts.get("DeleteItem"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("UpdateItem"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("PutItem"), Some(&2), "{counts:?}");
 
     // Members of a room of N = 7 with pages of 3: ⌈7/3⌉ = 3 queries.
     for i in 0..7 {

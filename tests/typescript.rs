@@ -37,6 +37,8 @@ fn the_chat_client_has_a_typed_method_per_route_and_its_pushed_frames() {
         // The keep-alive: the route field and key, and a method.
         "const ROUTE_FIELD: readonly string[] = [\"action\"];",
         "const KEEPALIVE: string | null = \"ping\";",
+        // Sessions are on by default: the client connects with one.
+        "const SESSIONS: boolean = true;",
         "  ping(options?: CallOptions): Promise<void> {",
         "export function connect(url: string, options: ConnectOptions = {}): Promise<Client> {",
     ] {
@@ -55,8 +57,10 @@ fn the_chat_client_has_a_typed_method_per_route_and_its_pushed_frames() {
 fn without_a_keepalive_route_there_is_no_ping_and_nested_route_fields_are_followed() {
     let module = chat_client(Settings {
         route_selection: "$request.body.meta.kind".into(),
+        session_ttl: None,
         ..Default::default()
     });
+    assert!(module.contains("const SESSIONS: boolean = false;"));
     assert!(module.contains("const KEEPALIVE: string | null = null;"));
     assert!(!module.contains("  ping(options?: CallOptions)"));
     assert!(module.contains("const ROUTE_FIELD: readonly string[] = [\"meta\", \"kind\"];"));

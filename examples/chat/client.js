@@ -16,9 +16,24 @@ export class LiftError extends Error {
         this.frame = frame;
     }
 }
+/** A new session id: 24 random URL-safe characters. */
+function randomSessionId() {
+    const bytes = new Uint8Array(24);
+    const crypto = globalThis
+        .crypto;
+    if (crypto?.getRandomValues) {
+        crypto.getRandomValues(bytes);
+    }
+    else {
+        for (let i = 0; i < bytes.length; i++)
+            bytes[i] = Math.floor(Math.random() * 256);
+    }
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    return Array.from(bytes, (byte) => alphabet.charAt(byte & 63)).join("");
+}
 /** The connection under a generated client: calls, events, keep-alive, reconnects. */
 export class LiftSocket {
-    constructor(url, options, routeField, keepalive) {
+    constructor(url, options, routeField, keepalive, sessions) {
         this.routeField = routeField;
         this.keepalive = keepalive;
         this.socket = null;
@@ -30,7 +45,13 @@ export class LiftSocket {
         this.attempt = 0;
         this.opened = false;
         this.closed = false;
-        const query = Object.entries(options.query ?? {})
+        this.session =
+            sessions && options.session !== false ? options.session ?? randomSessionId() : undefined;
+        const params = {
+            ...(options.query ?? {}),
+            session: this.session,
+        };
+        const query = Object.entries(params)
             .filter((entry) => entry[1] !== undefined)
             .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
             .join("&");
@@ -292,10 +313,12 @@ export class LiftSocket {
 const ROUTE_FIELD = ["action"];
 /** The keep-alive route API Gateway answers itself, if the app has one. */
 const KEEPALIVE = "ping";
+/** Whether the app resumes sessions (`?session=ID`) after a reconnect. */
+const SESSIONS = true;
 /** A connection to the app: a method per route, events by frame type. */
 export class Client extends LiftSocket {
     constructor(url, options) {
-        super(url, options, ROUTE_FIELD, KEEPALIVE);
+        super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS);
     }
     /** Opens a connection: see {@link connect}. */
     static open(url, options = {}) {

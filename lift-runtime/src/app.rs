@@ -154,6 +154,13 @@ impl App {
         self.settings.as_ref()?.keepalive_route.as_deref()
     }
 
+    /// Whether the app resumes sessions (the default, unless the settings turn them off).
+    pub(crate) fn sessions(&self) -> bool {
+        self.settings
+            .as_ref()
+            .is_none_or(|settings| settings.session_ttl.is_some())
+    }
+
     /// The route selection expression API Gateway routes messages by.
     pub(crate) fn route_selection(&self) -> &str {
         match &self.settings {

@@ -42,6 +42,29 @@ impl Connecting {
         self.response_headers.push((name, value));
     }
 
+    /// Who the connection belongs to, for its session: the user the handler set, else the
+    /// verified token's subject.
+    pub(crate) fn owner(&self) -> Option<String> {
+        self.user.clone().or_else(|| {
+            self.claims
+                .as_ref()?
+                .get("sub")?
+                .as_str()
+                .map(str::to_owned)
+        })
+    }
+
+    /// Takes over what a session kept: its rooms (beside those the handler joined) and its
+    /// metadata, unless the handler set its own.
+    pub(crate) fn resume(&mut self, rooms: impl IntoIterator<Item = String>, metadata: Value) {
+        for room in rooms {
+            self.join(&room);
+        }
+        if self.metadata.is_null() {
+            self.metadata = metadata;
+        }
+    }
+
     fn rooms(&self) -> MutexGuard<'_, Vec<String>> {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -64,14 +87,15 @@ impl Connecting {
     /// later, must not make a record that is expired before it is stored), with what the
     /// handler set, then joins its rooms. If a room cannot be joined the connection is removed
     /// again (half a connection is worse than none) and the error returned. On success, the
-    /// headers for the handshake's answer.
+    /// headers for the handshake's answer, and the connection as saved.
     pub(crate) async fn save(
         self,
         store: &dyn ConnectionStore,
         id: &str,
         connected_at: SystemTime,
         ttl: Duration,
-    ) -> Result<Vec<(&'static str, String)>, StoreError> {
+        session: Option<String>,
+    ) -> Result<(Vec<(&'static str, String)>, Connection), StoreError> {
         let mut metadata = self.metadata;
         if let Some(claims) = self.claims {
             match &mut metadata {
@@ -85,6 +109,7 @@ impl Connecting {
         connection.expires_at = connected_at.max(SystemTime::now()) + ttl;
         connection.user = self.user;
         connection.metadata = metadata;
+        connection.session = session;
         connection.rooms = self
             .rooms
             .into_inner()
@@ -96,6 +121,6 @@ impl Connecting {
         } else {
             store.save_joined(&connection).await?;
         }
-        Ok(self.response_headers)
+        Ok((self.response_headers, connection))
     }
 }

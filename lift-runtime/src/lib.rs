@@ -100,6 +100,7 @@ mod route_key;
 mod router;
 mod schema;
 mod service;
+mod session;
 pub mod settings;
 pub mod store;
 #[cfg(feature = "testing")]

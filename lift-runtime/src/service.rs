@@ -361,40 +361,83 @@ impl Service {
         result: HandlerResult,
     ) -> ApiGatewayProxyResponse {
         if let Err(err) = result {
-            tracing::info!(
-                status = err.status(),
-                code = err.code(),
-                reason = err.message(),
-                "connection refused"
-            );
-            return response(err.status(), Some(err.to_frame()));
+            return refuse(err);
         }
-        let connecting = ctx.take_connecting().unwrap_or_default();
+        let mut connecting = ctx.take_connecting().unwrap_or_default();
+        let store = &*self.inner.store;
+        let settings = &self.inner.settings;
+        // A session named by the client (when sessions are on) resumes its rooms now that the
+        // handler has accepted the connection.
+        let session = match settings.session_ttl {
+            Some(_) => crate::session::id_of(ctx.query(crate::session::PARAM)),
+            None => Ok(None),
+        };
+        let session = match session {
+            Ok(session) => session,
+            Err(err) => return refuse(err),
+        };
+        let mut previous = None;
+        if let Some(id) = &session {
+            match crate::session::resume(store, &mut connecting, id, ctx.connection_id()).await {
+                Ok(resumed) => previous = resumed.previous,
+                Err(err) => return refuse(err),
+            }
+        }
+        let owner = connecting.owner();
         let saved = connecting
             .save(
-                &*self.inner.store,
+                store,
                 ctx.connection_id(),
                 ctx.connected_at(),
-                self.inner.settings.connection_ttl,
+                settings.connection_ttl,
+                session.clone(),
             )
             .await;
-        match saved {
-            Ok(headers) => {
-                let mut answer = response(200, None);
-                for (name, value) in headers {
-                    if let Ok(value) = http::HeaderValue::from_str(&value) {
-                        answer.headers.insert(name, value);
-                    }
-                }
-                answer
-            }
+        let (headers, connection) = match saved {
+            Ok(saved) => saved,
             Err(err) => {
                 tracing::error!(error = %err, "could not store the connection or its rooms; refusing it");
-                let err = WsError::internal("the connection could not be stored");
-                response(err.status(), Some(err.to_frame()))
+                return refuse(WsError::internal("the connection could not be stored"));
+            }
+        };
+        if let (Some(id), Some(ttl)) = (session, settings.session_ttl) {
+            let record = crate::session::record(id, &connection, owner, ttl);
+            if let Err(err) = store.save_session(&record).await {
+                tracing::error!(error = %err, "could not store the session; refusing the connection");
+                if let Err(err) = store.delete(&connection.id).await {
+                    tracing::warn!(error = %err, "could not remove the refused connection");
+                }
+                return refuse(WsError::internal("the session could not be stored"));
             }
         }
+        // The session's earlier connection, if still open, is closed: this one took it over.
+        if let Some(previous) = previous {
+            match ctx.disconnect(&previous).await {
+                Ok(()) | Err(crate::error::SendError::Gone { .. }) => {}
+                Err(err) => {
+                    tracing::warn!(connection_id = %previous, error = %err, "could not close the session's earlier connection")
+                }
+            }
+        }
+        let mut answer = response(200, None);
+        for (name, value) in headers {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                answer.headers.insert(name, value);
+            }
+        }
+        answer
     }
+}
+
+/// The answer refusing a `$connect`: the error's status, and its frame as the body.
+fn refuse(err: WsError) -> ApiGatewayProxyResponse {
+    tracing::info!(
+        status = err.status(),
+        code = err.code(),
+        reason = err.message(),
+        "connection refused"
+    );
+    response(err.status(), Some(err.to_frame()))
 }
 
 impl std::fmt::Debug for Service {

@@ -27,6 +27,7 @@
 //! | `LIFT_FANOUT_RATE` | 10000 | [`FanoutSettings::rate`] | fan-out |
 //! | `LIFT_FANOUT_CONSUMERS` | 10 | [`FanoutSettings::consumers`] | fan-out |
 //! | `LIFT_FANOUT_EXPIRY_SECS` | 300 | [`FanoutSettings::expiry`] | fan-out |
+//! | `LIFT_SESSION_TTL_SECS` | 7800 (2 h 10 min) | [`Settings::session_ttl`]; `0` turns sessions off | `$connect` |
 //! | `LIFT_LOCAL_ADDR` | `127.0.0.1:3001` | [`LocalSettings::addr`] | the emulator |
 //! | `RUST_LOG` | `info` | [`Settings::log_filter`] | the log subscriber [`App::run`](crate::App::run) installs |
 //! | `AWS_LAMBDA_RUNTIME_API` | unset | set by Lambda: [`App::run`](crate::App::run) runs on `lambda_runtime` rather than the emulator | `App::run`, `App::service` |
@@ -69,6 +70,12 @@ pub struct Settings {
     /// template gives the route a MOCK integration; the emulator answers it the same way,
     /// without calling the app. Its key must not be one of the app's routes. Default: none.
     pub keepalive_route: Option<String>,
+    /// How long a session lasts after its last `$connect` (a client that connects with
+    /// `?session=ID` and comes back with the same id within it resumes its rooms, user and
+    /// metadata: see the README's "Sessions"); `None` turns sessions off (the `session` query
+    /// parameter is then the app's own). Default 2 h 10 min, a little over API Gateway's
+    /// maximum connection lifetime. `LIFT_SESSION_TTL_SECS` (`0`: off).
+    pub session_ttl: Option<Duration>,
     /// How sends and broadcasts are paced and retried.
     pub broadcast: BroadcastSettings,
     /// When room broadcasts are handed to the fan-out queue (see [`fanout`](crate::fanout)).
@@ -221,6 +228,7 @@ impl Default for Settings {
             route_selection: "$request.body.action".to_owned(),
             log_filter: "info".to_owned(),
             keepalive_route: None,
+            session_ttl: Some(crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK),
             broadcast: BroadcastSettings::default(),
             fanout: FanoutSettings::default(),
             local: LocalSettings::default(),
@@ -337,6 +345,11 @@ impl Settings {
             number,
         )?;
         fanout.expiry = Duration::from_secs(expiry);
+        if let Some(ttl) = var("LIFT_SESSION_TTL_SECS") {
+            let mut secs = 0u64;
+            parse("LIFT_SESSION_TTL_SECS", Some(ttl), &mut secs, number)?;
+            settings.session_ttl = (secs > 0).then(|| Duration::from_secs(secs));
+        }
         let address = "an address like 127.0.0.1:3001";
         parse(
             "LIFT_LOCAL_ADDR",

@@ -3,8 +3,9 @@
 // - against the chat example on the emulator (CHAT_URL, e.g. http://127.0.0.1:3001/): two
 //   clients, overlapping two-way calls resolved to the right caller, pushed frames typed by
 //   their "type", error frames rejecting the right promise (and one-way errors as events), a
-//   refused handshake, and the keep-alive `ping` answered with no event reaching the app (the
-//   emulator's inspector journal shows none);
+//   refused handshake, the keep-alive `ping` answered with no event reaching the app (the
+//   emulator's inspector journal shows none), and the session resumed after the emulator drops
+//   the socket or ends it (its inspector's `POST /_lift/close/{id}`);
 // - against a WebSocket server of the `ws` package standing in for API Gateway where the chat
 //   cannot show it: a reply that never comes (timeout), a connection that drops (1006) or is
 //   ended (1001) and comes back with jittered backoff, messages sent meanwhile delivered after
@@ -121,6 +122,39 @@ await test("two clients, overlapping calls matched to their callers", async () =
   ana.close();
   bob.close();
   await rejectsWith(ana.whoami(), "closed");
+});
+
+await test("the client resumes its session: back in its rooms after a drop and a 1001", async () => {
+  const ana = await connect(wsUrl, { query: { name: "ana" }, reconnect: { minDelayMs: 20, maxDelayMs: 100 } });
+  const bob = await connect(wsUrl, { query: { name: "bob" } });
+  assert.match(ana.session ?? "", /^[A-Za-z0-9_-]{24}$/);
+  assert.notEqual(ana.session, bob.session);
+  await Promise.all([ana.join({ room: "resume" }), bob.join({ room: "resume" })]);
+  let id = (await ana.whoami()).connectionId;
+  // 1006: the emulator drops the socket (a lost network); 1001: it ends it as API Gateway
+  // does after 2 hours. Either way the client reconnects with its session and is back in
+  // the room without joining it again.
+  for (const code of [1006, 1001]) {
+    const reopened = next<{ reconnected: boolean }>((resolve) => ana.on("open", resolve), "the reconnect");
+    const closed = next<{ code: number }>((resolve) => ana.on("close", resolve), "the close");
+    const response = await fetch(new URL(`/_lift/close/${encodeURIComponent(id)}?code=${code}`, base), {
+      method: "POST",
+    });
+    assert.equal(response.status, 204);
+    assert.equal((await closed).code, code);
+    assert.equal((await reopened).reconnected, true);
+    const text = `after ${code}`;
+    const got = next<ChatMessage>((resolve) => ana.on("message", (m) => {
+      if (m.text === text) resolve(m);
+    }), `the room message after ${code}`);
+    bob.sendMessage({ room: "resume", text });
+    assert.equal((await got).room, "resume");
+    const now = (await ana.whoami()).connectionId;
+    assert.notEqual(now, id);
+    id = now;
+  }
+  ana.close();
+  bob.close();
 });
 
 await test("a refused handshake rejects connect", async () => {

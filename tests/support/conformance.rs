@@ -308,3 +308,119 @@ pub async fn list_returns_every_live_connection(store: &dyn ConnectionStore) {
     store.join("a=", "lobby").await.unwrap();
     assert_eq!(live_ids(store).await, ["a=", "b=", "c="]);
 }
+
+fn session(id: &str, connection: &str, user: Option<&str>) -> lift_runtime::store::Session {
+    lift_runtime::store::Session {
+        id: id.to_owned(),
+        user: user.map(str::to_owned),
+        connection_id: connection.to_owned(),
+        rooms: ["$everyone".to_owned()].into(),
+        metadata: serde_json::Value::Null,
+        parked: false,
+        expires_at: SystemTime::now() + Duration::from_secs(600),
+    }
+}
+
+/// A connection `id` of session `sid`, in `rooms`.
+async fn session_connection(store: &dyn ConnectionStore, id: &str, sid: &str, rooms: &[&str]) {
+    let mut conn = conn(id, Some("ana"));
+    conn.session = Some(sid.to_owned());
+    conn.metadata = json!({"device": "phone"});
+    store.save(&conn).await.unwrap();
+    for room in rooms {
+        store.join(id, room).await.unwrap();
+    }
+}
+
+pub async fn sessions_round_trip_and_expire(store: &dyn ConnectionStore) {
+    let mut saved = session("session-0123456789", "s1=", Some("ana"));
+    saved.metadata = json!({"device": "phone"});
+    store.save_session(&saved).await.unwrap();
+    let read = store.session("session-0123456789").await.unwrap().unwrap();
+    assert_eq!(read.user.as_deref(), Some("ana"));
+    assert_eq!(read.connection_id, "s1=");
+    assert_eq!(read.rooms, saved.rooms);
+    assert_eq!(read.metadata, saved.metadata);
+    assert!(!read.parked);
+    assert_eq!(secs(read.expires_at), secs(saved.expires_at));
+    // Saving replaces.
+    let mut replaced = saved.clone();
+    replaced.connection_id = "s2=".into();
+    replaced.rooms.clear();
+    replaced.user = None;
+    store.save_session(&replaced).await.unwrap();
+    let read = store.session("session-0123456789").await.unwrap().unwrap();
+    assert_eq!((read.connection_id.as_str(), read.rooms.len()), ("s2=", 0));
+    assert_eq!(read.user, None);
+    // Unknown and expired sessions are not found.
+    assert!(store.session("no-such-session-00").await.unwrap().is_none());
+    let mut expired = session("session-expired-00", "s3=", None);
+    expired.expires_at = SystemTime::now() - Duration::from_secs(1);
+    store.save_session(&expired).await.unwrap();
+    assert!(store.session("session-expired-00").await.unwrap().is_none());
+}
+
+pub async fn deleting_a_sessions_connection_parks_its_rooms(store: &dyn ConnectionStore) {
+    store
+        .save_session(&session("session-parked-0001", "p1=", Some("ana")))
+        .await
+        .unwrap();
+    session_connection(store, "p1=", "session-parked-0001", &["lobby", "games"]).await;
+    store.delete("p1=").await.unwrap();
+    let parked = store.session("session-parked-0001").await.unwrap().unwrap();
+    assert!(parked.parked);
+    assert_eq!(parked.connection_id, "p1=");
+    assert_eq!(
+        parked.rooms.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["games", "lobby"]
+    );
+    assert_eq!(parked.metadata, json!({"device": "phone"}));
+    assert_eq!(parked.user.as_deref(), Some("ana"));
+    assert!(store.get("p1=").await.unwrap().is_none());
+}
+
+pub async fn a_session_that_moved_on_is_not_parked_by_its_old_connection(
+    store: &dyn ConnectionStore,
+) {
+    // The session was resumed by `m2=`: the old connection's removal keeps nothing.
+    session_connection(store, "m1=", "session-moved-00001", &["old-room"]).await;
+    store
+        .save_session(&session("session-moved-00001", "m2=", Some("ana")))
+        .await
+        .unwrap();
+    store.delete("m1=").await.unwrap();
+    let current = store.session("session-moved-00001").await.unwrap().unwrap();
+    assert!(!current.parked);
+    assert_eq!(current.connection_id, "m2=");
+    assert_eq!(
+        current.rooms.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["$everyone"]
+    );
+}
+
+pub async fn remove_many_parks_the_sessions_of_gone_connections(store: &dyn ConnectionStore) {
+    for (id, sid) in [
+        ("g1=", "session-gone-000001"),
+        ("g2=", "session-gone-000002"),
+    ] {
+        store
+            .save_session(&session(sid, id, Some("ana")))
+            .await
+            .unwrap();
+        session_connection(store, id, sid, &["lobby"]).await;
+    }
+    store.save(&conn("g3=", None)).await.unwrap();
+    store
+        .remove_many(&["g1=".to_owned(), "g2=".to_owned(), "g3=".to_owned()])
+        .await
+        .unwrap();
+    for sid in ["session-gone-000001", "session-gone-000002"] {
+        let parked = store.session(sid).await.unwrap().unwrap();
+        assert!(parked.parked, "{sid}");
+        assert_eq!(
+            parked.rooms.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["lobby"]
+        );
+    }
+    assert!(live_ids(store).await.is_empty());
+}

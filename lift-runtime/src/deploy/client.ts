@@ -65,6 +65,11 @@ export interface ConnectOptions {
   /** Reconnect with jittered exponential backoff when the connection drops or API Gateway
    * ends it (default `true`); `false` never. */
   reconnect?: boolean | ReconnectOptions;
+  /** The session to connect with, for apps with sessions (`Settings::session_ttl`): a new
+   * random one by default, kept across reconnects so the server gives each new connection the
+   * rooms of the last one; pass a stored one (`client.session`) to resume it after a page
+   * reload; `false` for none. */
+  session?: string | false;
   /** The WebSocket class to use (default `globalThis.WebSocket`; in Node before 22, pass
    * the `ws` package's or run with `--experimental-websocket`). */
   WebSocket?: new (url: string, protocols?: string | string[]) => object;
@@ -82,6 +87,20 @@ export interface ClientEvents {
   error: ErrorFrame;
   /** Any other frame (text, or a `type` nobody listens to). */
   frame: unknown;
+}
+
+/** A new session id: 24 random URL-safe characters. */
+function randomSessionId(): string {
+  const bytes = new Uint8Array(24);
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } })
+    .crypto;
+  if (crypto?.getRandomValues) {
+    crypto.getRandomValues(bytes);
+  } else {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  }
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  return Array.from(bytes, (byte) => alphabet.charAt(byte & 63)).join("");
 }
 
 interface SocketLike {
@@ -119,14 +138,23 @@ export class LiftSocket<F extends object> {
   private closed = false;
   private idle: ReturnType<typeof setTimeout> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
+  /** The session this client connects with (kept across reconnects), if the app has sessions. */
+  readonly session: string | undefined;
 
   protected constructor(
     url: string,
     options: ConnectOptions,
     private readonly routeField: readonly string[],
     private readonly keepalive: string | null,
+    sessions: boolean,
   ) {
-    const query = Object.entries(options.query ?? {})
+    this.session =
+      sessions && options.session !== false ? options.session ?? randomSessionId() : undefined;
+    const params: Record<string, string | number | boolean | undefined> = {
+      ...(options.query ?? {}),
+      session: this.session,
+    };
+    const query = Object.entries(params)
       .filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined)
       .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
       .join("&");

@@ -94,8 +94,9 @@ const RESERVED_TYPES: &[&str] = &[
     "Listener",
 ];
 
-/// Whether `name` can name a TypeScript type.
-fn is_type_name(name: &str) -> bool {
+/// Whether `name` is a JavaScript identifier (ASCII), so it can name a type, a method or a
+/// property without quotes.
+pub(crate) fn is_type_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

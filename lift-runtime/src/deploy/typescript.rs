@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::ts_types::Types;
+use super::ts_types::{is_type_name, Types};
 use super::{api_routes, push_schema, selection_path};
 use crate::app::App;
 use crate::route_key::RouteKind;
@@ -150,7 +150,7 @@ pub fn typescript(app: &App) -> String {
     let mut frames = String::new();
     for push in router.pushes() {
         let ty = types.name(&push_schema(push), push.name);
-        let key = if is_identifier(push.tag) {
+        let key = if is_type_name(push.tag) {
             push.tag.to_owned()
         } else {
             Value::String(push.tag.to_owned()).to_string()
@@ -168,6 +168,7 @@ pub fn typescript(app: &App) -> String {
         Some(key) => Value::String(key.to_owned()).to_string(),
         None => "null".to_owned(),
     };
+    let sessions = app.sessions();
     let declarations = types.declarations();
     let methods = methods.trim_end();
     format!(
@@ -190,11 +191,13 @@ pub fn typescript(app: &App) -> String {
          const ROUTE_FIELD: readonly string[] = [{}];\n\
          /** The keep-alive route API Gateway answers itself, if the app has one. */\n\
          const KEEPALIVE: string | null = {keepalive_literal};\n\
+         /** Whether the app resumes sessions (`?session=ID`) after a reconnect. */\n\
+         const SESSIONS: boolean = {sessions};\n\
          \n\
          /** A connection to the app: a method per route, events by frame type. */\n\
          export class Client extends LiftSocket<Frames> {{\n  \
          private constructor(url: string, options: ConnectOptions) {{\n    \
-         super(url, options, ROUTE_FIELD, KEEPALIVE);\n  }}\n\n  \
+         super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS);\n  }}\n\n  \
          /** Opens a connection: see {{@link connect}}. */\n  \
          static open(url: string, options: ConnectOptions = {{}}): Promise<Client> {{\n    \
          const client = new Client(url, options);\n    \
@@ -209,19 +212,10 @@ pub fn typescript(app: &App) -> String {
     )
 }
 
-/// Whether `name` is a JavaScript identifier (ASCII).
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-}
-
 /// A method name for a route key: the key when it is an identifier, else its words camel-cased
 /// (`send-message` → `sendMessage`, `2fa` → `_2fa`).
 fn method_name(key: &str) -> String {
-    if is_identifier(key) {
+    if is_type_name(key) {
         return key.to_owned();
     }
     let mut out = String::new();

@@ -1,6 +1,7 @@
 //! The emulator's inspector, at `/_lift`: live connections (user, rooms, age), each room's
 //! members, and the last events and Management API calls (route key, connection, status or
-//! error code, duration), refreshed every second. The page polls `/_lift/state`.
+//! error code, duration), refreshed every second. The page polls `/_lift/state`;
+//! `POST /_lift/close/{id}` ends a connection as API Gateway or a lost network would.
 
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
@@ -15,6 +16,41 @@ use super::state::Shared;
 /// `GET /_lift`: the page.
 pub(super) async fn page() -> Html<&'static str> {
     Html(include_str!("inspector.html"))
+}
+
+/// `POST /_lift/close/{id}?code=N`: ends a connection as API Gateway or a network would, to
+/// try what a client does then: `code=1001` (the default) closes it with "Going away", as API
+/// Gateway does after 2 hours or 10 idle minutes; `code=1006` drops it without a close frame,
+/// as a lost network does; any other code closes it with that code. `$disconnect` follows as
+/// usual. An unknown connection is `404`.
+pub(super) async fn close(
+    state: Shared,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    use axum::http::StatusCode;
+    let code = match query.get("code").map(|code| code.parse::<u16>()) {
+        None => 1001,
+        Some(Ok(code)) if code == 1006 || (1000..5000).contains(&code) => code,
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "code is a close code, 1000 to 4999",
+            )
+                .into_response()
+        }
+    };
+    let Some(conn) = state.get(&id) else {
+        return (StatusCode::NOT_FOUND, format!("no connection {id}")).into_response();
+    };
+    match code {
+        1006 => {
+            let _ = conn.tx.send(super::state::ToClient::Drop);
+        }
+        1001 => conn.close(1001, "Going away"),
+        code => conn.close(code, ""),
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `GET /_lift/state`: what the page shows, as JSON.

@@ -100,6 +100,7 @@ impl Emulator {
             .route("/", get(socket::upgrade_root))
             .route("/_lift", get(inspector::page))
             .route("/_lift/state", get(inspector::state))
+            .route("/_lift/close/{id}", axum::routing::post(inspector::close))
             .route("/{stage}", get(socket::upgrade_stage))
             .merge(management)
             .with_state(state.clone())

@@ -276,6 +276,10 @@ async fn serve_socket(
                     let _ = closed_tx.send((code, reason));
                     break;
                 }
+                ToClient::Drop => {
+                    let _ = closed_tx.send((1006, String::new()));
+                    break;
+                }
             }
         }
     });
@@ -293,6 +297,10 @@ async fn serve_socket(
         let next = tokio::select! {
             next = tokio::time::timeout_at(wait_until, stream.next()) => next,
             Ok((code, reason)) = &mut closed_rx => {
+                if code == 1006 {
+                    // Dropped: no close handshake.
+                    break (code, reason);
+                }
                 // The server closed: give the client a moment to answer, then drop it.
                 let _ = tokio::time::timeout(CLOSE_GRACE, async {
                     while let Some(Ok(message)) = stream.next().await {

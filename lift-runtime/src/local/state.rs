@@ -39,6 +39,9 @@ pub(super) struct EmulatorState {
 pub(super) enum ToClient {
     Frame(Message),
     Close(u16, String),
+    /// Ends the TCP connection without a close frame, as a dropped network does (the client
+    /// sees 1006).
+    Drop,
 }
 
 pub(super) struct LocalConnection {

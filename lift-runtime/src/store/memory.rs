@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 
-use super::{Connection, ConnectionStore, Member, MemberPage, Pages, DEFAULT_PAGE_SIZE};
+use super::{Connection, ConnectionStore, Member, MemberPage, Pages, Session, DEFAULT_PAGE_SIZE};
 use crate::error::StoreError;
 
 /// Connections in memory: the default for the local emulator and tests.
@@ -37,6 +37,7 @@ struct Inner {
     connections: HashMap<String, Connection>,
     /// room => connection id => user
     rooms: HashMap<String, BTreeMap<String, Option<String>>>,
+    sessions: HashMap<String, Session>,
 }
 
 impl Default for MemoryStore {
@@ -72,6 +73,22 @@ impl Inner {
         self.connections
             .get(id)
             .filter(|conn| !conn.is_expired(now))
+    }
+
+    /// Removes a connection for good: its session, if it is the session's connection, keeps
+    /// its rooms and metadata (parked).
+    fn remove_parking(&mut self, id: &str) {
+        if let Some(conn) = self.connections.get(id) {
+            let parked = conn
+                .session
+                .as_ref()
+                .and_then(|sid| self.sessions.get(sid))
+                .and_then(|session| Session::parked_from(session, conn));
+            if let Some(parked) = parked {
+                self.sessions.insert(parked.id.clone(), parked);
+            }
+        }
+        self.remove(id);
     }
 
     fn remove(&mut self, id: &str) {
@@ -113,7 +130,7 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError> {
-        self.with(|inner| inner.remove(connection_id));
+        self.with(|inner| inner.remove_parking(connection_id));
         Ok(())
     }
 
@@ -242,8 +259,29 @@ impl ConnectionStore for MemoryStore {
     async fn remove_many(&self, connection_ids: &[String]) -> Result<(), StoreError> {
         self.with(|inner| {
             for id in connection_ids {
-                inner.remove(id);
+                inner.remove_parking(id);
             }
+        });
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let now = SystemTime::now();
+        Ok(self.with(|inner| {
+            inner
+                .sessions
+                .get(id)
+                .filter(|session| session.expires_at > now)
+                .cloned()
+        }))
+    }
+
+    async fn save_session(&self, session: &Session) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        self.with(|inner| {
+            // Expired sessions go as new ones are saved: the map does not grow for ever.
+            inner.sessions.retain(|_, kept| kept.expires_at > now);
+            inner.sessions.insert(session.id.clone(), session.clone());
         });
         Ok(())
     }

@@ -19,6 +19,9 @@
 //! |---|---|---|---|
 //! | connection | `CONN#{id}` | `META` | `user`, `metadata` (JSON text), `connected_at` (epoch ms), `expires_at`, `rooms` (string set), `gsi1pk` = `USER#{user}`, `gsi1sk` = `CONN#{id}` |
 //! | membership | `ROOM#{room}` | `CONN#{id}` | `connection_id`, `user`, `expires_at` |
+//! | session | `SESSION#{id}` | `META` | `user`, `connection_id`, `rooms` (string set), `metadata`, `parked` (bool), `expires_at` |
+//!
+//! A connection of a session has `session` too.
 //!
 //! There are no counters or other items every request writes to (no hot keys): a room's
 //! members are spread over its own partition, a user's connections over the index.
@@ -38,6 +41,14 @@
 //! | `refresh` of a connection in R rooms | 1 `UpdateItem` + R `UpdateItem` |
 //! | `remove_many` of K connections | ⌈K/100⌉ `BatchGetItem` + `BatchWriteItem`s of 25 deletes |
 //! | `list` | `Scan` pages (the whole table: for small apps and tools) |
+//! | `session`, `save_session` | 1 `GetItem` (consistent), 1 `PutItem` |
+//! | `delete`, `remove_many` of a connection in a session | 1 `UpdateItem` more each (the park, on condition that the session is still the connection's) |
+//!
+//! Sessions, per `$connect` with `?session=ID`: a new or parked session costs 1 `GetItem` and
+//! 1 `PutItem` beside the connection's own write; taking over a session whose connection is
+//! still there costs that connection's `delete` (with its park) and 1 `GetItem` more (more
+//! only when another invocation is removing it at the same moment). Its `$disconnect` costs
+//! the park.
 //!
 //! DynamoDB deletes expired items lazily (up to days later), so every read filters on
 //! `expires_at` itself: an expired connection or membership is invisible at once.
@@ -87,6 +98,9 @@ pub struct Connection {
     pub expires_at: SystemTime,
     /// The rooms the connection is in.
     pub rooms: BTreeSet<String>,
+    /// The session it belongs to, when the client connected with `?session=ID` (see
+    /// [`Session`]).
+    pub session: Option<String>,
 }
 
 impl Connection {
@@ -100,6 +114,7 @@ impl Connection {
             connected_at,
             expires_at: connected_at + MAX_CONNECTION_LIFETIME + EXPIRY_SLACK,
             rooms: BTreeSet::new(),
+            session: None,
         }
     }
 
@@ -107,6 +122,51 @@ impl Connection {
     pub(crate) fn is_expired(&self, now: SystemTime) -> bool {
         self.expires_at <= now
     }
+}
+
+/// A session: what outlives a connection when the client reconnects with the same
+/// `?session=ID` (see the README's "Sessions"). While its connection is open the session names
+/// it; when that connection is removed (`$disconnect`, or a `410 Gone` found while sending),
+/// the store keeps its rooms and metadata here (the session is *parked*) for the next
+/// connection to resume.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The id the client chose: 16 to 128 URL-safe characters.
+    pub id: String,
+    /// The user it was opened by; a resume by another user is refused.
+    pub user: Option<String>,
+    /// Its current (or, parked, its last) connection.
+    pub connection_id: String,
+    /// The rooms of its connection when it was parked (at its `$connect` before that).
+    pub rooms: BTreeSet<String>,
+    /// The metadata of its connection, likewise.
+    pub metadata: serde_json::Value,
+    /// Whether its connection has been removed and its rooms and metadata kept here.
+    pub parked: bool,
+    /// When it stops counting: expired sessions are invisible, and a client that comes back
+    /// later starts a new one.
+    pub expires_at: SystemTime,
+}
+
+impl Session {
+    /// The session `connection` is in, parked with its rooms and metadata, if it is `current`
+    /// (the session's connection is `connection`'s).
+    pub(crate) fn parked_from(current: &Session, connection: &Connection) -> Option<Session> {
+        (current.connection_id == connection.id).then(|| Session {
+            rooms: connection.rooms.clone(),
+            metadata: connection.metadata.clone(),
+            parked: true,
+            ..current.clone()
+        })
+    }
+}
+
+/// What a store without sessions answers when asked for one.
+fn no_sessions() -> StoreError {
+    StoreError::new(
+        "this store keeps no sessions: implement ConnectionStore::session and save_session, or turn sessions off (Settings::session_ttl = None)",
+        None,
+    )
 }
 
 /// A member of a room.
@@ -167,6 +227,8 @@ pub trait ConnectionStore: Send + Sync + 'static {
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
 
     /// Deletes a connection and its room memberships; deleting an unknown id is not an error.
+    /// A connection that is its session's current one parks the session (its rooms and
+    /// metadata kept there, see [`Session`]).
     async fn delete(&self, connection_id: &str) -> Result<(), StoreError>;
 
     /// Moves a connection's expiry (and its memberships') to `expires_at`. A
@@ -208,8 +270,21 @@ pub trait ConnectionStore: Send + Sync + 'static {
     ) -> Result<MemberPage, StoreError>;
 
     /// Deletes many connections (and their memberships) at once, e.g. those API Gateway
-    /// answered `410 Gone` for.
+    /// answered `410 Gone` for; their sessions are parked as by [`delete`](Self::delete).
     async fn remove_many(&self, connection_ids: &[String]) -> Result<(), StoreError>;
+
+    /// The session with this id, unless it is unknown or expired. The default (a store
+    /// without sessions) is an error.
+    async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let _ = id;
+        Err(no_sessions())
+    }
+
+    /// Saves (or replaces) a session. The default (a store without sessions) is an error.
+    async fn save_session(&self, session: &Session) -> Result<(), StoreError> {
+        let _ = session;
+        Err(no_sessions())
+    }
 
     /// Every live connection. Reads the whole store (a DynamoDB `Scan`): for small apps, tools
     /// and tests; use rooms to reach groups of connections.

@@ -234,7 +234,13 @@ impl TestContext {
         })?;
         let ttl = crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK;
         connecting
-            .save(ctx.store(), ctx.connection_id(), ctx.connected_at(), ttl)
+            .save(
+                ctx.store(),
+                ctx.connection_id(),
+                ctx.connected_at(),
+                ttl,
+                None,
+            )
             .await?;
         ctx.store()
             .get(ctx.connection_id())

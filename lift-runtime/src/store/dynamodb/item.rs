@@ -77,6 +77,9 @@ pub(super) fn to_item(conn: &Connection) -> Item {
             AttributeValue::Ss(conn.rooms.iter().cloned().collect()),
         );
     }
+    if let Some(session) = &conn.session {
+        item.insert("session".into(), s(session.clone()));
+    }
     item
 }
 
@@ -85,11 +88,7 @@ pub(super) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         .strip_prefix("CONN#")
         .ok_or_else(|| StoreError::new("a connection item's pk does not start with CONN#", None))?
         .to_owned();
-    let metadata = match optional_string(item, "metadata") {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|err| StoreError::new("stored metadata is not JSON", Some(err.into())))?,
-        None => serde_json::Value::Null,
-    };
+    let metadata = metadata_of(item)?;
     Ok(Connection {
         user: optional_string(item, "user"),
         metadata,
@@ -97,8 +96,18 @@ pub(super) fn from_item(item: &Item) -> Result<Connection, StoreError> {
             + Duration::from_millis(number(item, "connected_at")?.max(0) as u64),
         expires_at: UNIX_EPOCH + Duration::from_secs(number(item, table::TTL)?.max(0) as u64),
         rooms: rooms_of(item),
+        session: optional_string(item, "session"),
         id,
     })
+}
+
+/// The `metadata` of a connection or session item (JSON text), `null` when absent.
+pub(super) fn metadata_of(item: &Item) -> Result<serde_json::Value, StoreError> {
+    match optional_string(item, "metadata") {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|err| StoreError::new("stored metadata is not JSON", Some(err.into()))),
+        None => Ok(serde_json::Value::Null),
+    }
 }
 
 pub(super) fn rooms_of(item: &Item) -> BTreeSet<String> {

@@ -9,6 +9,10 @@ mod env;
 #[cfg(feature = "dynamodb")]
 mod item;
 #[cfg(feature = "dynamodb")]
+mod requests;
+#[cfg(feature = "dynamodb")]
+mod session;
+#[cfg(feature = "dynamodb")]
 mod store;
 pub(crate) mod table;
 

@@ -6,10 +6,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, ReturnValue,
     ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
-    WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures_util::StreamExt;
@@ -21,7 +20,9 @@ use super::item::{
 use super::table;
 use crate::error::StoreError;
 use crate::retry::Backoff;
-use crate::store::{Connection, ConnectionStore, Member, MemberPage, Pages, DEFAULT_PAGE_SIZE};
+use crate::store::{
+    Connection, ConnectionStore, Member, MemberPage, Pages, Session, DEFAULT_PAGE_SIZE,
+};
 
 /// The name of the global secondary index on users.
 pub(crate) const USER_INDEX: &str = table::USER_INDEX;
@@ -41,8 +42,8 @@ pub(crate) const TTL_ATTRIBUTE: &str = table::TTL;
 /// ```
 #[derive(Clone, Debug)]
 pub struct DynamoDbStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
     page_size: usize,
 }
 
@@ -151,52 +152,6 @@ impl DynamoDbStore {
         Ok(true)
     }
 
-    /// Deletes `keys` with `BatchWriteItem`s of 25, retrying unprocessed items with backoff.
-    async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), StoreError> {
-        for chunk in keys.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|key| {
-                    DeleteRequest::builder()
-                        .set_key(Some(key.clone()))
-                        .build()
-                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                        .map_err(build_error)
-                })
-                .collect::<Result<_, _>>()?;
-            let mut attempt = 0u32;
-            while !requests.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(|err| sdk_error("BatchWriteItem", err))?;
-                requests = out
-                    .unprocessed_items()
-                    .and_then(|items| items.get(&self.table))
-                    .cloned()
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                attempt += 1;
-                let Some(pause) = BATCH_RETRY.pause(attempt, None) else {
-                    return Err(StoreError::new(
-                        format!(
-                            "{} deletes stayed unprocessed after {attempt} attempts",
-                            requests.len()
-                        ),
-                        None,
-                    ));
-                };
-                tokio::time::sleep(pause).await;
-            }
-        }
-        Ok(())
-    }
-
     /// Writes the update of a connection's record and the change of a membership atomically;
     /// `Ok(false)` when the update's condition failed (the connection is gone).
     async fn transact(
@@ -268,18 +223,10 @@ impl ConnectionStore for DynamoDbStore {
     }
 
     async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(conn_key(connection_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| sdk_error("GetItem", err))?;
+        let item = self.get_item(conn_key(connection_id)).await?;
         let now = SystemTime::now();
-        Ok(out
-            .item()
+        Ok(item
+            .as_ref()
             .map(from_item)
             .transpose()?
             .filter(|conn| !conn.is_expired(now)))
@@ -296,6 +243,9 @@ impl ConnectionStore for DynamoDbStore {
             .await
             .map_err(|err| sdk_error("DeleteItem", err))?;
         let rooms = out.attributes().map(rooms_of).unwrap_or_default();
+        if let Some(old) = out.attributes().filter(|old| old.contains_key("session")) {
+            self.park(&from_item(old)?).await?;
+        }
         let keys = rooms
             .iter()
             .map(|room| member_key(room, connection_id))
@@ -481,7 +431,8 @@ impl ConnectionStore for DynamoDbStore {
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.iter().map(|id| conn_key(id)).collect()))
-                    .projection_expression("pk, rooms")
+                    .projection_expression("pk, rooms, #s, metadata, connected_at, expires_at")
+                    .expression_attribute_names("#s", "session")
                     .build()
                     .map_err(build_error)?,
             );
@@ -502,6 +453,9 @@ impl ConnectionStore for DynamoDbStore {
                 {
                     let id = string(item, "pk")?.trim_start_matches("CONN#").to_owned();
                     keys.extend(rooms_of(item).iter().map(|room| member_key(room, &id)));
+                    if item.contains_key("session") {
+                        self.park(&from_item(item)?).await?;
+                    }
                 }
                 pending = out
                     .unprocessed_keys()
@@ -525,6 +479,16 @@ impl ConnectionStore for DynamoDbStore {
         }
         keys.extend(connection_ids.iter().map(|id| conn_key(id)));
         self.delete_keys(keys).await
+    }
+
+    /// One consistent `GetItem`.
+    async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        self.get_session(id).await
+    }
+
+    /// One `PutItem`.
+    async fn save_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.put_session(session).await
     }
 
     async fn list(&self) -> Result<Vec<Connection>, StoreError> {
@@ -572,7 +536,7 @@ where
 
 /// How a batch's unprocessed keys or items are retried: 8 retries after the first request,
 /// then the store gives up with an error.
-const BATCH_RETRY: Backoff = Backoff {
+pub(super) const BATCH_RETRY: Backoff = Backoff {
     max_attempts: 9,
     base: Duration::from_millis(100),
     max: Duration::from_secs(2),
