@@ -4,13 +4,13 @@
 //! `DynamoDbStore::create_table` makes on a real DynamoDB-compatible server.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use lift_runtime::deploy::{asyncapi, Template};
 use lift_runtime::store::DynamoDbStore;
 use lift_runtime::App;
 use lift_tests::chat_app::chat;
 use lift_tests::dynamodb;
+use lift_tests::lint::cfn_lint;
 use serde_json::{json, Value};
 
 fn chat_template() -> Value {
@@ -30,29 +30,6 @@ fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Val
         .iter()
         .filter(|(_, r)| r["Type"] == kind)
         .collect()
-}
-
-/// Runs cfn-lint on `template`; its exit status and output.
-fn cfn_lint(name: &str, template: &Value) -> (bool, String) {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join(format!("{name}.json"));
-    std::fs::write(&path, serde_json::to_vec_pretty(template).unwrap()).unwrap();
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import sys; from cfnlint.runner import main; sys.exit(main())",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3 runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !text.contains("No module named"),
-        "cfn-lint is NOT installed, so the template was not checked: use `./scripts/test` (it \
-         installs it), or `pip install cfn-lint`\n{text}"
-    );
-    (output.status.success(), text)
 }
 
 /// The chat example's message routes (`examples/chat/app.rs`), and which of them are two-way.

@@ -24,6 +24,12 @@ mod app {
     async fn fail() -> WsResult<Reply> {
         Err(WsError::bad_request("no"))
     }
+
+    /// What a handler sees when the store fails.
+    #[ws_route("store", reply)]
+    async fn store() -> WsResult<Reply> {
+        Err(lift_runtime::StoreError::new("the table is unreachable", None).into())
+    }
 }
 
 /// Checks one line against the EMF specification's required fields.
@@ -84,10 +90,15 @@ async fn metrics_are_one_valid_emf_line_per_event() {
         message_event("m=", "fail", r#"{"action":"fail"}"#),
     )
     .await;
+    lift_tests::handle_json(
+        &service,
+        message_event("m=", "store", r#"{"action":"store"}"#),
+    )
+    .await;
     lift_tests::handle_json(&service, disconnect_event("m=")).await;
 
     let lines = buffer.lines();
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     for line in &lines {
         check_emf(line);
         assert_eq!(
@@ -97,12 +108,18 @@ async fn metrics_are_one_valid_emf_line_per_event() {
         assert_eq!(line["Events"], 1);
     }
     let routes: Vec<&str> = lines.iter().map(|l| l["Route"].as_str().unwrap()).collect();
-    assert_eq!(routes, ["$connect", "ok", "fail", "$disconnect"]);
-    let errors: Vec<u64> = lines
-        .iter()
-        .map(|l| l["Errors"].as_u64().unwrap())
-        .collect();
-    assert_eq!(errors, [0, 0, 1, 0]);
+    assert_eq!(routes, ["$connect", "ok", "fail", "store", "$disconnect"]);
+    let counts =
+        |metric: &str| -> Vec<u64> { lines.iter().map(|l| l[metric].as_u64().unwrap()).collect() };
+    assert_eq!(counts("Errors"), [0, 0, 1, 1, 0]);
+    // A failed store request is an error, and a store error (what the template's alarm
+    // watches).
+    assert_eq!(counts("StoreErrors"), [0, 0, 0, 1, 0]);
+    // Every metric per route and across routes.
+    assert_eq!(
+        lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["Route"], []])
+    );
     assert_eq!(lines[1]["MessageSize"], r#"{"action":"ok"}"#.len());
 }
 

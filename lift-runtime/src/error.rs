@@ -321,6 +321,17 @@ impl From<StoreError> for WsError {
             return WsError::new(410, "gone", err.message);
         }
         tracing::error!(error = %err, "connection store failed");
-        WsError::internal("the connection store failed")
+        WsError::internal(STORE_FAILED)
+    }
+}
+
+/// The message of the error a failed store request becomes.
+const STORE_FAILED: &str = "the connection store failed";
+
+impl WsError {
+    /// Whether this is what a failed store request became (counted as `StoreErrors` by
+    /// [`Metrics`](crate::observe::Metrics)).
+    pub(crate) fn is_store_failure(&self) -> bool {
+        self.status == 500 && self.message == STORE_FAILED
     }
 }

@@ -18,10 +18,20 @@ use crate::router::{BoxFuture, HandlerResult};
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Writes one CloudWatch [Embedded Metric Format] line per event, synchronously as the event
-/// ends (no background task): `Events` (count), `Latency` (ms), `MessageSize` (bytes),
-/// `Errors` (count), and what the event's sends and broadcasts did: `MessagesDelivered`, `ConnectionsGone` and
-/// `MessagesUndelivered` (counts), with the dimension `Route`. In Lambda, stdout goes to CloudWatch Logs,
-/// which turns the lines into metrics.
+/// ends (no background task), each metric with the dimension `Route` and without dimensions
+/// (across routes, what the deployment template's alarms watch). In Lambda, stdout goes to
+/// CloudWatch Logs, which turns the lines into metrics.
+///
+/// | metric | unit | per event |
+/// |---|---|---|
+/// | `Events` | Count | 1 |
+/// | `Latency` | Milliseconds | the middleware chain and handler, end to end |
+/// | `MessageSize` | Bytes | the message body (0 for `$connect`/`$disconnect`) |
+/// | `Errors` | Count | 1 when the handler (or a middleware) returned an error |
+/// | `StoreErrors` | Count | 1 when that error was a failed store request |
+/// | `MessagesDelivered` | Count | messages the event's sends and broadcasts delivered |
+/// | `ConnectionsGone` | Count | recipients found gone (410), removed from the store |
+/// | `MessagesUndelivered` | Count | messages not delivered after every retry (429, 5xx) |
 ///
 /// [Embedded Metric Format]: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 ///
@@ -57,7 +67,7 @@ impl Metrics {
         route: &str,
         latency: Duration,
         size: usize,
-        failed: bool,
+        outcome: Outcome,
         sends: crate::outbound::SendTotals,
     ) {
         let timestamp = SystemTime::now()
@@ -68,7 +78,8 @@ impl Metrics {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": &*self.namespace,
-                    "Dimensions": [["Route"]],
+                    // Per route, and across routes (what the template's alarms watch).
+                    "Dimensions": [["Route"], []],
                     "Metrics": [
                         {"Name": "Events", "Unit": "Count"},
                         {"Name": "Latency", "Unit": "Milliseconds"},
@@ -77,6 +88,7 @@ impl Metrics {
                         {"Name": "MessagesDelivered", "Unit": "Count"},
                         {"Name": "ConnectionsGone", "Unit": "Count"},
                         {"Name": "MessagesUndelivered", "Unit": "Count"},
+                        {"Name": "StoreErrors", "Unit": "Count"},
                     ],
                 }],
             },
@@ -84,10 +96,11 @@ impl Metrics {
             "Events": 1,
             "Latency": latency.as_secs_f64() * 1000.0,
             "MessageSize": size,
-            "Errors": u8::from(failed),
+            "Errors": u8::from(outcome != Outcome::Ok),
             "MessagesDelivered": sends.delivered,
             "ConnectionsGone": sends.gone,
             "MessagesUndelivered": sends.undelivered,
+            "StoreErrors": u8::from(outcome == Outcome::StoreError),
         });
         let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(err) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
@@ -104,6 +117,15 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+/// How an event ended, for [`Metrics`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Error,
+    /// An error that was a failed store request (also an error).
+    StoreError,
+}
+
 impl<'a> Middleware<'a> for Metrics {
     type Future = BoxFuture<'a, HandlerResult>;
 
@@ -115,7 +137,12 @@ impl<'a> Middleware<'a> for Metrics {
             let route = ctx.route().as_str().to_owned();
             let result = next.run(ctx).await;
             let sends = ctx.send_totals();
-            metrics.write(&route, started.elapsed(), size, result.is_err(), sends);
+            let outcome = match &result {
+                Ok(_) => Outcome::Ok,
+                Err(err) if err.is_store_failure() => Outcome::StoreError,
+                Err(_) => Outcome::Error,
+            };
+            metrics.write(&route, started.elapsed(), size, outcome, sends);
             result
         })
     }

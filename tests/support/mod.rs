@@ -21,6 +21,7 @@ pub mod sink;
 /// The chat example's app, compiled into the tests exactly as the example has it.
 #[path = "../../examples/chat/app.rs"]
 pub mod chat_app;
+pub mod lint;
 
 /// How long a test waits for a frame that must come before it fails.
 pub const FRAME_WAIT: Duration = Duration::from_secs(10);

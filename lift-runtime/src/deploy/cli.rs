@@ -10,8 +10,10 @@ use crate::app::App;
 /// `your-app template [options]`, `your-app asyncapi` or `your-app typescript`, and says
 /// whether it did; any other command line is left to the program. `template` takes
 /// `--stage NAME`, `--x86_64`, `--memory MB`, `--timeout SECONDS`, `--env KEY=VALUE`
-/// (repeatable), `--code-uri DIR`, `--fanout-consumers N` and `--no-fanout`; an unknown option
-/// is an error.
+/// (repeatable), `--code-uri DIR`, `--fanout-consumers N`, `--no-fanout`, and for operations
+/// (see [`Template`]'s fields) `--log-retention DAYS|never`, `--no-access-logs`,
+/// `--no-account-log-role`, `--throttle RATE:BURST|off`, `--no-alarms`, `--alarm-email ADDRESS`,
+/// `--metrics-namespace NAME` and `--tracing`; an unknown option is an error.
 ///
 /// The template is named after the program, with its code from `target/lambda/<program>`
 /// (where `cargo lambda build` puts it) and the app's route selection expression.
@@ -95,6 +97,12 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The retentions CloudWatch Logs accepts, in days.
+const RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
 /// Applies `your-app template` command-line options to `template`.
 fn template_options(template: Template, args: &[String]) -> Result<Template, crate::Error> {
     parse_template_options(template, args).map_err(|message| UsageError(message).into())
@@ -123,6 +131,45 @@ fn parse_template_options(mut template: Template, args: &[String]) -> Result<Tem
                 template.fanout_consumers = Some(consumers);
             }
             "--no-fanout" => template.fanout_consumers = None,
+            "--log-retention" => {
+                template.log_retention_days = match value("--log-retention")?.as_str() {
+                    "never" => None,
+                    days => {
+                        let days = number("--log-retention", days.to_owned())?;
+                        if !RETENTION_DAYS.contains(&days) {
+                            return Err(format!(
+                                "`template --log-retention` takes a number of days CloudWatch Logs keeps logs for ({}), or never; not {days}",
+                                RETENTION_DAYS.map(|d| d.to_string()).join(", ")
+                            ));
+                        }
+                        Some(days)
+                    }
+                }
+            }
+            "--no-access-logs" => template.access_logs = false,
+            "--no-account-log-role" => template.account_log_role = false,
+            "--throttle" => {
+                let text = value("--throttle")?;
+                template.throttling = match text.as_str() {
+                    "off" => None,
+                    _ => {
+                        let (rate, burst) = text
+                            .split_once(':')
+                            .and_then(|(rate, burst)| Some((rate.parse().ok()?, burst.parse().ok()?)))
+                            .filter(|(rate, _): &(f64, u32)| rate.is_finite() && *rate > 0.0)
+                            .ok_or_else(|| {
+                                format!("`template --throttle` takes RATE:BURST (e.g. 500:1000) or off, not `{text}`")
+                            })?;
+                        Some(super::Throttling { rate, burst })
+                    }
+                }
+            }
+            "--no-alarms" => template.alarms = false,
+            "--alarm-email" => template.alarm_email = Some(value("--alarm-email")?),
+            "--metrics-namespace" => {
+                template.metrics_namespace = Some(value("--metrics-namespace")?)
+            }
+            "--tracing" => template.tracing = true,
             "--env" => {
                 let pair = value("--env")?;
                 let (key, val) = pair
@@ -134,7 +181,9 @@ fn parse_template_options(mut template: Template, args: &[String]) -> Result<Tem
                 return Err(format!(
                     "unknown option `{other}` for `template`: use --stage NAME, --x86_64, \
                      --memory MB, --timeout SECONDS, --env KEY=VALUE, --code-uri DIR, \
-                     --fanout-consumers N, --no-fanout"
+                     --fanout-consumers N, --no-fanout, --log-retention DAYS|never, \
+                     --no-access-logs, --no-account-log-role, --throttle RATE:BURST|off, \
+                     --no-alarms, --alarm-email ADDRESS, --metrics-namespace NAME, --tracing"
                 ))
             }
         };
@@ -195,11 +244,55 @@ mod tests {
         let bare = template_options(base.clone(), &args(&["--no-fanout"])).unwrap();
         assert!(bare.to_json()["Resources"].get("FanoutQueue").is_none());
 
+        let operated = template_options(
+            base.clone(),
+            &args(&[
+                "--log-retention",
+                "7",
+                "--throttle",
+                "50:100",
+                "--alarm-email",
+                "ops@example.com",
+                "--metrics-namespace",
+                "Lift/Chat",
+                "--tracing",
+                "--no-account-log-role",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(operated.log_retention_days, Some(7));
+        assert_eq!(
+            operated.throttling.map(|t| (t.rate, t.burst)),
+            Some((50.0, 100))
+        );
+        assert_eq!(operated.alarm_email.as_deref(), Some("ops@example.com"));
+        assert_eq!(operated.metrics_namespace.as_deref(), Some("Lift/Chat"));
+        assert!(operated.tracing && !operated.account_log_role);
+        let quiet = template_options(
+            base.clone(),
+            &args(&[
+                "--log-retention",
+                "never",
+                "--throttle",
+                "off",
+                "--no-alarms",
+                "--no-access-logs",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(quiet.log_retention_days, None);
+        assert_eq!(quiet.throttling, None);
+        assert!(!quiet.alarms && !quiet.access_logs);
+
         for (bad, says) in [
             (&["--stage"][..], "needs a value"),
             (&["--memory", "lots"][..], "takes a number"),
             (&["--fanout-consumers", "many"][..], "takes a number"),
             (&["--env", "NOEQUALS"][..], "KEY=VALUE"),
+            (&["--throttle", "fast"][..], "RATE:BURST"),
+            (&["--throttle", "-1:5"][..], "RATE:BURST"),
+            (&["--log-retention", "a week"][..], "takes a number"),
+            (&["--log-retention", "31"][..], "1, 3, 5, 7, 14, 30"),
             (&["--arm"][..], "unknown option `--arm`"),
         ] {
             let err = template_options(base.clone(), &args(bad)).unwrap_err();

@@ -14,6 +14,9 @@
 //!   ([`Template::fanout_consumers`]), the right to send to the queue, and
 //!   `LIFT_FANOUT_QUEUE_URL`/`LIFT_FANOUT_CONSUMERS` (leave it out with
 //!   `fanout_consumers: None`).
+//!   The template also operates what it deploys (each part a field of [`Template`]): log
+//!   groups kept 30 days, the stage's access logs and default throttling, CloudWatch alarms
+//!   notifying an SNS topic, X-Ray as an option (see the README's "Operating it").
 //! - [`asyncapi`]: an AsyncAPI 3.1 document of the messages: one message per route key (the
 //!   `action` field, or whichever the route selection expression names), the replies of
 //!   two-way routes, and the error frame. With the `schemas` feature, a handler taking
@@ -51,13 +54,14 @@
 
 mod asyncapi;
 mod cli;
+mod operate;
 mod sam;
 mod ts_types;
 mod typescript;
 
 pub use asyncapi::asyncapi;
 pub use cli::print_if_asked;
-pub use sam::Template;
+pub use sam::{Template, Throttling};
 pub use typescript::typescript;
 
 use crate::route_key::RouteKind;

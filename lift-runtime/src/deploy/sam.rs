@@ -47,6 +47,56 @@ pub struct Template {
     /// invocation); keep it the app's
     /// ([`Settings::keepalive_route`](crate::Settings::keepalive_route)). Default none.
     pub keepalive_route: Option<String>,
+    /// How long the function's logs and the stage's access logs are kept, in days (a value
+    /// CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, ...). Default 30. `None`: the
+    /// function logs to the group Lambda makes itself, kept for ever.
+    pub log_retention_days: Option<u32>,
+    /// The stage's access logs: a log group and one JSON line per connect, message and
+    /// disconnect (request id, connection id, event type, route key, status, integration
+    /// status and latency, time, source IP, error). Default on.
+    pub access_logs: bool,
+    /// With [`access_logs`](Self::access_logs), API Gateway's CloudWatch Logs role for the
+    /// account (`AWS::ApiGateway::Account`, which access logging needs). It is one setting per
+    /// account and region: turn this off when the account has one already (another stack set
+    /// it). Default on.
+    pub account_log_role: bool,
+    /// The stage's default route throttling. Default 500 messages per second, bursts of
+    /// 1,000; `None`: the account's limits only.
+    pub throttling: Option<Throttling>,
+    /// CloudWatch alarms notifying an SNS topic (`AlarmTopic`, in the outputs): function
+    /// errors and throttles, and fan-out dead letters (with the fan-out queue); with
+    /// [`metrics_namespace`](Self::metrics_namespace), undelivered messages and store errors.
+    /// What each means and what to do is in the README. Default on.
+    pub alarms: bool,
+    /// An email address the alarm topic sends to (AWS asks it to confirm). Default none.
+    pub alarm_email: Option<String>,
+    /// The namespace the app's [`Metrics`](crate::observe::Metrics) middleware writes to: the
+    /// alarms on its `MessagesUndelivered` and `StoreErrors`. Default none (no such alarms).
+    pub metrics_namespace: Option<String>,
+    /// X-Ray active tracing of the function (API Gateway's WebSocket APIs have no X-Ray
+    /// tracing of their own). Default off.
+    pub tracing: bool,
+}
+
+/// The stage's default route throttling ([`Template::throttling`]): API Gateway answers
+/// messages past it with `429` (the connection stays open).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Throttling {
+    /// Steady messages per second, across the stage.
+    pub rate: f64,
+    /// Messages allowed at once above the rate.
+    pub burst: u32,
+}
+
+impl Default for Throttling {
+    /// 500 messages per second, bursts of 1,000: a ceiling on what a misbehaving client can
+    /// cost, well under the account's 10,000.
+    fn default() -> Self {
+        Throttling {
+            rate: 500.0,
+            burst: 1_000,
+        }
+    }
 }
 
 impl Template {
@@ -64,6 +114,14 @@ impl Template {
             environment: Vec::new(),
             fanout_consumers: Some(10),
             keepalive_route: None,
+            log_retention_days: Some(30),
+            access_logs: true,
+            account_log_role: true,
+            throttling: Some(Throttling::default()),
+            alarms: true,
+            alarm_email: None,
+            metrics_namespace: None,
+            tracing: false,
         }
     }
 
@@ -267,6 +325,7 @@ impl Template {
                 "Value": { "Ref": "FanoutDeadLetterQueue" },
             });
         }
+        self.add_operations(&mut resources, &mut outputs);
         json!({
             "AWSTemplateFormatVersion": "2010-09-09",
             "Transform": "AWS::Serverless-2016-10-31",
