@@ -265,7 +265,7 @@ impl App {
     /// way.
     ///
     /// It installs a log subscriber unless the program has one: JSON lines in Lambda (one per
-    /// event, with the `ws_event` span's request id, connection id, route key and event type;
+    /// event, with the `ws_event` span's request id, X-Ray trace header, connection id, route key and event type;
     /// see [`observe::lambda_subscriber`](crate::observe::lambda_subscriber)), readable lines
     /// locally, filtered by [`Settings::log_filter`] (`RUST_LOG`). It
     /// does not look at the program's arguments: to print the deployment documents, see

@@ -7,8 +7,8 @@ use lambda_runtime::LambdaEvent;
 
 use crate::service::{Invocation, LambdaResponse, Service};
 
-/// The invocation facts of a Lambda context: its request id and deadline (none when the context
-/// has none, as `lambda_runtime::Context::default()`).
+/// The invocation facts of a Lambda context: its request id, deadline (none when the context
+/// has none, as `lambda_runtime::Context::default()`) and X-Ray trace header.
 fn invocation(context: &lambda_runtime::Context) -> Invocation {
     let deadline = (context.deadline > 0).then(|| {
         let now_ms = SystemTime::now()
@@ -19,6 +19,7 @@ fn invocation(context: &lambda_runtime::Context) -> Invocation {
     Invocation {
         request_id: context.request_id.clone(),
         deadline,
+        trace_id: context.xray_trace_id.clone(),
     }
 }
 

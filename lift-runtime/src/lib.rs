@@ -105,6 +105,7 @@ pub mod settings;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trace;
 
 pub use app::App;
 pub use context::WsContext;

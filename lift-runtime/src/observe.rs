@@ -228,7 +228,7 @@ impl<'a> Middleware<'a> for RateLimit {
 }
 
 /// Installs a log subscriber unless one is installed already: JSON lines in Lambda (one per
-/// event, with the `ws_event` span's request id, connection id, route key and event type),
+/// event, with the `ws_event` span's request id, X-Ray trace header, connection id, route key and event type),
 /// readable lines elsewhere, filtered by `filter` ([`Settings::log_filter`](crate::Settings),
 /// `RUST_LOG`). [`App::run`](crate::App::run) calls it.
 #[cfg(any(feature = "lambda", feature = "local"))]

@@ -34,6 +34,8 @@ pub(crate) struct Invocation {
     pub(crate) request_id: String,
     /// When the invocation must have returned.
     pub(crate) deadline: Option<Instant>,
+    /// Its X-Ray trace header, when Lambda gave one.
+    pub(crate) trace_id: Option<String>,
 }
 
 impl Invocation {
@@ -42,6 +44,7 @@ impl Invocation {
         Invocation {
             request_id: crate::ids::request_id(),
             deadline: None,
+            trace_id: None,
         }
     }
 }
@@ -114,6 +117,19 @@ impl Service {
         event: serde_json::Value,
         invocation: Invocation,
     ) -> LambdaResponse {
+        let origin = crate::trace::Origin {
+            request_id: invocation.request_id.clone(),
+            trace_id: invocation.trace_id.clone(),
+        };
+        crate::trace::within(origin, self.handle_invocation(event, invocation)).await
+    }
+
+    /// [`handle_lambda`](Self::handle_lambda), within the invocation's trace context.
+    async fn handle_invocation(
+        &self,
+        event: serde_json::Value,
+        invocation: Invocation,
+    ) -> LambdaResponse {
         if is_sqs_event(&event) {
             match serde_json::from_value::<SqsEvent>(event) {
                 Ok(event) => {
@@ -143,8 +159,12 @@ impl Service {
         let span = tracing::info_span!(
             "fanout_batch",
             request_id = %invocation.request_id,
+            trace_id = tracing::field::Empty,
             records = event.records.len(),
         );
+        if let Some(trace_id) = &invocation.trace_id {
+            span.record("trace_id", trace_id.as_str());
+        }
         let Some(fanout) = &self.inner.fanout else {
             let _guard = span.enter();
             tracing::error!(
@@ -185,6 +205,7 @@ impl Service {
                 let invocation = Invocation {
                     request_id: crate::ids::request_id(),
                     deadline,
+                    trace_id: None,
                 };
                 service.handle_sqs(event, invocation).await
             })
@@ -278,10 +299,14 @@ impl Service {
         let span = tracing::info_span!(
             "ws_event",
             request_id = %invocation.request_id,
+            trace_id = tracing::field::Empty,
             connection_id = %connection_id,
             route_key = route.as_str(),
             event_type = rc.event_type.as_deref().unwrap_or(""),
         );
+        if let Some(trace_id) = &invocation.trace_id {
+            span.record("trace_id", trace_id.as_str());
+        }
         let out = Outbound::new(
             api,
             self.inner.store.clone(),

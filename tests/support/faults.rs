@@ -43,6 +43,8 @@ struct FaultState {
     delay: Mutex<Duration>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Each request's connection id and `X-Amzn-Trace-Id` header, in arrival order.
+    traces: Mutex<Vec<(String, Option<String>)>>,
 }
 
 /// Counts a request in flight while it lives.
@@ -97,6 +99,11 @@ impl FaultServer {
         *self.state.delay.lock().unwrap() = delay;
     }
 
+    /// Each request's connection id and `X-Amzn-Trace-Id` header, in arrival order.
+    pub fn traces(&self) -> Vec<(String, Option<String>)> {
+        self.state.traces.lock().unwrap().clone()
+    }
+
     /// How many times a message was delivered to `id`.
     pub fn delivered(&self, id: &str) -> usize {
         self.state
@@ -133,12 +140,27 @@ impl FaultServer {
 async fn post_stage(
     state: State<Arc<FaultState>>,
     Path((_, id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    note_trace(&state, &id, &headers);
     answer(state, id).await
 }
 
-async fn post_root(state: State<Arc<FaultState>>, Path(id): Path<String>) -> Response {
+async fn post_root(
+    state: State<Arc<FaultState>>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    note_trace(&state, &id, &headers);
     answer(state, id).await
+}
+
+fn note_trace(state: &FaultState, id: &str, headers: &axum::http::HeaderMap) {
+    let trace = headers
+        .get("x-amzn-trace-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    state.traces.lock().unwrap().push((id.to_owned(), trace));
 }
 
 /// An endpoint whose server reads each request and then resets the TCP connection without an

@@ -8,6 +8,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use super::{read_members, Fanout, Target, Task};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
+use tracing::Instrument;
 
 use crate::error::SendError;
 use crate::outbound::{
@@ -69,7 +70,10 @@ pub(crate) async fn consume(
             tally.duplicates += 1;
         } else if let Target::Rest { cursor, except } = &task.to {
             // Cursor records first, so other consumers get their id records soon.
-            if expand(&c, &task, cursor.clone(), except.as_deref(), &mut tally).await {
+            let expanded = expand(&c, &task, cursor.clone(), except.as_deref(), &mut tally)
+                .instrument(record_span(&task))
+                .await;
+            if expanded {
                 c.fanout.mark_done(&task.key);
             } else {
                 failures.push(failure(&record));
@@ -83,7 +87,11 @@ pub(crate) async fn consume(
     let pacer = Pacer::new(c.fanout.config.consumer_rate());
     let outcomes = send_all(&c, &sends, deadline, &pacer).await;
     for ((record, task), outcome) in sends.into_iter().zip(outcomes) {
-        if settle(&c, &task, outcome, &mut tally).await {
+        let span = record_span(&task);
+        if settle(&c, &task, outcome, &mut tally)
+            .instrument(span)
+            .await
+        {
             c.fanout.mark_done(&task.key);
         } else {
             failures.push(failure(&record));
@@ -276,7 +284,31 @@ async fn send_job<'a>(
 /// some progress was made or none was attempted; the record counts as failed when every
 /// attempt failed (SQS delivers it again, and dead-letters it in the end). `true` when the
 /// record is done with.
+/// The span of one record's work: its room, this invocation's trace, and the invocation whose
+/// broadcast queued it (its request id and X-Ray trace), so the consumer's lines lead back to
+/// the broadcast.
+fn record_span(task: &Task) -> tracing::Span {
+    let origin = task.origin.as_ref();
+    let span = tracing::info_span!(
+        "fanout_record",
+        room = %task.room,
+        trace_id = tracing::field::Empty,
+        origin_request_id = origin.map_or("", |o| o.request_id.as_str()),
+        origin_trace_id = origin.and_then(|o| o.trace_id.as_deref()).unwrap_or(""),
+    );
+    if let Some(trace) = crate::trace::trace_header() {
+        span.record("trace_id", trace.as_str());
+    }
+    span
+}
+
 async fn settle(c: &Consumer<'_>, task: &Task, outcome: RecordOutcome, tally: &mut Tally) -> bool {
+    tracing::info!(
+        sent = outcome.sent,
+        gone = outcome.gone.len(),
+        failed = outcome.failed.len(),
+        "fan-out record"
+    );
     let total = match &task.to {
         Target::Ids(ids) => ids.len(),
         Target::Rest { .. } => 0,

@@ -57,6 +57,7 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
             cursor: cursor.clone(),
             except: h.except.map(str::to_owned),
         },
+        origin: crate::trace::current(),
     };
     let mut queued = Vec::new();
     let mut queued_rest = false;

@@ -190,6 +190,10 @@ pub(crate) struct Task {
     pub(crate) data: String,
     /// Whom to send to.
     pub(crate) to: Target,
+    /// The invocation whose broadcast queued it (request and trace ids), which the consumer's
+    /// logs name; absent in records queued before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) origin: Option<crate::trace::Origin>,
 }
 
 /// Whom a record is for.
@@ -302,6 +306,7 @@ mod tests {
                 cursor: None,
                 except: None,
             },
+            origin: None,
         }
     }
 

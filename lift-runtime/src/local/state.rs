@@ -122,6 +122,7 @@ impl EmulatorState {
         Invocation {
             request_id: ids::request_id(),
             deadline: Some(Instant::now() + self.config.invocation_timeout),
+            trace_id: None,
         }
     }
 }

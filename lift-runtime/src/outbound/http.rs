@@ -140,10 +140,15 @@ impl HttpManagement {
     ) -> Result<(u16, Bytes), SendError> {
         let uri = format!("{}{}", self.base, encode(connection_id));
         let identity = self.shared.identity(&self.endpoint).await?;
-        let mut request = http::Request::builder()
+        let mut builder = http::Request::builder()
             .method(method)
             .uri(&uri)
-            .header("host", &self.host)
+            .header("host", &self.host);
+        // The invocation's X-Ray trace, so the call shows in the event's trace.
+        if let Some(trace) = crate::trace::trace_header() {
+            builder = builder.header("x-amzn-trace-id", trace);
+        }
+        let mut request = builder
             .body(Full::new(body.clone()))
             .map_err(|err| self.failed(format!("cannot build the request: {err}")))?;
         let params = v4::SigningParams::builder()
