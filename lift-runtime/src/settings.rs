@@ -205,10 +205,16 @@ pub struct LocalSettings {
     /// and API Gateway (a few milliseconds in AWS; none locally). Default: none.
     pub management_latency: Duration,
     /// The access keys (id, secret) whose SigV4 signatures the emulator's Management API
-    /// accepts; any other request is refused with 403 as in API Gateway. Default: `local` /
-    /// `local`, the credentials the app signs with outside Lambda when the environment has
-    /// none.
+    /// checks: a request signed with one of them and a wrong signature is refused with 403 as
+    /// in API Gateway. Default: `local` / `local`, the credentials the app signs with outside
+    /// Lambda when the environment has none.
     pub credentials: Vec<(String, String)>,
+    /// Whether a request signed with an access key the emulator does not know (the
+    /// credentials already in a developer's environment, a function run by `cargo lambda` or
+    /// `sam local`) is accepted, as moto, LocalStack and DynamoDB Local accept any: its
+    /// signature cannot be checked without the secret, but it must still be a SigV4 signature.
+    /// Default `true`; `false` refuses it with 403 `UnrecognizedClientException`, as API Gateway.
+    pub any_access_key: bool,
     /// Whether the Management API checks signatures (default `true`, as API Gateway). Turned
     /// off only to measure unsigned clients against signed ones (the benchmarks).
     pub check_signatures: bool,
@@ -276,6 +282,7 @@ impl Default for LocalSettings {
             page: None,
             management_latency: Duration::ZERO,
             credentials: vec![("local".to_owned(), "local".to_owned())],
+            any_access_key: true,
             check_signatures: true,
             lenient_limits: false,
         }

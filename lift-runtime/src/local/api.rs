@@ -36,6 +36,7 @@ pub(super) async fn check_signature(state: Shared, request: Request, next: Next)
     let checked = if state.config.check_signatures {
         signature::verify(
             &state.config.credentials,
+            state.config.any_access_key,
             &parts.method,
             &parts.uri,
             &parts.headers,

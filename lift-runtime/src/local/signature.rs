@@ -68,9 +68,11 @@ fn parse(header: &str) -> Option<Authorization<'_>> {
 }
 
 /// Checks the signature of a request to the emulator's Management API; `credentials` are the
-/// access keys it knows, with their secrets.
+/// access keys it knows, with their secrets. A well-formed signature with an access key it does
+/// not know passes when `any_key` (it cannot be checked without the secret).
 pub(super) fn verify(
     credentials: &[(String, String)],
+    any_key: bool,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -90,6 +92,13 @@ pub(super) fn verify(
         )
     })?;
     let Some((_, secret)) = credentials.iter().find(|(key, _)| key == auth.access_key) else {
+        if any_key {
+            tracing::debug!(
+                access_key = auth.access_key,
+                "a Management API request signed with an access key the emulator does not know: accepted"
+            );
+            return Ok(());
+        }
         return Err(refused(
             "UnrecognizedClientException",
             format!(
@@ -190,24 +199,37 @@ mod tests {
     fn good_signatures_pass_and_bad_ones_are_refused() {
         let known = [("local".to_owned(), "local".to_owned())];
         let (headers, uri) = signed_request("local", b"hi");
-        verify(&known, &Method::POST, &uri, &headers, b"hi").unwrap();
+        verify(&known, false, &Method::POST, &uri, &headers, b"hi").unwrap();
 
         // Another body, another secret, another method: the signature does not match.
-        let err = verify(&known, &Method::POST, &uri, &headers, b"ho").unwrap_err();
+        let err = verify(&known, false, &Method::POST, &uri, &headers, b"ho").unwrap_err();
         assert_eq!(err.kind, "InvalidSignatureException");
         let (headers_other, _) = signed_request("other-secret", b"hi");
-        let err = verify(&known, &Method::POST, &uri, &headers_other, b"hi").unwrap_err();
+        let err = verify(&known, false, &Method::POST, &uri, &headers_other, b"hi").unwrap_err();
         assert_eq!(
             (err.status, err.kind),
             (StatusCode::FORBIDDEN, "InvalidSignatureException")
         );
-        let err = verify(&known, &Method::DELETE, &uri, &headers, b"hi").unwrap_err();
+        let err = verify(&known, false, &Method::DELETE, &uri, &headers, b"hi").unwrap_err();
         assert_eq!(err.kind, "InvalidSignatureException");
 
         let unknown = [("someone".to_owned(), "local".to_owned())];
-        let err = verify(&unknown, &Method::POST, &uri, &headers, b"hi").unwrap_err();
+        let err = verify(&unknown, false, &Method::POST, &uri, &headers, b"hi").unwrap_err();
         assert_eq!(err.kind, "UnrecognizedClientException");
-        let err = verify(&known, &Method::POST, &uri, &HeaderMap::new(), b"hi").unwrap_err();
+        // Unless any access key is accepted (as moto's and LocalStack's are): still a SigV4
+        // signature, not checked.
+        verify(&unknown, true, &Method::POST, &uri, &headers, b"hi").unwrap();
+        let err = verify(
+            &unknown,
+            true,
+            &Method::POST,
+            &uri,
+            &HeaderMap::new(),
+            b"hi",
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, "MissingAuthenticationTokenException");
+        let err = verify(&known, false, &Method::POST, &uri, &HeaderMap::new(), b"hi").unwrap_err();
         assert_eq!(err.kind, "MissingAuthenticationTokenException");
     }
 }
