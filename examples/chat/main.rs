@@ -3,7 +3,7 @@
 
 pub mod app;
 
-use lift_runtime::auth::JwtAuth;
+use lift_runtime::auth::{AllowedOrigins, JwtAuth};
 use lift_runtime::{App, Settings};
 
 #[tokio::main]
@@ -19,6 +19,14 @@ async fn main() -> Result<(), lift_runtime::Error> {
     // what a client sends when idle, so the connection outlives API Gateway's 10 idle minutes.
     settings.keepalive_route = Some("ping".to_owned());
     let mut app = App::new(app::chat::router()).settings(settings);
+    // With LIFT_ALLOWED_ORIGINS (`https://chat.example.com,http://localhost:3001`), browsers
+    // may connect only from those pages (403 otherwise); clients without `Origin` still may.
+    if let Some(origins) = std::env::var("LIFT_ALLOWED_ORIGINS")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        app = app.middleware(AllowedOrigins::new(origins.split(',')));
+    }
     // With LIFT_JWT_SECRET, every connection needs an HS256 token signed with it (in `?token=`,
     // `Authorization: Bearer`, or `Sec-WebSocket-Protocol`); the name comes from the token.
     if let Some(secret) = std::env::var("LIFT_JWT_SECRET")

@@ -76,7 +76,6 @@
 extern crate self as lift_runtime;
 
 mod app;
-#[cfg(feature = "jwt")]
 pub mod auth;
 mod connect;
 mod context;

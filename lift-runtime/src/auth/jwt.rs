@@ -1,29 +1,4 @@
-//! JWT authentication on `$connect`, as a middleware.
-//!
-//! ```no_run
-//! use lift_runtime::auth::JwtAuth;
-//! # use lift_runtime::prelude::*;
-//! # #[ws_app] mod app { use lift_runtime::prelude::*; #[ws_default] async fn d() -> WsResult { Ok(()) } }
-//!
-//! let auth = JwtAuth::hs256(b"a secret of at least 32 bytes......")
-//!     .issuer("https://auth.example.com/")
-//!     .audience("chat");
-//! let app = lift_runtime::App::new(app::router()).middleware(auth);
-//! # let _ = app;
-//! ```
-//!
-//! On `$connect` the token is taken from, in order: the `token` query parameter, the
-//! `Authorization: Bearer ...` header, or the `Sec-WebSocket-Protocol` header (browsers cannot set
-//! headers on a WebSocket: `new WebSocket(url, ["bearer", token])`; the other protocol offered,
-//! here `bearer`, is echoed in the `$connect` response as API Gateway requires). The token must
-//! be signed with the configured algorithm (HS256 or RS256; `alg: none` and any other algorithm
-//! are refused, so a public RSA key cannot be used as an HMAC secret), not expired, and match the
-//! issuer and audience when they are configured.
-//!
-//! A missing or invalid token refuses the handshake with 401 and nothing is stored. A valid
-//! token's claims are saved with the connection (under `claims` in its metadata) and
-//! [`WsContext::identity`] returns them on every later event, read lazily from the store. The
-//! token itself is never logged.
+//! [`JwtAuth`]: JWT authentication on `$connect` (feature `jwt`).
 
 use std::sync::Arc;
 
@@ -36,7 +11,32 @@ use crate::middleware::{Middleware, Next};
 use crate::route_key::RouteKey;
 use crate::router::{BoxFuture, HandlerResult};
 
-/// The JWT middleware; see the [module docs](self).
+/// JWT authentication on `$connect`, as a middleware.
+///
+/// ```no_run
+/// use lift_runtime::auth::JwtAuth;
+/// # use lift_runtime::prelude::*;
+/// # #[ws_app] mod app { use lift_runtime::prelude::*; #[ws_default] async fn d() -> WsResult { Ok(()) } }
+///
+/// let auth = JwtAuth::hs256(b"a secret of at least 32 bytes......")
+///     .issuer("https://auth.example.com/")
+///     .audience("chat");
+/// let app = lift_runtime::App::new(app::router()).middleware(auth);
+/// # let _ = app;
+/// ```
+///
+/// On `$connect` the token is taken from, in order: the `token` query parameter, the
+/// `Authorization: Bearer ...` header, or the `Sec-WebSocket-Protocol` header (browsers cannot set
+/// headers on a WebSocket: `new WebSocket(url, ["bearer", token])`; the other protocol offered,
+/// here `bearer`, is echoed in the `$connect` response as API Gateway requires). The token must
+/// be signed with the configured algorithm (HS256 or RS256; `alg: none` and any other algorithm
+/// are refused, so a public RSA key cannot be used as an HMAC secret), not expired, and match the
+/// issuer and audience when they are configured.
+///
+/// A missing or invalid token refuses the handshake with 401 and nothing is stored. A valid
+/// token's claims are saved with the connection (under `claims` in its metadata) and
+/// [`WsContext::identity`](crate::WsContext::identity) returns them on every later event, read
+/// lazily from the store. The token itself is never logged.
 #[derive(Clone)]
 pub struct JwtAuth {
     inner: Arc<Inner>,

@@ -1,0 +1,21 @@
+//! Who may connect, as middleware on `$connect`: JWT authentication ([`JwtAuth`], feature
+//! `jwt`) and an allow-list of the pages a browser may connect from ([`AllowedOrigins`]).
+//!
+//! ```no_run
+//! use lift_runtime::auth::{AllowedOrigins, JwtAuth};
+//! # use lift_runtime::prelude::*;
+//! # #[ws_app] mod app { use lift_runtime::prelude::*; #[ws_default] async fn d() -> WsResult { Ok(()) } }
+//!
+//! let app = lift_runtime::App::new(app::router())
+//!     .middleware(AllowedOrigins::new(["https://chat.example.com"]))
+//!     .middleware(JwtAuth::hs256(b"a secret of at least 32 bytes......").audience("chat"));
+//! # let _ = app;
+//! ```
+
+#[cfg(feature = "jwt")]
+mod jwt;
+mod origins;
+
+#[cfg(feature = "jwt")]
+pub use jwt::JwtAuth;
+pub use origins::AllowedOrigins;
