@@ -15,42 +15,12 @@ fn write(name: &str, template: &Value) -> std::path::PathBuf {
     path
 }
 
-/// Runs `cfn-lint` on `template`: whether it passed, and what it said.
-pub fn cfn_lint(name: &str, template: &Value) -> (bool, String) {
-    let path = write(name, template);
+/// Runs `python3 args... path` for a linter that `scripts/test` installs: whether it passed,
+/// and what it said. Fails, saying how to install it, when its module is missing.
+fn python(args: &[&str], path: &std::path::Path, linter: &str, install: &str) -> (bool, String) {
     let output = Command::new("python3")
-        .args([
-            "-c",
-            "import sys; from cfnlint.runner import main; sys.exit(main())",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3 runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !text.contains("No module named"),
-        "cfn-lint is NOT installed, so the template was not checked: use `./scripts/test` (it \
-         installs it), or `pip install cfn-lint`\n{text}"
-    );
-    (output.status.success(), text)
-}
-
-/// Runs `sam validate --lint` on `template` (no AWS account needed): whether it passed, and what
-/// it said.
-pub fn sam_validate(name: &str, template: &Value) -> (bool, String) {
-    let path = write(name, template);
-    let output = Command::new("python3")
-        .args([
-            "-m",
-            "samcli",
-            "validate",
-            "--lint",
-            "--region",
-            "us-east-1",
-            "-t",
-        ])
-        .arg(&path)
+        .args(args)
+        .arg(path)
         .env("SAM_CLI_TELEMETRY", "0")
         .output()
         .expect("python3 runs");
@@ -58,8 +28,39 @@ pub fn sam_validate(name: &str, template: &Value) -> (bool, String) {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(
         !text.contains("No module named"),
-        "the AWS SAM CLI is NOT installed, so the template was not checked: use \
-         `./scripts/test` (it installs it), or `pip install aws-sam-cli`\n{text}"
+        "{linter} is NOT installed, so the template was not checked: use `./scripts/test` (it \
+         installs it), or `pip install {install}`\n{text}"
     );
     (output.status.success(), text)
+}
+
+/// Runs `cfn-lint` on `template`: whether it passed, and what it said.
+pub fn cfn_lint(name: &str, template: &Value) -> (bool, String) {
+    let script = "import sys; from cfnlint.runner import main; sys.exit(main())";
+    python(
+        &["-c", script],
+        &write(name, template),
+        "cfn-lint",
+        "cfn-lint",
+    )
+}
+
+/// Runs `sam validate --lint` on `template` (no AWS account needed): whether it passed, and what
+/// it said.
+pub fn sam_validate(name: &str, template: &Value) -> (bool, String) {
+    let args = [
+        "-m",
+        "samcli",
+        "validate",
+        "--lint",
+        "--region",
+        "us-east-1",
+        "-t",
+    ];
+    python(
+        &args,
+        &write(name, template),
+        "the AWS SAM CLI",
+        "aws-sam-cli",
+    )
 }
