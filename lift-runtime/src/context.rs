@@ -72,6 +72,12 @@ impl WsContext {
         self.connecting.take()
     }
 
+    /// On `$connect`, who the connection will belong to (the user the handler set, else the
+    /// token's subject).
+    pub(crate) fn connecting_owner(&self) -> Option<String> {
+        self.connecting.as_ref()?.owner()
+    }
+
     /// The connection store.
     #[cfg(feature = "testing")]
     pub(crate) fn store(&self) -> &dyn ConnectionStore {

@@ -1,5 +1,6 @@
 //! Who may connect, as middleware on `$connect`: JWT authentication ([`JwtAuth`], feature
-//! `jwt`) and an allow-list of the pages a browser may connect from ([`AllowedOrigins`]).
+//! `jwt`), an allow-list of the pages a browser may connect from ([`AllowedOrigins`]), and a
+//! cap on each user's open connections ([`ConnectionLimit`]).
 //!
 //! ```no_run
 //! use lift_runtime::auth::{AllowedOrigins, JwtAuth};
@@ -14,8 +15,10 @@
 
 #[cfg(feature = "jwt")]
 mod jwt;
+mod limits;
 mod origins;
 
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuth;
+pub use limits::ConnectionLimit;
 pub use origins::AllowedOrigins;
