@@ -149,23 +149,16 @@ impl App {
         &self.router
     }
 
-    /// The keep-alive route API Gateway answers itself, if the settings name one.
-    pub(crate) fn keepalive_route(&self) -> Option<&str> {
-        self.settings.as_ref()?.keepalive_route.as_deref()
-    }
-
-    /// Whether the app resumes sessions (the default, unless the settings turn them off).
-    pub(crate) fn sessions(&self) -> bool {
-        self.settings
-            .as_ref()
-            .is_none_or(|settings| settings.session_ttl.is_some())
-    }
-
-    /// The route selection expression API Gateway routes messages by.
-    pub(crate) fn route_selection(&self) -> &str {
+    /// The settings the deployment documents and the client describe: those given in code,
+    /// else the environment's, as [`run`](Self::run) would read them (a variable it cannot read
+    /// is reported, and the defaults used).
+    pub(crate) fn described_settings(&self) -> std::borrow::Cow<'_, Settings> {
         match &self.settings {
-            Some(settings) => &settings.route_selection,
-            None => "$request.body.action",
+            Some(settings) => std::borrow::Cow::Borrowed(settings),
+            None => std::borrow::Cow::Owned(Settings::from_env().unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "the environment's settings could not be read: describing the defaults");
+                Settings::default()
+            })),
         }
     }
 

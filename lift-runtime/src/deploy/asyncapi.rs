@@ -32,7 +32,8 @@ use crate::route_key::RouteKind;
 /// ```
 pub fn asyncapi(app: &App, title: &str) -> Value {
     let router = app.router();
-    let path = selection_path(app.route_selection());
+    let settings = app.described_settings();
+    let path = selection_path(&settings.route_selection);
     let mut messages = Map::new();
     let mut operations = Map::new();
     let message_ref = |name: &str| json!({ "$ref": format!("#/components/messages/{name}") });
@@ -137,7 +138,7 @@ pub fn asyncapi(app: &App, title: &str) -> Value {
             }),
         );
     }
-    if let Some(key) = app.keepalive_route() {
+    if let Some(key) = settings.keepalive_route.as_deref() {
         let name = free("keepalive", &messages, &operations);
         let pong = free("pong", &messages, &operations);
         messages.insert(

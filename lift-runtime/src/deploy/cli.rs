@@ -42,8 +42,9 @@ fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
             let mut template = Template::new(app.router());
             template.name = program.clone();
             template.code_uri = format!("target/lambda/{program}");
-            template.route_selection = app.route_selection().to_owned();
-            template.keepalive_route = app.keepalive_route().map(str::to_owned);
+            let settings = app.described_settings();
+            template.route_selection = settings.route_selection.clone();
+            template.keepalive_route = settings.keepalive_route.clone();
             template_options(template, &args[1..])?.to_json()
         }
         Some("asyncapi") => asyncapi(app, &program),

@@ -91,7 +91,8 @@ const MEMBERS: &[&str] = &[
 /// ```
 pub fn typescript(app: &App) -> String {
     let router = app.router();
-    let keepalive = app.keepalive_route();
+    let settings = app.described_settings();
+    let keepalive = settings.keepalive_route.as_deref();
     let mut types = Types::default();
     let mut methods = String::new();
     let mut taken: Vec<String> = MEMBERS.iter().map(|m| (*m).to_owned()).collect();
@@ -160,7 +161,7 @@ pub fn typescript(app: &App) -> String {
             push.tag, push.name
         ));
     }
-    let route_field: Vec<String> = selection_path(app.route_selection())
+    let route_field: Vec<String> = selection_path(&settings.route_selection)
         .into_iter()
         .map(|f| Value::String(f.to_owned()).to_string())
         .collect();
@@ -168,7 +169,7 @@ pub fn typescript(app: &App) -> String {
         Some(key) => Value::String(key.to_owned()).to_string(),
         None => "null".to_owned(),
     };
-    let sessions = app.sessions();
+    let sessions = settings.session_ttl.is_some();
     let declarations = types.declarations();
     let methods = methods.trim_end();
     format!(
