@@ -508,3 +508,77 @@ async fn a_big_room_is_reached_exactly_once_through_sqs() {
         "expired records are deleted, not left on the queue"
     );
 }
+
+#[tokio::test]
+async fn fanout_metrics_count_what_was_queued_consumed_retried_and_dead_lettered() {
+    init_tracing();
+    let store = room_of(250).await;
+    let sink = Sink::default();
+    // One member never takes the message: the record holding it alone is delivered three
+    // times (the queue's maxReceiveCount), then dead-lettered.
+    sink.fail("m00200=", usize::MAX);
+    let queue = local_queue();
+    let (fanout, broadcast) = small_settings();
+    let metrics = lift_tests::Buffer::default();
+    let service = App::new(rooms::router())
+        .store(store.clone())
+        .management_api(sink.connect())
+        .middleware(lift_runtime::observe::Metrics::to_writer(
+            "Lift/Test",
+            metrics.clone(),
+        ))
+        .settings(Settings {
+            broadcast,
+            fanout,
+            ..Settings::default()
+        })
+        .fanout_queue(queue.clone())
+        .service()
+        .await
+        .expect("the app's service");
+    let delivery = lift_tests::deliver(&queue, &service);
+    let report = shout(&service).await;
+    assert_eq!(report["sent"], 100, "{report}");
+    assert!(queue.drained(Duration::from_secs(30)).await);
+    delivery.abort();
+    assert_eq!(queue.dead_letters().len(), 1);
+    assert_eq!(sink.total(), 249);
+
+    let lines = metrics.lines();
+    let (events, batches): (Vec<&Value>, Vec<&Value>) =
+        lines.iter().partition(|line| line.get("Route").is_some());
+    assert_eq!(events.len(), 1, "one event: {lines:?}");
+    assert_eq!(events[0]["MessagesDelivered"], 100);
+    assert!(!batches.is_empty());
+    for batch in &batches {
+        assert_eq!(
+            batch["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]]),
+            "{batch}"
+        );
+    }
+    let sum = |metric: &str| -> u64 {
+        lines
+            .iter()
+            .map(|line| line[metric].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(sum("FanoutRecordsDeadLettered"), 1, "{lines:?}");
+    assert_eq!(sum("FanoutRecordsRetried"), 2, "{lines:?}");
+    assert_eq!(sum("MessagesUndelivered"), 1, "{lines:?}");
+    assert_eq!(sum("MessagesDelivered"), 249, "{lines:?}");
+    // Every member queued (by the broadcast, or by a consumer expanding the room's rest) was
+    // delivered or given up on by a consumer.
+    let consumed: u64 = batches
+        .iter()
+        .map(|b| {
+            b["MessagesDelivered"].as_u64().unwrap()
+                + b["ConnectionsGone"].as_u64().unwrap()
+                + b["MessagesUndelivered"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(sum("MessagesQueued"), consumed, "{lines:?}");
+    assert_eq!(consumed, 150);
+    let records = sum("FanoutRecords");
+    assert!(records >= 4, "{records} records: {lines:?}");
+}

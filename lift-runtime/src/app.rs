@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::fanout::{Fanout, FanoutQueue};
 use crate::middleware::{erase, ErasedMiddleware, Middleware};
+use crate::observe::Metrics;
 use crate::outbound::{ClientFactory, Clients, Endpoint, ManagementApi};
 use crate::router::Router;
 use crate::service::{Parts, Service};
@@ -42,6 +43,8 @@ pub struct App {
     settings: Option<Settings>,
     clients: Option<Box<ClientFactory>>,
     fanout_queue: Option<Arc<dyn FanoutQueue>>,
+    /// The app's [`Metrics`] middleware, which also writes the fan-out consumer's lines.
+    metrics: Option<Metrics>,
 }
 
 impl App {
@@ -54,6 +57,7 @@ impl App {
             settings: None,
             clients: None,
             fanout_queue: None,
+            metrics: None,
         }
     }
 
@@ -63,6 +67,10 @@ impl App {
     where
         M: for<'a> Middleware<'a>,
     {
+        let any: &dyn std::any::Any = &middleware;
+        if let Some(metrics) = any.downcast_ref::<Metrics>() {
+            self.metrics.get_or_insert_with(|| metrics.clone());
+        }
         self.middleware.push(erase(middleware));
         self
     }
@@ -249,6 +257,7 @@ impl App {
             settings,
             clients: Clients::new(clients, endpoint),
             fanout,
+            metrics: self.metrics,
         }))
     }
 

@@ -18,20 +18,33 @@ use crate::router::{BoxFuture, HandlerResult};
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Writes one CloudWatch [Embedded Metric Format] line per event, synchronously as the event
-/// ends (no background task), each metric with the dimension `Route` and without dimensions
-/// (across routes, what the deployment template's alarms watch). In Lambda, stdout goes to
-/// CloudWatch Logs, which turns the lines into metrics.
+/// ends (no background task), and one per batch of fan-out records the function consumes. In
+/// Lambda, stdout goes to CloudWatch Logs, which turns the lines into metrics: nothing is sent
+/// from the function. Added with [`App::middleware`](crate::App::middleware), the same
+/// `Metrics` writes both kinds of line.
 ///
-/// | metric | unit | per event |
-/// |---|---|---|
-/// | `Events` | Count | 1 |
-/// | `Latency` | Milliseconds | the middleware chain and handler, end to end |
-/// | `MessageSize` | Bytes | the message body (0 for `$connect`/`$disconnect`) |
-/// | `Errors` | Count | 1 when the handler (or a middleware) returned an error |
-/// | `StoreErrors` | Count | 1 when that error was a failed store request |
-/// | `MessagesDelivered` | Count | messages the event's sends and broadcasts delivered |
-/// | `ConnectionsGone` | Count | recipients found gone (410), removed from the store |
-/// | `MessagesUndelivered` | Count | messages not delivered after every retry (429, 5xx) |
+/// An event's line has each metric twice: with the dimension `Route` (the route key) and
+/// without dimensions (across routes, what the deployment template's alarms watch). A fan-out
+/// batch's line has no dimension, so its sends add to the same across-routes figures.
+///
+/// | metric | unit | dimensions | emitted | value |
+/// |---|---|---|---|---|
+/// | `Events` | Count | `Route`; none | per event | 1 |
+/// | `Latency` | Milliseconds | `Route`; none | per event | the middleware chain and handler, end to end |
+/// | `MessageSize` | Bytes | `Route`; none | per event | the message body (0 for `$connect`/`$disconnect`) |
+/// | `Errors` | Count | `Route`; none | per event | 1 when the handler (or a middleware) returned an error |
+/// | `StoreErrors` | Count | `Route`; none | per event | 1 when that error was a failed store request |
+/// | `MessagesDelivered` | Count | `Route`; none | per event and per fan-out batch | messages the sends and broadcasts delivered |
+/// | `ConnectionsGone` | Count | `Route`; none | per event and per fan-out batch | recipients found gone (410), removed from the store |
+/// | `MessagesUndelivered` | Count | `Route`; none | per event and per fan-out batch | messages not delivered after every retry (429, 5xx), or given up on: a fan-out record expired or dead-lettered |
+/// | `MessagesQueued` | Count | `Route`; none | per event and per fan-out batch | members a room broadcast handed to the fan-out queue by id; in a batch, the members a room's cursor record was expanded into |
+/// | `FanoutRecords` | Count | none | per fan-out batch | records in the batch |
+/// | `FanoutRecordsRetried` | Count | none | per fan-out batch | records reported failed, which SQS delivers again |
+/// | `FanoutRecordsDeadLettered` | Count | none | per fan-out batch | records failed at their last receive ([`FanoutSettings::max_receives`](crate::settings::FanoutSettings::max_receives)): SQS moves them to the dead-letter queue |
+/// | `FanoutLatency` | Milliseconds | none | per fan-out batch | the batch's time in the consumer |
+///
+/// Over time, `MessagesQueued` is matched by the fan-out batches' `MessagesDelivered`,
+/// `ConnectionsGone` and `MessagesUndelivered`.
 ///
 /// [Embedded Metric Format]: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 ///
@@ -70,43 +83,108 @@ impl Metrics {
         outcome: Outcome,
         sends: crate::outbound::SendTotals,
     ) {
+        self.emit(
+            Some(route),
+            &[
+                ("Events", COUNT, 1.0),
+                ("Latency", MILLISECONDS, latency.as_secs_f64() * 1000.0),
+                ("MessageSize", "Bytes", size as f64),
+                ("Errors", COUNT, f64::from(u8::from(outcome != Outcome::Ok))),
+                (
+                    "StoreErrors",
+                    COUNT,
+                    f64::from(u8::from(outcome == Outcome::StoreError)),
+                ),
+                ("MessagesDelivered", COUNT, sends.delivered as f64),
+                ("ConnectionsGone", COUNT, sends.gone as f64),
+                ("MessagesUndelivered", COUNT, sends.undelivered as f64),
+                ("MessagesQueued", COUNT, sends.queued as f64),
+            ],
+        );
+    }
+
+    /// The line of one batch of fan-out records the function consumed (without dimensions).
+    pub(crate) fn fanout_batch(&self, batch: &FanoutBatch) {
+        self.emit(
+            None,
+            &[
+                ("FanoutRecords", COUNT, batch.records as f64),
+                ("FanoutRecordsRetried", COUNT, batch.retried as f64),
+                (
+                    "FanoutRecordsDeadLettered",
+                    COUNT,
+                    batch.dead_lettered as f64,
+                ),
+                (
+                    "FanoutLatency",
+                    MILLISECONDS,
+                    batch.elapsed.as_secs_f64() * 1000.0,
+                ),
+                ("MessagesDelivered", COUNT, batch.delivered as f64),
+                ("ConnectionsGone", COUNT, batch.gone as f64),
+                ("MessagesUndelivered", COUNT, batch.undelivered as f64),
+                ("MessagesQueued", COUNT, batch.queued as f64),
+            ],
+        );
+    }
+
+    /// One EMF line: these metrics per `route` and across routes, or (without a route) with no
+    /// dimension.
+    fn emit(&self, route: Option<&str>, metrics: &[(&str, &str, f64)]) {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let line = json!({
+        let names: Vec<_> = metrics
+            .iter()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+            .collect();
+        // Per route, and across routes (what the template's alarms watch).
+        let dimensions = match route {
+            Some(_) => json!([["Route"], []]),
+            None => json!([[]]),
+        };
+        let mut line = json!({
             "_aws": {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": &*self.namespace,
-                    // Per route, and across routes (what the template's alarms watch).
-                    "Dimensions": [["Route"], []],
-                    "Metrics": [
-                        {"Name": "Events", "Unit": "Count"},
-                        {"Name": "Latency", "Unit": "Milliseconds"},
-                        {"Name": "MessageSize", "Unit": "Bytes"},
-                        {"Name": "Errors", "Unit": "Count"},
-                        {"Name": "MessagesDelivered", "Unit": "Count"},
-                        {"Name": "ConnectionsGone", "Unit": "Count"},
-                        {"Name": "MessagesUndelivered", "Unit": "Count"},
-                        {"Name": "StoreErrors", "Unit": "Count"},
-                    ],
+                    "Dimensions": dimensions,
+                    "Metrics": names,
                 }],
             },
-            "Route": route,
-            "Events": 1,
-            "Latency": latency.as_secs_f64() * 1000.0,
-            "MessageSize": size,
-            "Errors": u8::from(outcome != Outcome::Ok),
-            "MessagesDelivered": sends.delivered,
-            "ConnectionsGone": sends.gone,
-            "MessagesUndelivered": sends.undelivered,
-            "StoreErrors": u8::from(outcome == Outcome::StoreError),
         });
+        if let Some(route) = route {
+            line["Route"] = json!(route);
+        }
+        for (name, _, value) in metrics {
+            // Whole numbers as integers: the lines stay as readable as the counts are.
+            line[*name] = if value.fract() == 0.0 && value.abs() < 1e15 {
+                json!(*value as i64)
+            } else {
+                json!(value)
+            };
+        }
         let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(err) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
             tracing::warn!(error = %err, "could not write the metrics line");
         }
     }
+}
+
+const COUNT: &str = "Count";
+const MILLISECONDS: &str = "Milliseconds";
+
+/// What one batch of fan-out records did, for [`Metrics::fanout_batch`].
+#[derive(Debug, Default)]
+pub(crate) struct FanoutBatch {
+    pub(crate) records: usize,
+    pub(crate) retried: usize,
+    pub(crate) dead_lettered: usize,
+    pub(crate) delivered: usize,
+    pub(crate) gone: usize,
+    pub(crate) undelivered: usize,
+    pub(crate) queued: usize,
+    pub(crate) elapsed: Duration,
 }
 
 impl std::fmt::Debug for Metrics {

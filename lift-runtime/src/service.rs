@@ -58,6 +58,7 @@ pub(crate) struct Parts {
     pub(crate) broadcast: Arc<BroadcastSettings>,
     pub(crate) clients: Clients,
     pub(crate) fanout: Option<Arc<Fanout>>,
+    pub(crate) metrics: Option<crate::observe::Metrics>,
 }
 
 /// An app ready to serve events: the routing table run on API Gateway WebSocket events
@@ -183,6 +184,7 @@ impl Service {
             clients: &self.inner.clients,
             store: &self.inner.store,
             config: &self.inner.broadcast,
+            metrics: self.inner.metrics.as_ref(),
         };
         let deadline = invocation
             .deadline

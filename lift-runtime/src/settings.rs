@@ -27,6 +27,7 @@
 //! | `LIFT_FANOUT_RATE` | 10000 | [`FanoutSettings::rate`] | fan-out |
 //! | `LIFT_FANOUT_CONSUMERS` | 10 | [`FanoutSettings::consumers`] | fan-out |
 //! | `LIFT_FANOUT_EXPIRY_SECS` | 300 | [`FanoutSettings::expiry`] | fan-out |
+//! | `LIFT_FANOUT_MAX_RECEIVES` | 3 | [`FanoutSettings::max_receives`] (the queue's `maxReceiveCount`) | fan-out metrics |
 //! | `LIFT_SESSION_TTL_SECS` | 7800 (2 h 10 min) | [`Settings::session_ttl`]; `0` turns sessions off | `$connect` |
 //! | `LIFT_LOCAL_ADDR` | `127.0.0.1:3001` | [`LocalSettings::addr`] | the emulator |
 //! | `RUST_LOG` | `info` | [`Settings::log_filter`] | the log subscriber [`App::run`](crate::App::run) installs |
@@ -133,7 +134,15 @@ pub struct FanoutSettings {
     /// Members a cursor record turns into id records before queuing a cursor for the rest.
     /// Default 50,000.
     pub expand_per_record: usize,
+    /// Deliveries of a record before SQS moves it to the dead-letter queue (the queue's
+    /// `maxReceiveCount`, 3 in the generated template): a consumer that fails a record at its
+    /// last receive counts it dead-lettered (`FanoutRecordsDeadLettered` of
+    /// [`Metrics`](crate::observe::Metrics)). Default 3. `LIFT_FANOUT_MAX_RECEIVES`.
+    pub max_receives: u32,
 }
+
+/// `maxReceiveCount` of the generated template's fan-out queue.
+pub(crate) const DEFAULT_MAX_RECEIVES: u32 = 3;
 
 /// The local emulator's settings ([`Settings::local`]). The defaults are API Gateway's.
 ///
@@ -266,6 +275,7 @@ impl Default for FanoutSettings {
             consumers: 10,
             ids_per_record: 500,
             expand_per_record: 50_000,
+            max_receives: DEFAULT_MAX_RECEIVES,
         }
     }
 }
@@ -342,6 +352,12 @@ impl Settings {
             "LIFT_FANOUT_CONSUMERS",
             var("LIFT_FANOUT_CONSUMERS"),
             &mut fanout.consumers,
+            number,
+        )?;
+        parse(
+            "LIFT_FANOUT_MAX_RECEIVES",
+            var("LIFT_FANOUT_MAX_RECEIVES"),
+            &mut fanout.max_receives,
             number,
         )?;
         let mut expiry = fanout.expiry.as_secs();

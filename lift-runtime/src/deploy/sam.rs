@@ -361,7 +361,7 @@ impl Template {
                     "MessageRetentionPeriod": 3_600,
                     "RedrivePolicy": {
                         "deadLetterTargetArn": { "Fn::GetAtt": ["FanoutDeadLetterQueue", "Arn"] },
-                        "maxReceiveCount": 3,
+                        "maxReceiveCount": crate::settings::DEFAULT_MAX_RECEIVES,
                     },
                 },
             }),

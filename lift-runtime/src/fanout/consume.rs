@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use tracing::Instrument;
 
 use crate::error::SendError;
+use crate::observe::{FanoutBatch, Metrics};
 use crate::outbound::{
     retryable, send_one, BroadcastSettings, Clients, ManagementApi, Outcome, Pacer,
 };
@@ -22,6 +23,8 @@ pub(crate) struct Consumer<'a> {
     pub(crate) clients: &'a Clients,
     pub(crate) store: &'a Arc<dyn ConnectionStore>,
     pub(crate) config: &'a BroadcastSettings,
+    /// Where the batch's EMF line goes, when the app has [`Metrics`].
+    pub(crate) metrics: Option<&'a Metrics>,
 }
 
 /// What one batch did, for the log line.
@@ -34,6 +37,34 @@ struct Tally {
     expanded: usize,
     expired: usize,
     duplicates: usize,
+    /// Messages this batch gave up on: failed for good, in expired records, or in records
+    /// dead-lettered by this failure.
+    undelivered: usize,
+    /// Failed records SQS delivers again.
+    retried: usize,
+    /// Failed records at their last receive: SQS moves them to the dead-letter queue.
+    dead_lettered: usize,
+}
+
+impl Tally {
+    /// A record reported failed: retried, or dead-lettered at its last receive (`ids` members
+    /// then never get the message).
+    fn failure(&mut self, record: &SqsMessage, ids: usize, max_receives: u32) -> BatchItemFailure {
+        let receives: u32 = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        if receives >= max_receives {
+            self.dead_lettered += 1;
+            self.undelivered += ids;
+        } else {
+            self.retried += 1;
+        }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = record.message_id.clone().unwrap_or_default();
+        failure
+    }
 }
 
 /// Consumes one SQS event of fan-out records: cursor records are expanded first (so other
@@ -45,6 +76,8 @@ pub(crate) async fn consume(
     deadline: Instant,
 ) -> SqsBatchResponse {
     let started = Instant::now();
+    let records = event.records.len();
+    let max_receives = c.fanout.config.max_receives;
     let mut tally = Tally::default();
     let mut failures = Vec::new();
     let mut tasks = Vec::new();
@@ -57,7 +90,7 @@ pub(crate) async fn consume(
                     reason,
                     "not a fan-out record; it stays on the queue until it reaches the dead-letter queue"
                 );
-                failures.push(failure(&record));
+                failures.push(tally.failure(&record, 0, max_receives));
             }
         }
     }
@@ -66,6 +99,7 @@ pub(crate) async fn consume(
     for (record, task) in tasks {
         if task.is_expired(now) {
             tally.expired += 1;
+            tally.undelivered += task.ids();
         } else if c.fanout.is_done(&task.key) {
             tally.duplicates += 1;
         } else if let Target::Rest { cursor, except } = &task.to {
@@ -76,7 +110,7 @@ pub(crate) async fn consume(
             if expanded {
                 c.fanout.mark_done(&task.key);
             } else {
-                failures.push(failure(&record));
+                failures.push(tally.failure(&record, 0, max_receives));
             }
         } else {
             sends.push((record, task));
@@ -94,7 +128,7 @@ pub(crate) async fn consume(
         {
             c.fanout.mark_done(&task.key);
         } else {
-            failures.push(failure(&record));
+            failures.push(tally.failure(&record, task.ids(), max_receives));
         }
     }
     let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -107,15 +141,35 @@ pub(crate) async fn consume(
         expired = t.expired,
         duplicates = t.duplicates,
         dropped = t.dropped,
-        failed_records = failures.len(),
+        retried = t.retried,
+        dead_lettered = t.dead_lettered,
         elapsed_ms,
         "fan-out batch"
     );
-    if !failures.is_empty() {
+    if t.retried > 0 {
         tracing::warn!(
-            failed_records = failures.len(),
-            "fan-out records failed: SQS delivers them again, then to the dead-letter queue"
+            retried = t.retried,
+            "fan-out records failed: SQS delivers them again"
         );
+    }
+    if t.dead_lettered > 0 {
+        tracing::error!(
+            dead_lettered = t.dead_lettered,
+            undelivered = t.undelivered,
+            "fan-out records failed at their last receive: SQS moves them to the dead-letter queue"
+        );
+    }
+    if let Some(metrics) = c.metrics {
+        metrics.fanout_batch(&FanoutBatch {
+            records,
+            retried: t.retried,
+            dead_lettered: t.dead_lettered,
+            delivered: t.sent,
+            gone: t.gone,
+            undelivered: t.undelivered,
+            queued: t.expanded,
+            elapsed: started.elapsed(),
+        });
     }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
@@ -125,12 +179,6 @@ pub(crate) async fn consume(
 fn parse(record: &SqsMessage) -> Result<Task, String> {
     let body = record.body.as_deref().ok_or("the record has no body")?;
     serde_json::from_str(body).map_err(|err| err.to_string())
-}
-
-fn failure(record: &SqsMessage) -> BatchItemFailure {
-    let mut failure = BatchItemFailure::default();
-    failure.item_identifier = record.message_id.clone().unwrap_or_default();
-    failure
 }
 
 /// Turns up to `expand_per_record` members after the cursor into id records, and the rest of
@@ -329,6 +377,7 @@ async fn settle(c: &Consumer<'_>, task: &Task, outcome: RecordOutcome, tally: &m
             // 403, 413: no retry will do better.
             tracing::warn!(connection_id = %id, error = %err, "a fan-out send failed for good");
             tally.dropped += 1;
+            tally.undelivered += 1;
         }
     }
     if again.is_empty() {

@@ -249,6 +249,14 @@ impl Task {
             .collect()
     }
 
+    /// The connection ids the record carries (0 for a cursor record).
+    pub(crate) fn ids(&self) -> usize {
+        match &self.to {
+            Target::Ids(ids) => ids.len(),
+            Target::Rest { .. } => 0,
+        }
+    }
+
     /// Whether a record carrying this message can be queued at all.
     pub(crate) fn fits(data: &str) -> bool {
         // JSON escaping may double the message; ids need a little room too.

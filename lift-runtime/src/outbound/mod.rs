@@ -72,6 +72,7 @@ struct SendCounters {
     delivered: AtomicUsize,
     gone: AtomicUsize,
     undelivered: AtomicUsize,
+    queued: AtomicUsize,
 }
 
 /// The Management API sends of one event so far: every `send`, `reply` and broadcast,
@@ -84,6 +85,8 @@ pub(crate) struct SendTotals {
     pub(crate) gone: usize,
     /// Messages not delivered: failed after the retries, or not attempted before the deadline.
     pub(crate) undelivered: usize,
+    /// Members a room broadcast handed to the fan-out queue (sent by other invocations).
+    pub(crate) queued: usize,
 }
 
 impl Outbound {
@@ -122,6 +125,7 @@ impl Outbound {
             delivered: self.sends.delivered.load(Ordering::Relaxed),
             gone: self.sends.gone.load(Ordering::Relaxed),
             undelivered: self.sends.undelivered.load(Ordering::Relaxed),
+            queued: self.sends.queued.load(Ordering::Relaxed),
         }
     }
 
@@ -261,6 +265,9 @@ impl Outbound {
             report.not_attempted.len(),
         );
         self.count(sent, gone, failed + not_attempted);
+        self.sends
+            .queued
+            .fetch_add(report.queued, Ordering::Relaxed);
         self.forget(&report.gone).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let (queued, queued_rest) = (report.queued, report.queued_rest);
