@@ -286,6 +286,15 @@ impl App {
             #[cfg(not(feature = "lambda"))]
             return Err("running in Lambda, but the `lambda` feature is off".into());
         }
+        // The emulator's spans are exported every second (in Lambda, by each invocation).
+        #[cfg(all(feature = "local", feature = "otlp"))]
+        tokio::spawn(async {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                crate::observe::otlp::flush().await;
+            }
+        });
         #[cfg(feature = "local")]
         return crate::local::run(self.emulator_service(false).await?).await;
         #[cfg(not(feature = "local"))]

@@ -42,7 +42,12 @@ impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
         let service = self.clone();
         Box::pin(async move {
             let invocation = invocation(&event.context);
-            Ok(service.handle_lambda(event.payload, invocation).await)
+            let response = service.handle_lambda(event.payload, invocation).await;
+            // The event's spans have ended: exported before the answer, as Lambda freezes the
+            // function after it.
+            #[cfg(feature = "otlp")]
+            crate::observe::otlp::flush().await;
+            Ok(response)
         })
     }
 }

@@ -15,6 +15,9 @@ use crate::middleware::{Middleware, Next};
 use crate::route_key::RouteKey;
 use crate::router::{BoxFuture, HandlerResult};
 
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
+
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Writes one CloudWatch [Embedded Metric Format] line per event, synchronously as the event
@@ -308,22 +311,51 @@ impl<'a> Middleware<'a> for RateLimit {
 /// Installs a log subscriber unless one is installed already: JSON lines in Lambda (one per
 /// event, with the `ws_event` span's request id, X-Ray trace header, connection id, route key and event type),
 /// readable lines elsewhere, filtered by `filter` ([`Settings::log_filter`](crate::Settings),
-/// `RUST_LOG`). [`App::run`](crate::App::run) calls it.
+/// `RUST_LOG`); with feature `otlp` and an OTLP endpoint in the environment, spans exported
+/// too ([`otlp_layer`]). [`App::run`](crate::App::run) calls it.
 #[cfg(any(feature = "lambda", feature = "local"))]
 pub(crate) fn init_logging(lambda: bool, filter: &str) {
     use tracing::subscriber::set_global_default;
+    use tracing_subscriber::layer::SubscriberExt;
+    let mut otlp_error = None;
+    let registry = tracing_subscriber::registry().with(env_filter(filter));
     let _ = if lambda {
-        set_global_default(lambda_subscriber(std::io::stdout, filter))
+        let subscriber = registry.with(json_layer(std::io::stdout));
+        set_global_default(subscriber.with(otlp_or_none(&mut otlp_error)))
     } else {
-        set_global_default(
-            tracing_subscriber::fmt()
-                .with_env_filter(env_filter(filter))
-                .finish(),
-        )
+        let subscriber = registry.with(tracing_subscriber::fmt::layer());
+        set_global_default(subscriber.with(otlp_or_none(&mut otlp_error)))
     };
     if let Err(err) = tracing_subscriber::EnvFilter::try_new(filter) {
         tracing::warn!(filter, error = %err, "RUST_LOG is not a log filter: logging at `info`");
     }
+    if let Some(err) = otlp_error {
+        tracing::error!(error = %err, "spans are not exported: the OTLP exporter did not start");
+    }
+}
+
+/// The OTLP layer when the environment asks for one; the error that kept it from starting in
+/// `error`.
+#[cfg(feature = "otlp")]
+fn otlp_or_none<S>(
+    error: &mut Option<crate::Error>,
+) -> Option<Box<dyn tracing_subscriber::Layer<S> + Send + Sync>>
+where
+    S: tracing::Subscriber
+        + for<'span> tracing_subscriber::registry::LookupSpan<'span>
+        + Send
+        + Sync,
+{
+    otlp::layer().unwrap_or_else(|err| {
+        *error = Some(err);
+        None
+    })
+}
+
+/// Without feature `otlp`, no layer.
+#[cfg(all(any(feature = "lambda", feature = "local"), not(feature = "otlp")))]
+fn otlp_or_none(_error: &mut Option<crate::Error>) -> Option<tracing_subscriber::layer::Identity> {
+    None
 }
 
 /// Without a transport nothing is logged by the runtime's own subscriber.
@@ -336,6 +368,21 @@ fn env_filter(filter: &str) -> tracing_subscriber::EnvFilter {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }
 
+/// JSON lines as Lambda's log subscriber writes them.
+#[cfg(any(feature = "lambda", feature = "local"))]
+fn json_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .without_time()
+        .with_writer(writer)
+}
+
 /// The subscriber [`App::run`](crate::App::run) installs in Lambda, writing JSON lines to
 /// `writer` (CloudWatch adds the time; each line carries the event's span fields), filtered by
 /// `filter` (`RUST_LOG` syntax, e.g. `info`): to capture an app's logs as Lambda writes them.
@@ -344,12 +391,43 @@ pub fn lambda_subscriber<W>(writer: W, filter: &str) -> impl tracing::Subscriber
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .without_time()
-        .with_env_filter(env_filter(filter))
-        .with_writer(writer)
-        .finish()
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing_subscriber::registry()
+        .with(env_filter(filter))
+        .with(json_layer(writer))
+}
+
+/// The layer exporting the app's spans to an OpenTelemetry collector over OTLP/HTTP
+/// (protobuf), when the environment names one (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; `None` otherwise). [`App::run`](crate::App::run) adds
+/// it to the subscriber it installs; call it for a subscriber of your own.
+///
+/// - Spans are exported by the service before each invocation answers (a Lambda function is
+///   frozen between invocations, so nothing is left to a background task): one request to the
+///   collector per invocation with spans, best made to a collector next to the function (the
+///   AWS Distro for OpenTelemetry Lambda layer listens on `localhost:4318`).
+/// - An event's span (`ws_event`) continues the invocation's X-Ray trace: the same trace id,
+///   the X-Ray segment as its parent. A fan-out record carries its broadcast's span context,
+///   so the consumer's span for the record (`fanout_record`) is in the broadcast's trace.
+/// - The usual variables apply: `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_SERVICE_NAME` (default: the
+///   Lambda function's name), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`.
+///
+/// ```no_run
+/// use tracing_subscriber::layer::SubscriberExt;
+/// # fn demo() -> Result<(), lift_runtime::Error> {
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracing_subscriber::fmt::layer())
+///     .with(lift_runtime::observe::otlp_layer()?);
+/// tracing::subscriber::set_global_default(subscriber).ok();
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "otlp")]
+pub fn otlp_layer<S>() -> Result<Option<impl tracing_subscriber::Layer<S>>, crate::Error>
+where
+    S: tracing::Subscriber
+        + for<'span> tracing_subscriber::registry::LookupSpan<'span>
+        + Send
+        + Sync,
+{
+    otlp::layer()
 }

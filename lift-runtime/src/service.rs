@@ -121,6 +121,7 @@ impl Service {
         let origin = crate::trace::Origin {
             request_id: invocation.request_id.clone(),
             trace_id: invocation.trace_id.clone(),
+            traceparent: None,
         };
         crate::trace::within(origin, self.handle_invocation(event, invocation)).await
     }
@@ -165,6 +166,8 @@ impl Service {
         );
         if let Some(trace_id) = &invocation.trace_id {
             span.record("trace_id", trace_id.as_str());
+            #[cfg(feature = "otlp")]
+            crate::observe::otlp::continue_xray(&span, trace_id);
         }
         let Some(fanout) = &self.inner.fanout else {
             let _guard = span.enter();
@@ -308,6 +311,8 @@ impl Service {
         );
         if let Some(trace_id) = &invocation.trace_id {
             span.record("trace_id", trace_id.as_str());
+            #[cfg(feature = "otlp")]
+            crate::observe::otlp::continue_xray(&span, trace_id);
         }
         let out = Outbound::new(
             api,

@@ -20,6 +20,10 @@ pub(crate) struct Origin {
     /// Its X-Ray trace header (`Root=1-...;Parent=...;Sampled=...`), when Lambda gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) trace_id: Option<String>,
+    /// The W3C `traceparent` of the span that handed the work on (feature `otlp`, when spans
+    /// are exported), so the work's spans join its trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) traceparent: Option<String>,
 }
 
 /// Runs `work` as the invocation `origin`.

@@ -13,9 +13,12 @@ use axum::routing::{get, post};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
+/// An invocation waiting for `/next`: request id, event, X-Ray trace header.
+type Invocation = (String, Vec<u8>, Option<String>);
+
 #[derive(Default)]
 struct Queue {
-    events: Mutex<VecDeque<(String, Vec<u8>)>>,
+    events: Mutex<VecDeque<Invocation>>,
     responses: Mutex<HashMap<String, Value>>,
     /// When each invocation was answered.
     answered_at: Mutex<HashMap<String, Instant>>,
@@ -57,11 +60,17 @@ impl RuntimeApi {
 
     /// Queues an invocation with this request id and event.
     pub fn invoke(&self, request_id: &str, event: impl Into<Vec<u8>>) {
-        self.queue
-            .events
-            .lock()
-            .unwrap()
-            .push_back((request_id.to_owned(), event.into()));
+        self.invoke_traced(request_id, event, None);
+    }
+
+    /// Queues an invocation with this request id, event and X-Ray trace header (what Lambda
+    /// sends as `Lambda-Runtime-Trace-Id`).
+    pub fn invoke_traced(&self, request_id: &str, event: impl Into<Vec<u8>>, trace: Option<&str>) {
+        self.queue.events.lock().unwrap().push_back((
+            request_id.to_owned(),
+            event.into(),
+            trace.map(str::to_owned),
+        ));
         self.queue.event_queued.notify_one();
     }
 
@@ -134,7 +143,7 @@ async fn next(State(queue): State<Arc<Queue>>) -> (HeaderMap, Vec<u8>) {
     loop {
         let queued = queue.event_queued.notified();
         let event = queue.events.lock().unwrap().pop_front();
-        if let Some((id, event)) = event {
+        if let Some((id, event, trace)) = event {
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
@@ -153,6 +162,9 @@ async fn next(State(queue): State<Arc<Queue>>) -> (HeaderMap, Vec<u8>) {
                     .unwrap(),
             );
             headers.insert("content-type", "application/json".parse().unwrap());
+            if let Some(trace) = trace {
+                headers.insert("lambda-runtime-trace-id", trace.parse().unwrap());
+            }
             return (headers, event);
         }
         queued.await;

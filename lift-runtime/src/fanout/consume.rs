@@ -347,6 +347,10 @@ fn record_span(task: &Task) -> tracing::Span {
     if let Some(trace) = crate::trace::trace_header() {
         span.record("trace_id", trace.as_str());
     }
+    #[cfg(feature = "otlp")]
+    if let Some(parent) = origin.and_then(|o| o.traceparent.as_deref()) {
+        crate::observe::otlp::continue_traceparent(&span, parent);
+    }
     span
 }
 

@@ -57,7 +57,7 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
             cursor: cursor.clone(),
             except: h.except.map(str::to_owned),
         },
-        origin: crate::trace::current(),
+        origin: origin(),
     };
     let mut queued = Vec::new();
     let mut queued_rest = false;
@@ -122,6 +122,18 @@ pub(crate) async fn broadcast(h: Handoff<'_>) -> Result<BroadcastReport, SendErr
         }
     }
     Ok(report)
+}
+
+/// Where the records come from: this invocation, and the current span when spans are exported
+/// (so the consumers' spans join its trace).
+fn origin() -> Option<crate::trace::Origin> {
+    #[allow(unused_mut)]
+    let mut origin = crate::trace::current()?;
+    #[cfg(feature = "otlp")]
+    {
+        origin.traceparent = crate::observe::otlp::traceparent();
+    }
+    Some(origin)
 }
 
 /// The broadcast without hand-off: every member read and sent to in this invocation (the

@@ -272,8 +272,14 @@ pub(crate) struct LazyTls {
     https: Arc<std::sync::OnceLock<hyper_rustls::HttpsConnector<HttpConnector>>>,
 }
 
+impl std::fmt::Debug for LazyTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LazyTls")
+    }
+}
+
 impl LazyTls {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         LazyTls {
             http: HttpConnector::new(),
             https: Arc::default(),
