@@ -37,7 +37,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 #[cfg(any(feature = "lambda", feature = "local"))]
-pub(crate) use http::{HttpManagement, HttpShared, LazyTls};
+pub(crate) use http::{HttpManagement, HttpShared};
+#[cfg(feature = "otlp")]
+pub(crate) use http::LazyTls;
 pub(crate) use management::MAX_MESSAGE_SIZE;
 pub(crate) use management::{ClientFactory, Clients, Endpoint};
 pub use management::{ConnectionInfo, ManagementApi};
