@@ -612,3 +612,35 @@ fn the_keepalive_route_is_a_mock_integration_api_gateway_answers_itself() {
     let bare = Template::new(&chat::router()).to_json();
     assert!(bare["Resources"].get("KeepaliveRoute").is_none());
 }
+
+#[test]
+fn with_history_the_replay_route_is_deployed_and_the_function_keeps_it() {
+    let mut template = Template::new(&chat::router());
+    template.history = Some(std::time::Duration::from_secs(300));
+    let template = template.to_json();
+    let resources = &template["Resources"];
+    let route = &resources["RouteLiftReplay"]["Properties"];
+    assert_eq!(route["RouteKey"], "lift:replay");
+    // Served by the function, like the app's own routes, and deployed with them.
+    assert_eq!(
+        route["Target"],
+        json!({"Fn::Sub": "integrations/${Integration}"})
+    );
+    let deployed = resources["Deployment"]["DependsOn"].as_array().unwrap();
+    assert!(deployed.contains(&json!("RouteLiftReplay")));
+    assert_eq!(
+        resources["Function"]["Properties"]["Environment"]["Variables"]["LIFT_HISTORY_SECS"],
+        "300"
+    );
+    let (ok, output) = cfn_lint("history-template", &template);
+    assert!(ok, "cfn-lint refused the template:\n{output}");
+
+    // Without it, neither.
+    let bare = Template::new(&chat::router()).to_json();
+    assert!(bare["Resources"].get("RouteLiftReplay").is_none());
+    assert!(
+        bare["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+            .get("LIFT_HISTORY_SECS")
+            .is_none()
+    );
+}

@@ -49,6 +49,8 @@ conformance![
     deleting_a_sessions_connection_parks_its_rooms,
     a_session_that_moved_on_is_not_parked_by_its_old_connection,
     remove_many_parks_the_sessions_of_gone_connections,
+    history_is_numbered_per_room_and_read_in_order,
+    history_numbers_are_distinct_under_concurrency,
 ];
 
 /// An app whose routes touch the store in known ways.
@@ -66,6 +68,15 @@ mod counting {
         for room in rooms {
             ctx.join(&room).await?;
         }
+        Ok(())
+    }
+
+    /// Says hello to room `h`.
+    #[ws_route("shout")]
+    async fn shout(ctx: &WsContext) -> WsResult {
+        ctx.room("h")
+            .broadcast(&serde_json::json!({"type": "hello"}))
+            .await?;
         Ok(())
     }
 
@@ -206,6 +217,73 @@ async fn dynamodb_requests_per_operation_are_as_documented() {
         .unwrap();
     assert_eq!(members.len(), 7);
     assert_eq!(counter.all(), [("Query".to_owned(), 3)].into());
+}
+
+#[tokio::test]
+async fn dynamodb_requests_of_history_are_as_documented() {
+    use lift_runtime::store::ConnectionStore;
+    use lift_runtime::{App, Settings};
+    use lift_tests::events::{connect_event_for, message_event};
+
+    lift_tests::init_tracing();
+    let (store, counter) = dynamodb::store("history_counts").await;
+    let store = store.page_size(3);
+    let sink = lift_tests::sink::Sink::default();
+    let service = App::new(counting::router())
+        .store(store.clone())
+        .management_api(sink.connect())
+        .settings(Settings {
+            history: Some(std::time::Duration::from_secs(60)),
+            ..Settings::default()
+        })
+        .service()
+        .await
+        .expect("the app's service");
+    for id in ["h1=", "h2="] {
+        let mut event = connect_event_for(id);
+        event["queryStringParameters"]["rooms"] = "h".into();
+        lift_tests::handle_json(&service, event).await;
+    }
+    // A room broadcast with history: the room's counter, the kept message, beside the members'
+    // page.
+    counter.reset();
+    let shout = || message_event("h1=", "shout", r#"{"action":"shout"}"#);
+    lift_tests::handle_json(&service, shout()).await;
+    assert_eq!(
+        counter.all(),
+        [
+            ("UpdateItem".to_owned(), 1),
+            ("PutItem".to_owned(), 1),
+            ("Query".to_owned(), 1)
+        ]
+        .into()
+    );
+    assert_eq!(
+        sink.last("h2=").as_deref(),
+        Some(r#"{"type":"hello","room":"h","seq":1}"#)
+    );
+    lift_tests::handle_json(&service, shout()).await;
+    lift_tests::handle_json(&service, shout()).await;
+    // A replay of three messages: the caller's record, and one query for the entries and the
+    // counter.
+    counter.reset();
+    let replay = message_event(
+        "h2=",
+        "lift:replay",
+        r#"{"action":"lift:replay","since":{"h":0}}"#,
+    );
+    lift_tests::handle_json(&service, replay).await;
+    assert_eq!(
+        counter.all(),
+        [("GetItem".to_owned(), 1), ("Query".to_owned(), 1)].into()
+    );
+    let replayed: serde_json::Value = serde_json::from_str(&sink.last("h2=").unwrap()).unwrap();
+    assert_eq!(replayed["type"], "replayed");
+    assert_eq!(
+        replayed["rooms"]["h"],
+        serde_json::json!({"since": 0, "last": 3, "replayed": 3, "missed": false, "more": false})
+    );
+    assert_eq!(store.history("h", 0, 10).await.unwrap().entries.len(), 3);
 }
 
 /// Connections `u00=`.. in two rooms each.

@@ -33,9 +33,10 @@ function randomSessionId() {
 }
 /** The connection under a generated client: calls, events, keep-alive, reconnects. */
 export class LiftSocket {
-    constructor(url, options, routeField, keepalive, sessions) {
+    constructor(url, options, routeField, keepalive, sessions, replayRoute = null) {
         this.routeField = routeField;
         this.keepalive = keepalive;
+        this.replayRoute = replayRoute;
         this.socket = null;
         this.listeners = new Map();
         this.pending = new Map();
@@ -45,6 +46,10 @@ export class LiftSocket {
         this.attempt = 0;
         this.opened = false;
         this.closed = false;
+        /** Numbered broadcasts taken, by room (apps with history). */
+        this.seen = new Map();
+        /** While a replay runs: the live numbered frames held back until it is done. */
+        this.held = null;
         this.session =
             sessions && options.session !== false ? options.session ?? randomSessionId() : undefined;
         const params = {
@@ -197,6 +202,8 @@ export class LiftSocket {
             this.armKeepalive();
             resolve?.();
             this.emit("open", { reconnected });
+            if (reconnected)
+                this.replay(socket);
         };
         socket.onmessage = (event) => this.receive(event.data);
         let ended = false;
@@ -248,6 +255,16 @@ export class LiftSocket {
         }
         if (typeof frame === "object" && frame !== null && !Array.isArray(frame)) {
             const object = frame;
+            if (this.replayRoute !== null && typeof object.seq === "number" && typeof object.room === "string") {
+                // A numbered room broadcast: each number once, and none before a replay is done.
+                if (this.taken(object.room, object.seq))
+                    return;
+                if (this.held !== null) {
+                    this.held.push({ room: object.room, seq: object.seq, frame });
+                    return;
+                }
+                this.take(object.room, object.seq);
+            }
             const call = typeof object.requestId === "number" ? this.pending.get(object.requestId) : undefined;
             if (call !== undefined && typeof object.requestId === "number") {
                 this.pending.delete(object.requestId);
@@ -289,6 +306,82 @@ export class LiftSocket {
         }
         this.emit("frame", frame);
     }
+    /** Hands a frame to its listeners: by its `type`, else as a `frame` event. */
+    dispatch(frame) {
+        const type = frame.type;
+        if (typeof type === "string" && this.listeners.get(type)?.size) {
+            this.emit(type, frame);
+            return;
+        }
+        this.emit("frame", frame);
+    }
+    /** Whether this room's number was taken already. */
+    taken(room, seq) {
+        const seen = this.seen.get(room);
+        return seen !== undefined && (seq <= seen.contiguous || seen.past.has(seq));
+    }
+    /** Notes a room's number as taken. */
+    take(room, seq) {
+        let seen = this.seen.get(room);
+        if (!seen) {
+            // The first number of a room starts it: what came before is not this client's.
+            this.seen.set(room, (seen = { contiguous: seq, past: new Set() }));
+            return;
+        }
+        seen.past.add(seq);
+        while (seen.past.delete(seen.contiguous + 1))
+            seen.contiguous += 1;
+        if (seen.past.size > 1000) {
+            // A number that never comes (a broadcast the server could not keep): skip past it.
+            seen.contiguous = Math.min(...seen.past) - 1;
+            while (seen.past.delete(seen.contiguous + 1))
+                seen.contiguous += 1;
+        }
+    }
+    /** After a reconnect: asks the app for the numbered broadcasts of each room since the last
+     * one taken, holding live ones back until they are in; then takes the held ones in order. */
+    replay(socket, attempt = 0) {
+        if (this.replayRoute === null || this.seen.size === 0 || this.socket !== socket)
+            return;
+        const since = {};
+        for (const [room, seen] of this.seen)
+            since[room] = seen.contiguous;
+        this.held ?? (this.held = []);
+        this.call(this.replayRoute, { since }, undefined, false).then((answer) => {
+            if (this.socket !== socket)
+                return;
+            let more = false;
+            for (const [room, report] of Object.entries(answer.rooms ?? {})) {
+                more || (more = report.more);
+                this.emit("replayed", { room, replayed: report.replayed, missed: report.missed });
+            }
+            if (more)
+                return this.replay(socket);
+            this.release();
+        }, (error) => {
+            if (this.socket !== socket || this.closed || error.code === "disconnected")
+                return;
+            if (attempt < 3) {
+                setTimeout(() => this.replay(socket, attempt + 1), 500 * (attempt + 1));
+            }
+            else {
+                // The app does not replay: live frames go on as they come.
+                this.release();
+            }
+        });
+    }
+    /** Takes the frames held during a replay, in order of their numbers. */
+    release() {
+        const held = this.held ?? [];
+        this.held = null;
+        held.sort((a, b) => (a.room === b.room ? a.seq - b.seq : a.room < b.room ? -1 : 1));
+        for (const { room, seq, frame } of held) {
+            if (this.taken(room, seq))
+                continue;
+            this.take(room, seq);
+            this.dispatch(frame);
+        }
+    }
     failPending(code, message) {
         for (const call of this.pending.values()) {
             clearTimeout(call.timer);
@@ -315,10 +408,12 @@ const ROUTE_FIELD = ["action"];
 const KEEPALIVE = "ping";
 /** Whether the app resumes sessions (`?session=ID`) after a reconnect. */
 const SESSIONS = true;
+/** The route that replays a room's history after a reconnect, if the app keeps it. */
+const REPLAY = "lift:replay";
 /** A connection to the app: a method per route, events by frame type. */
 export class Client extends LiftSocket {
     constructor(url, options) {
-        super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS);
+        super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS, REPLAY);
     }
     /** Opens a connection: see {@link connect}. */
     static open(url, options = {}) {

@@ -18,6 +18,11 @@ async fn main() -> Result<(), lift_runtime::Error> {
     // `{"action":"ping"}` is answered `{"type":"pong"}` by API Gateway itself (no invocation):
     // what a client sends when idle, so the connection outlives API Gateway's 10 idle minutes.
     settings.keepalive_route = Some("ping".to_owned());
+    // Five minutes of room history (unless LIFT_HISTORY_SECS says otherwise): a client back
+    // from a reconnect gets what it missed, in order (the generated client asks by itself).
+    if std::env::var_os("LIFT_HISTORY_SECS").is_none() {
+        settings.history = Some(std::time::Duration::from_secs(5 * 60));
+    }
     let mut app = App::new(app::chat::router()).settings(settings);
     // With LIFT_ALLOWED_ORIGINS (`https://chat.example.com,http://localhost:3001`), browsers
     // may connect only from those pages (403 otherwise); clients without `Origin` still may.

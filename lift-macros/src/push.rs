@@ -12,9 +12,19 @@ use syn::{Attribute, Item, LitStr};
 use crate::errors::Errors;
 use crate::exports::Exports;
 
-/// Frame types the generated TypeScript client uses for itself (`error` is the error frame,
-/// `pong` the keep-alive's answer, the others its own events).
-const RESERVED: &[&str] = &["error", "pong", "open", "close", "reconnecting", "frame"];
+/// Frame types the runtime and the generated TypeScript client use for themselves (`error` is
+/// the error frame, `pong` the keep-alive's answer, `replayed` a history replay's report,
+/// `presence` a room's joins and leaves, the others the client's own events).
+const RESERVED: &[&str] = &[
+    "error",
+    "pong",
+    "replayed",
+    "presence",
+    "open",
+    "close",
+    "reconnecting",
+    "frame",
+];
 
 /// A pushed frame of the app.
 pub struct Push {
@@ -94,8 +104,8 @@ pub fn take(item: &mut Item, errors: &mut Errors) -> Option<Push> {
         errors.push(syn::Error::new(
             tag.span(),
             format!(
-                "the frame type `{value}` is reserved (`error` frames, the keep-alive's `pong`, \
-                 and the generated client's own events: {}): choose another name",
+                "the frame type `{value}` is reserved (the runtime's own frames and the generated \
+                 client's events: {}): choose another name",
                 RESERVED.join(", ")
             ),
         ));

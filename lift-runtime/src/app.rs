@@ -249,8 +249,13 @@ impl App {
         let fanout = self
             .fanout_queue
             .map(|queue| Arc::new(Fanout::new(settings.fanout.clone(), queue)));
+        // Apps with room history serve the replay route.
+        let router = match settings.history {
+            Some(_) => self.router.with_builtin(&crate::replay::ROUTE),
+            None => self.router,
+        };
         Ok(Service::new(Parts {
-            router: self.router,
+            router,
             middleware: self.middleware,
             store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
             broadcast: Arc::new(settings.broadcast.clone()),

@@ -79,9 +79,13 @@ impl WsContext {
     }
 
     /// The connection store.
-    #[cfg(feature = "testing")]
     pub(crate) fn store(&self) -> &dyn ConnectionStore {
         &*self.store
+    }
+
+    /// When this event's sends should stop: its deadline less the headroom.
+    pub(crate) fn sends_cutoff(&self) -> std::time::Instant {
+        self.out.cutoff()
     }
 
     /// What this event's sends did so far (for [`observe::Metrics`](crate::observe::Metrics)).

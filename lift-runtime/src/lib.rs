@@ -94,6 +94,7 @@ mod local;
 mod middleware;
 pub mod observe;
 mod outbound;
+mod replay;
 mod retry;
 mod route_key;
 mod router;

@@ -33,6 +33,11 @@ impl RouteKey {
     pub(crate) const DISCONNECT: &'static str = "$disconnect";
     /// `$default`.
     pub(crate) const DEFAULT: &'static str = "$default";
+    /// The built-in replay route of apps with room history ([`Settings::history`]): a client
+    /// back from a reconnect asks it for the room messages it missed.
+    ///
+    /// [`Settings::history`]: crate::Settings::history
+    pub(crate) const REPLAY: &'static str = "lift:replay";
 
     /// Parses a key as API Gateway writes it in an event's `requestContext.routeKey`.
     pub(crate) fn parse(key: &str) -> RouteKey {

@@ -151,6 +151,9 @@ impl<T: ?Sized> NotRouted for Probe<T> {}
 pub struct Router {
     routes: &'static [RouteInfo],
     pushes: &'static [PushInfo],
+    /// A route of the runtime's own (the replay route of apps with history), served when the
+    /// app has no route of that key.
+    builtin: Option<&'static RouteInfo>,
 }
 
 /// A frame the server pushes, declared with `#[ws_push("type")]` (see
@@ -185,6 +188,7 @@ impl Router {
         Router {
             routes,
             pushes: &[],
+            builtin: None,
         }
     }
 
@@ -194,6 +198,15 @@ impl Router {
         Router {
             routes: self.routes,
             pushes,
+            builtin: self.builtin,
+        }
+    }
+
+    /// This router, serving `route` too unless the app has a route of its key.
+    pub(crate) fn with_builtin(self, route: &'static RouteInfo) -> Self {
+        Router {
+            builtin: Some(route),
+            ..self
         }
     }
 
@@ -209,7 +222,10 @@ impl Router {
 
     /// The route with this key, if the app handles it.
     pub(crate) fn route(&self, key: &str) -> Option<&'static RouteInfo> {
-        self.routes.iter().find(|route| route.key == key)
+        self.routes
+            .iter()
+            .find(|route| route.key == key)
+            .or(self.builtin.filter(|route| route.key == key))
     }
 
     /// The route API Gateway selects for a message whose selection field (`action` by default)

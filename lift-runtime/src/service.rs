@@ -322,7 +322,8 @@ impl Service {
             connection_id,
             *route == RouteKey::Connect,
             self.inner.fanout.clone(),
-        );
+        )
+        .with_history(self.inner.settings.history);
         let parts = ContextParts {
             route: resolved.key,
             request_id: invocation.request_id,

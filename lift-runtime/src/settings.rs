@@ -29,6 +29,7 @@
 //! | `LIFT_FANOUT_EXPIRY_SECS` | 300 | [`FanoutSettings::expiry`] | fan-out |
 //! | `LIFT_FANOUT_MAX_RECEIVES` | 3 | [`FanoutSettings::max_receives`] (the queue's `maxReceiveCount`) | fan-out metrics |
 //! | `LIFT_SESSION_TTL_SECS` | 7800 (2 h 10 min) | [`Settings::session_ttl`]; `0` turns sessions off | `$connect` |
+//! | `LIFT_HISTORY_SECS` | `0` (off) | [`Settings::history`]: how long room broadcasts are kept for replay | room broadcasts, the replay route |
 //! | `LIFT_LOCAL_ADDR` | `127.0.0.1:3001` | [`LocalSettings::addr`] | the emulator |
 //! | `RUST_LOG` | `info` | [`Settings::log_filter`] | the log subscriber [`App::run`](crate::App::run) installs |
 //! | `AWS_LAMBDA_RUNTIME_API` | unset | set by Lambda: [`App::run`](crate::App::run) runs on `lambda_runtime` rather than the emulator | `App::run`, `App::service` |
@@ -77,6 +78,13 @@ pub struct Settings {
     /// parameter is then the app's own). Default 2 h 10 min, a little over API Gateway's
     /// maximum connection lifetime. `LIFT_SESSION_TTL_SECS` (`0`: off).
     pub session_ttl: Option<Duration>,
+    /// Room history, off by default: how long each room broadcast is kept for replay. With it,
+    /// every room broadcast whose message is a JSON object is numbered per room: the frame
+    /// gains `"room"` and `"seq"` (1, 2, 3...), and a client that reconnects asks for what it
+    /// missed with the built-in replay route (see the README's "History"; the generated client
+    /// does it by itself). Each broadcast then costs two store requests more (the room's
+    /// counter, the kept message). `LIFT_HISTORY_SECS` (`0`: off).
+    pub history: Option<Duration>,
     /// How sends and broadcasts are paced and retried.
     pub broadcast: BroadcastSettings,
     /// When room broadcasts are handed to the fan-out queue (see [`fanout`](crate::fanout)).
@@ -244,6 +252,7 @@ impl Default for Settings {
             log_filter: "info".to_owned(),
             keepalive_route: None,
             session_ttl: Some(crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK),
+            history: None,
             broadcast: BroadcastSettings::default(),
             fanout: FanoutSettings::default(),
             local: LocalSettings::default(),
@@ -368,6 +377,11 @@ impl Settings {
             number,
         )?;
         fanout.expiry = Duration::from_secs(expiry);
+        if let Some(keep) = var("LIFT_HISTORY_SECS") {
+            let mut secs = 0u64;
+            parse("LIFT_HISTORY_SECS", Some(keep), &mut secs, number)?;
+            settings.history = (secs > 0).then(|| Duration::from_secs(secs));
+        }
         if let Some(ttl) = var("LIFT_SESSION_TTL_SECS") {
             let mut secs = 0u64;
             parse("LIFT_SESSION_TTL_SECS", Some(ttl), &mut secs, number)?;

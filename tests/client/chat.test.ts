@@ -157,6 +157,53 @@ await test("the client resumes its session: back in its rooms after a drop and a
   bob.close();
 });
 
+await test("history: no room message is lost or doubled when the socket is killed under the client", async () => {
+  const ana = await connect(wsUrl, { query: { name: "ana" }, reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
+  const bob = await connect(wsUrl, { query: { name: "bob" } });
+  await Promise.all([ana.join({ room: "history" }), bob.join({ room: "history" })]);
+  const texts: string[] = [];
+  const seqs: number[] = [];
+  ana.on("message", (m) => {
+    if (m.room !== "history") return;
+    texts.push(m.text);
+    seqs.push((m as { seq?: number }).seq ?? -1);
+  });
+  const replays: Array<{ replayed: number; missed: boolean }> = [];
+  ana.on("replayed", (report) => replays.push(report));
+  let id = (await ana.whoami()).connectionId;
+  const total = 300;
+  for (let i = 1; i <= total; i++) {
+    bob.sendMessage({ room: "history", text: `h${i}` });
+    if (i % 50 === 25) {
+      // The socket dies under the client (1006, a lost network) while bob goes on talking.
+      const reopened = next<{ reconnected: boolean }>((resolve) => ana.on("open", resolve), "the reconnect");
+      const response = await fetch(new URL(`/_lift/close/${encodeURIComponent(id)}?code=1006`, base), {
+        method: "POST",
+      });
+      assert.equal(response.status, 204);
+      await reopened;
+      id = (await ana.whoami()).connectionId;
+    }
+  }
+  await next<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (texts.length >= total) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
+  }, `${total} messages (${texts.length} so far)`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(texts, Array.from({ length: total }, (_, i) => `h${i + 1}`));
+  assert.ok(seqs.every((seq, i) => i === 0 || seq === (seqs[i - 1] ?? 0) + 1), `seqs ${seqs.join(",")}`);
+  assert.ok(replays.length >= 6, `${replays.length} replays`);
+  assert.ok(replays.every((r) => !r.missed));
+  // What bob said while ana was away came back by replay.
+  assert.ok(replays.some((r) => r.replayed > 0), JSON.stringify(replays));
+  ana.close();
+  bob.close();
+});
+
 await test("a refused handshake rejects connect", async () => {
   // The chat refuses a connection without a name (400).
   await rejectsWith(connect(wsUrl, { reconnect: false }), "refused");

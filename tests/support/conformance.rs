@@ -424,3 +424,83 @@ pub async fn remove_many_parks_the_sessions_of_gone_connections(store: &dyn Conn
     }
     assert!(live_ids(store).await.is_empty());
 }
+
+fn entry(seq: u64, text: &str) -> lift_runtime::store::HistoryEntry {
+    lift_runtime::store::HistoryEntry {
+        seq,
+        frame: format!(r#"{{"text":"{text}","room":"r","seq":{seq}}}"#),
+        expires_at: SystemTime::now() + Duration::from_secs(60),
+    }
+}
+
+/// Room history: numbers per room from 1, entries read back in order after a number, a page
+/// at a time, with the room's last number; expired entries invisible.
+pub async fn history_is_numbered_per_room_and_read_in_order(store: &dyn ConnectionStore) {
+    assert_eq!(store.history("quiet", 0, 10).await.unwrap().last, 0);
+    let mut seqs = Vec::new();
+    for _ in 0..5 {
+        seqs.push(store.next_seq("hist-a").await.unwrap());
+    }
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    assert_eq!(
+        store.next_seq("hist-b").await.unwrap(),
+        1,
+        "numbers are per room"
+    );
+    // Saved out of order (concurrent broadcasts), read in order; 3 was never saved (a failed
+    // write), 4 has expired.
+    for seq in [2, 1, 5] {
+        store
+            .save_history("hist-a", &entry(seq, &format!("m{seq}")))
+            .await
+            .unwrap();
+    }
+    let mut expired = entry(4, "m4");
+    expired.expires_at = SystemTime::now() - Duration::from_secs(1);
+    store.save_history("hist-a", &expired).await.unwrap();
+    let page = store.history("hist-a", 0, 10).await.unwrap();
+    assert_eq!(page.last, 5);
+    let read: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+    assert_eq!(read, [1, 2, 5]);
+    assert_eq!(
+        page.entries[0],
+        entry(1, "m1").with_expiry(page.entries[0].expires_at)
+    );
+    assert_eq!(
+        secs(page.entries[0].expires_at),
+        secs(entry(1, "").expires_at)
+    );
+    // After a number, at most `limit`.
+    let page = store.history("hist-a", 1, 1).await.unwrap();
+    assert_eq!(page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+    assert_eq!(page.last, 5);
+    let page = store.history("hist-a", 5, 10).await.unwrap();
+    assert!(page.entries.is_empty());
+    assert_eq!(page.last, 5);
+    // The other room has its own.
+    assert!(store
+        .history("hist-b", 0, 10)
+        .await
+        .unwrap()
+        .entries
+        .is_empty());
+}
+
+/// Many broadcasts numbered at once get distinct numbers, none skipped.
+pub async fn history_numbers_are_distinct_under_concurrency(store: &dyn ConnectionStore) {
+    let numbers = futures_util::future::join_all((0..40).map(|_| store.next_seq("busy"))).await;
+    let mut numbers: Vec<u64> = numbers.into_iter().map(Result::unwrap).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+}
+
+trait WithExpiry {
+    fn with_expiry(self, at: SystemTime) -> Self;
+}
+
+impl WithExpiry for lift_runtime::store::HistoryEntry {
+    fn with_expiry(mut self, at: SystemTime) -> Self {
+        self.expires_at = at;
+        self
+    }
+}

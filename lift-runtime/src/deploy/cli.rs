@@ -45,6 +45,7 @@ fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
             let settings = app.described_settings();
             template.route_selection = settings.route_selection.clone();
             template.keepalive_route = settings.keepalive_route.clone();
+            template.history = settings.history;
             template_options(template, &args[1..])?.to_json()
         }
         Some("asyncapi") => asyncapi(app, &program),

@@ -85,6 +85,10 @@ export interface ClientEvents {
   reconnecting: { attempt: number; delayMs: number; code: number };
   /** An error frame no call is waiting for (a one-way message's, or the server's own). */
   error: ErrorFrame;
+  /** After a reconnect, a room's history was replayed (apps with `Settings::history`):
+   * `replayed` messages came again; `missed`: some were no longer kept (the client got every
+   * message it could, in order). */
+  replayed: { room: string; replayed: number; missed: boolean };
   /** Any other frame (text, or a `type` nobody listens to). */
   frame: unknown;
 }
@@ -113,6 +117,23 @@ interface SocketLike {
   onerror: ((event: unknown) => void) | null;
 }
 
+/** What a client took of one room's numbered broadcasts (apps with history). */
+interface RoomSeen {
+  /** Every number up to this one was taken. */
+  contiguous: number;
+  /** Numbers taken past `contiguous`. */
+  past: Set<number>;
+}
+
+/** What a replay reports of a room. */
+interface ReplayReport {
+  since: number;
+  last: number;
+  replayed: number;
+  missed: boolean;
+  more: boolean;
+}
+
 interface Pending {
   route: string;
   loose: boolean;
@@ -138,6 +159,10 @@ export class LiftSocket<F extends object> {
   private closed = false;
   private idle: ReturnType<typeof setTimeout> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
+  /** Numbered broadcasts taken, by room (apps with history). */
+  private readonly seen = new Map<string, RoomSeen>();
+  /** While a replay runs: the live numbered frames held back until it is done. */
+  private held: Array<{ room: string; seq: number; frame: object }> | null = null;
   /** The session this client connects with (kept across reconnects), if the app has sessions. */
   readonly session: string | undefined;
 
@@ -147,6 +172,7 @@ export class LiftSocket<F extends object> {
     private readonly routeField: readonly string[],
     private readonly keepalive: string | null,
     sessions: boolean,
+    private readonly replayRoute: string | null = null,
   ) {
     this.session =
       sessions && options.session !== false ? options.session ?? randomSessionId() : undefined;
@@ -311,6 +337,7 @@ export class LiftSocket<F extends object> {
       this.armKeepalive();
       resolve?.();
       this.emit("open", { reconnected });
+      if (reconnected) this.replay(socket);
     };
     socket.onmessage = (event) => this.receive(event.data);
     let ended = false;
@@ -362,7 +389,16 @@ export class LiftSocket<F extends object> {
       }
     }
     if (typeof frame === "object" && frame !== null && !Array.isArray(frame)) {
-      const object = frame as { requestId?: unknown; type?: unknown };
+      const object = frame as { requestId?: unknown; type?: unknown; room?: unknown; seq?: unknown };
+      if (this.replayRoute !== null && typeof object.seq === "number" && typeof object.room === "string") {
+        // A numbered room broadcast: each number once, and none before a replay is done.
+        if (this.taken(object.room, object.seq)) return;
+        if (this.held !== null) {
+          this.held.push({ room: object.room, seq: object.seq, frame });
+          return;
+        }
+        this.take(object.room, object.seq);
+      }
       const call = typeof object.requestId === "number" ? this.pending.get(object.requestId) : undefined;
       if (call !== undefined && typeof object.requestId === "number") {
         this.pending.delete(object.requestId);
@@ -399,6 +435,81 @@ export class LiftSocket<F extends object> {
       }
     }
     this.emit("frame", frame);
+  }
+
+  /** Hands a frame to its listeners: by its `type`, else as a `frame` event. */
+  private dispatch(frame: object): void {
+    const type = (frame as { type?: unknown }).type;
+    if (typeof type === "string" && this.listeners.get(type)?.size) {
+      this.emit(type, frame);
+      return;
+    }
+    this.emit("frame", frame);
+  }
+
+  /** Whether this room's number was taken already. */
+  private taken(room: string, seq: number): boolean {
+    const seen = this.seen.get(room);
+    return seen !== undefined && (seq <= seen.contiguous || seen.past.has(seq));
+  }
+
+  /** Notes a room's number as taken. */
+  private take(room: string, seq: number): void {
+    let seen = this.seen.get(room);
+    if (!seen) {
+      // The first number of a room starts it: what came before is not this client's.
+      this.seen.set(room, (seen = { contiguous: seq, past: new Set() }));
+      return;
+    }
+    seen.past.add(seq);
+    while (seen.past.delete(seen.contiguous + 1)) seen.contiguous += 1;
+    if (seen.past.size > 1000) {
+      // A number that never comes (a broadcast the server could not keep): skip past it.
+      seen.contiguous = Math.min(...seen.past) - 1;
+      while (seen.past.delete(seen.contiguous + 1)) seen.contiguous += 1;
+    }
+  }
+
+  /** After a reconnect: asks the app for the numbered broadcasts of each room since the last
+   * one taken, holding live ones back until they are in; then takes the held ones in order. */
+  private replay(socket: SocketLike, attempt = 0): void {
+    if (this.replayRoute === null || this.seen.size === 0 || this.socket !== socket) return;
+    const since: Record<string, number> = {};
+    for (const [room, seen] of this.seen) since[room] = seen.contiguous;
+    this.held ??= [];
+    this.call<{ rooms?: Record<string, ReplayReport> }>(this.replayRoute, { since }, undefined, false).then(
+      (answer) => {
+        if (this.socket !== socket) return;
+        let more = false;
+        for (const [room, report] of Object.entries(answer.rooms ?? {})) {
+          more ||= report.more;
+          this.emit("replayed", { room, replayed: report.replayed, missed: report.missed });
+        }
+        if (more) return this.replay(socket);
+        this.release();
+      },
+      (error: LiftError) => {
+        if (this.socket !== socket || this.closed || error.code === "disconnected") return;
+        if (attempt < 3) {
+          setTimeout(() => this.replay(socket, attempt + 1), 500 * (attempt + 1));
+        } else {
+          // The app does not replay: live frames go on as they come.
+          this.release();
+        }
+      },
+    );
+  }
+
+  /** Takes the frames held during a replay, in order of their numbers. */
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    held.sort((a, b) => (a.room === b.room ? a.seq - b.seq : a.room < b.room ? -1 : 1));
+    for (const { room, seq, frame } of held) {
+      if (this.taken(room, seq)) continue;
+      this.take(room, seq);
+      this.dispatch(frame);
+    }
   }
 
   private failPending(code: string, message: string): void {

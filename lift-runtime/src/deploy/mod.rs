@@ -70,10 +70,10 @@ use crate::router::{PushInfo, RouteInfo, Router};
 /// A route as API Gateway needs it.
 #[derive(Clone, Debug)]
 pub(crate) struct ApiRoute {
-    key: &'static str,
-    kind: RouteKind,
+    pub(crate) key: &'static str,
+    pub(crate) kind: RouteKind,
     /// The app's handler, when it has one.
-    info: Option<&'static RouteInfo>,
+    pub(crate) info: Option<&'static RouteInfo>,
 }
 
 impl ApiRoute {

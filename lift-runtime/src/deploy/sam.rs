@@ -47,6 +47,10 @@ pub struct Template {
     /// invocation); keep it the app's
     /// ([`Settings::keepalive_route`](crate::Settings::keepalive_route)). Default none.
     pub keepalive_route: Option<String>,
+    /// Room history ([`Settings::history`](crate::Settings::history)): the built-in replay
+    /// route is deployed, and the function gets `LIFT_HISTORY_SECS`. `your-app template` sets
+    /// it from the app's settings. Default none.
+    pub history: Option<std::time::Duration>,
     /// How long the function's logs and the stage's access logs are kept, in days (a value
     /// CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, ...). Default 30. `None`: the
     /// function logs to the group Lambda makes itself, kept for ever.
@@ -114,6 +118,7 @@ impl Template {
             environment: Vec::new(),
             fanout_consumers: Some(10),
             keepalive_route: None,
+            history: None,
             log_retention_days: Some(30),
             access_logs: true,
             account_log_role: true,
@@ -130,7 +135,7 @@ impl Template {
     /// would collide.
     fn route_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
-        for route in &self.routes {
+        for route in &self.all_routes() {
             let mut id = String::from("Route");
             let mut upper = true;
             for c in route.key.chars() {
@@ -154,6 +159,19 @@ impl Template {
             ids.push(id);
         }
         ids
+    }
+
+    /// The app's routes, and the runtime's replay route with history.
+    fn all_routes(&self) -> Vec<ApiRoute> {
+        let mut routes = self.routes.clone();
+        if self.history.is_some() {
+            routes.push(ApiRoute {
+                key: RouteKey::REPLAY,
+                kind: crate::route_key::RouteKind::Message,
+                info: None,
+            });
+        }
+        routes
     }
 
     /// The template, as CloudFormation JSON (SAM transform).
@@ -186,7 +204,7 @@ impl Template {
         let route_ids = self.route_ids();
         // The deployment comes after every route and route response.
         let mut deployed = route_ids.clone();
-        for (route, id) in self.routes.iter().zip(&route_ids) {
+        for (route, id) in self.all_routes().iter().zip(&route_ids) {
             let mut properties = json!({
                 "ApiId": api,
                 "RouteKey": route.key,
@@ -242,6 +260,12 @@ impl Template {
                 json!({ "Ref": "FanoutQueue" }),
             );
             variables.insert("LIFT_FANOUT_CONSUMERS".into(), json!(consumers.to_string()));
+        }
+        if let Some(keep) = self.history {
+            variables.insert(
+                "LIFT_HISTORY_SECS".into(),
+                json!(keep.as_secs().to_string()),
+            );
         }
         for (key, value) in &self.environment {
             variables.insert(key.clone(), json!(value));

@@ -44,6 +44,15 @@ const MEMBERS: &[&str] = &[
     "receive",
     "failPending",
     "emit",
+    "seen",
+    "held",
+    "session",
+    "replayRoute",
+    "dispatch",
+    "taken",
+    "take",
+    "replay",
+    "release",
 ];
 
 /// A TypeScript module that is a typed client of the app: one self-contained file (no
@@ -170,6 +179,10 @@ pub fn typescript(app: &App) -> String {
         None => "null".to_owned(),
     };
     let sessions = settings.session_ttl.is_some();
+    let replay = match settings.history {
+        Some(_) => Value::String(crate::route_key::RouteKey::REPLAY.to_owned()).to_string(),
+        None => "null".to_owned(),
+    };
     let declarations = types.declarations();
     let methods = methods.trim_end();
     format!(
@@ -194,11 +207,13 @@ pub fn typescript(app: &App) -> String {
          const KEEPALIVE: string | null = {keepalive_literal};\n\
          /** Whether the app resumes sessions (`?session=ID`) after a reconnect. */\n\
          const SESSIONS: boolean = {sessions};\n\
+         /** The route that replays a room's history after a reconnect, if the app keeps it. */\n\
+         const REPLAY: string | null = {replay};\n\
          \n\
          /** A connection to the app: a method per route, events by frame type. */\n\
          export class Client extends LiftSocket<Frames> {{\n  \
          private constructor(url: string, options: ConnectOptions) {{\n    \
-         super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS);\n  }}\n\n  \
+         super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS, REPLAY);\n  }}\n\n  \
          /** Opens a connection: see {{@link connect}}. */\n  \
          static open(url: string, options: ConnectOptions = {{}}): Promise<Client> {{\n    \
          const client = new Client(url, options);\n    \

@@ -25,6 +25,7 @@
 #[cfg(any(feature = "lambda", feature = "local"))]
 mod http;
 mod management;
+mod numbered;
 mod pace;
 mod room;
 mod send;
@@ -36,10 +37,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-#[cfg(any(feature = "lambda", feature = "local"))]
-pub(crate) use http::{HttpManagement, HttpShared};
 #[cfg(feature = "otlp")]
 pub(crate) use http::LazyTls;
+#[cfg(any(feature = "lambda", feature = "local"))]
+pub(crate) use http::{HttpManagement, HttpShared};
 pub(crate) use management::MAX_MESSAGE_SIZE;
 pub(crate) use management::{ClientFactory, Clients, Endpoint};
 pub use management::{ConnectionInfo, ManagementApi};
@@ -66,6 +67,8 @@ pub(crate) struct Outbound {
     sends: SendCounters,
     /// Where a big room's broadcast hands its members off, when the app has a queue.
     fanout: Option<Arc<crate::fanout::Fanout>>,
+    /// How long room broadcasts are kept for replay, when the app has history.
+    history: Option<std::time::Duration>,
 }
 
 /// What the sends of one event did, counted as they finish.
@@ -113,7 +116,21 @@ impl Outbound {
             caller_opening,
             sends: SendCounters::default(),
             fanout,
+            history: None,
         }
+    }
+
+    /// Numbers room broadcasts and keeps them for `keep` ([`Settings::history`]).
+    ///
+    /// [`Settings::history`]: crate::Settings::history
+    pub(crate) fn with_history(mut self, keep: Option<std::time::Duration>) -> Self {
+        self.history = keep;
+        self
+    }
+
+    /// When sends should stop: the deadline less the headroom.
+    pub(crate) fn cutoff(&self) -> Instant {
+        self.config.cutoff(self.deadline)
     }
 
     /// The caller's connection id.

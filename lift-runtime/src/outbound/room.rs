@@ -49,7 +49,10 @@ impl<'a> Room<'a> {
         message: &T,
     ) -> Result<BroadcastReport, SendError> {
         let out = self.out;
-        let data = out.serialise(message)?;
+        let mut data = out.serialise(message)?;
+        if let Some(keep) = out.history {
+            data = super::numbered::numbered(&*out.store, self.name, data, keep).await;
+        }
         if let Some(fanout) = &out.fanout {
             let started = Instant::now();
             // Boxed: the hand-off's state is large and rare, and would otherwise be part of

@@ -5,7 +5,10 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 
-use super::{Connection, ConnectionStore, Member, MemberPage, Pages, Session, DEFAULT_PAGE_SIZE};
+use super::{
+    Connection, ConnectionStore, HistoryEntry, HistoryPage, Member, MemberPage, Pages, Session,
+    DEFAULT_PAGE_SIZE,
+};
 use crate::error::StoreError;
 
 /// Connections in memory: the default for the local emulator and tests.
@@ -38,6 +41,8 @@ struct Inner {
     /// room => connection id => user
     rooms: HashMap<String, BTreeMap<String, Option<String>>>,
     sessions: HashMap<String, Session>,
+    /// room => its last number and its kept entries, in order.
+    history: HashMap<String, (u64, std::collections::VecDeque<HistoryEntry>)>,
 }
 
 impl Default for MemoryStore {
@@ -284,6 +289,55 @@ impl ConnectionStore for MemoryStore {
             inner.sessions.insert(session.id.clone(), session.clone());
         });
         Ok(())
+    }
+
+    async fn next_seq(&self, room: &str) -> Result<u64, StoreError> {
+        Ok(self.with(|inner| {
+            let (last, _) = inner.history.entry(room.to_owned()).or_default();
+            *last += 1;
+            *last
+        }))
+    }
+
+    async fn save_history(&self, room: &str, entry: &HistoryEntry) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        self.with(|inner| {
+            let (_, entries) = inner.history.entry(room.to_owned()).or_default();
+            // Expired entries go as new ones come: a room's history does not grow for ever.
+            while entries.front().is_some_and(|e| e.expires_at <= now) {
+                entries.pop_front();
+            }
+            // In order of `seq`, whatever order concurrent broadcasts saved them in.
+            let at = entries.partition_point(|e| e.seq < entry.seq);
+            if entries.get(at).is_none_or(|e| e.seq != entry.seq) {
+                entries.insert(at, entry.clone());
+            }
+        });
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let now = SystemTime::now();
+        Ok(self.with(|inner| match inner.history.get(room) {
+            None => HistoryPage::default(),
+            Some((last, entries)) => {
+                let from = entries.partition_point(|e| e.seq <= after);
+                HistoryPage {
+                    entries: entries
+                        .range(from..)
+                        .filter(|e| e.expires_at > now)
+                        .take(limit)
+                        .cloned()
+                        .collect(),
+                    last: *last,
+                }
+            }
+        }))
     }
 
     async fn list(&self) -> Result<Vec<Connection>, StoreError> {

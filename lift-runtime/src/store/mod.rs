@@ -20,11 +20,16 @@
 //! | connection | `CONN#{id}` | `META` | `user`, `metadata` (JSON text), `connected_at` (epoch ms), `expires_at`, `rooms` (string set), `gsi1pk` = `USER#{user}`, `gsi1sk` = `CONN#{id}` |
 //! | membership | `ROOM#{room}` | `CONN#{id}` | `connection_id`, `user`, `expires_at` |
 //! | session | `SESSION#{id}` | `META` | `user`, `connection_id`, `rooms` (string set), `metadata`, `parked` (bool), `expires_at` |
+//! | room history counter ([`Settings::history`](crate::Settings::history)) | `HIST#{room}` | `SEQ` | `seq` (number: the room's last) |
+//! | room history entry | `HIST#{room}` | `MSG#{seq, 20 digits}` | `frame` (the JSON sent), `expires_at` |
 //!
 //! A connection of a session has `session` too.
 //!
 //! There are no counters or other items every request writes to (no hot keys): a room's
-//! members are spread over its own partition, a user's connections over the index.
+//! members are spread over its own partition, a user's connections over the index. With room
+//! history on, each room has one counter every broadcast to it writes: DynamoDB takes about
+//! 1,000 writes a second on one item, so a room with history takes up to about 1,000
+//! broadcasts a second (each broadcast still reaches any number of members).
 //!
 //! ## Access patterns (requests per call)
 //!
@@ -43,6 +48,14 @@
 //! | `list` | `Scan` pages (the whole table: for small apps and tools) |
 //! | `session`, `save_session` | 1 `GetItem` (consistent), 1 `PutItem` |
 //! | `delete`, `remove_many` of a connection in a session | 1 `UpdateItem` more each (the park, on condition that the session is still the connection's) |
+//! | `next_seq`, `save_history` (each room broadcast, with history) | 1 `UpdateItem` (the counter, `ADD`), 1 `PutItem` |
+//! | `history` (a replay) | 1 consistent `Query` per 1,000 items (entries and, after them, the counter); 1 `GetItem` of the counter more when a page fills first |
+//!
+//! Room history, per broadcast: 2 requests more (the counter, the entry), whatever the room's
+//! size, so a room of N members costs 2 + ⌈N/page size⌉ requests instead of ⌈N/page size⌉. A
+//! replay of K messages costs the caller's `GetItem` and ⌈K/100⌉ `Query` requests (a replay reads
+//! 100 entries a page). An entry of a 1 KB frame is one write unit; its storage is billed until
+//! TTL deletes it.
 //!
 //! Sessions, per `$connect` with `?session=ID`: a new or parked session costs 1 `GetItem` and
 //! 1 `PutItem` beside the connection's own write; taking over a session whose connection is
@@ -159,6 +172,36 @@ impl Session {
             ..current.clone()
         })
     }
+}
+
+/// A room message kept for replay ([`Settings::history`](crate::Settings::history)): the
+/// frame as it was sent, with its `room` and `seq`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Its number in the room: 1, 2, 3... in the order the room's broadcasts were numbered.
+    pub seq: u64,
+    /// The frame as members got it (JSON text).
+    pub frame: String,
+    /// When it stops being kept: expired entries are invisible.
+    pub expires_at: SystemTime,
+}
+
+/// Part of a room's history, from [`ConnectionStore::history`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Kept entries after the one asked from, in order of `seq`.
+    pub entries: Vec<HistoryEntry>,
+    /// The room's last number given out (0 when it has none): entries between the last one
+    /// returned and this one were not kept, expired, or are past the page.
+    pub last: u64,
+}
+
+/// What a store without history answers when asked for it.
+fn no_history() -> StoreError {
+    StoreError::new(
+        "this store keeps no room history: implement ConnectionStore::next_seq, save_history and history, or turn history off (Settings::history = None)",
+        None,
+    )
 }
 
 /// What a store without sessions answers when asked for one.
@@ -284,6 +327,31 @@ pub trait ConnectionStore: Send + Sync + 'static {
     async fn save_session(&self, session: &Session) -> Result<(), StoreError> {
         let _ = session;
         Err(no_sessions())
+    }
+
+    /// The next number of `room`'s history: 1 for its first broadcast, then one more each time,
+    /// atomically across processes. The default (a store without history) is an error.
+    async fn next_seq(&self, room: &str) -> Result<u64, StoreError> {
+        let _ = room;
+        Err(no_history())
+    }
+
+    /// Keeps a broadcast of `room` until its `expires_at`. The default is an error.
+    async fn save_history(&self, room: &str, entry: &HistoryEntry) -> Result<(), StoreError> {
+        let _ = (room, entry);
+        Err(no_history())
+    }
+
+    /// `room`'s kept entries numbered after `after`, in order, at most `limit` of them, with
+    /// the room's last number. The default is an error.
+    async fn history(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let _ = (room, after, limit);
+        Err(no_history())
     }
 
     /// Every live connection. Reads the whole store (a DynamoDB `Scan`): for small apps, tools

@@ -7,6 +7,8 @@
 #[cfg(feature = "dynamodb")]
 mod env;
 #[cfg(feature = "dynamodb")]
+mod history;
+#[cfg(feature = "dynamodb")]
 mod item;
 #[cfg(feature = "dynamodb")]
 mod requests;

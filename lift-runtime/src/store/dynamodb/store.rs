@@ -21,7 +21,8 @@ use super::table;
 use crate::error::StoreError;
 use crate::retry::Backoff;
 use crate::store::{
-    Connection, ConnectionStore, Member, MemberPage, Pages, Session, DEFAULT_PAGE_SIZE,
+    Connection, ConnectionStore, HistoryEntry, HistoryPage, Member, MemberPage, Pages, Session,
+    DEFAULT_PAGE_SIZE,
 };
 
 /// The name of the global secondary index on users.
@@ -489,6 +490,27 @@ impl ConnectionStore for DynamoDbStore {
     /// One `PutItem`.
     async fn save_session(&self, session: &Session) -> Result<(), StoreError> {
         self.put_session(session).await
+    }
+
+    /// One `UpdateItem` (the room's counter).
+    async fn next_seq(&self, room: &str) -> Result<u64, StoreError> {
+        self.next_history_seq(room).await
+    }
+
+    /// One `PutItem`.
+    async fn save_history(&self, room: &str, entry: &HistoryEntry) -> Result<(), StoreError> {
+        self.put_history(room, entry).await
+    }
+
+    /// One consistent `Query` per 1,000 items read (one `GetItem` more when `limit` entries
+    /// came before the counter).
+    async fn history(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        self.read_history(room, after, limit).await
     }
 
     async fn list(&self) -> Result<Vec<Connection>, StoreError> {
