@@ -13,6 +13,8 @@
 //! # let _ = app;
 //! ```
 
+#[cfg(all(feature = "jwt", any(feature = "lambda", feature = "local")))]
+mod jwks;
 #[cfg(feature = "jwt")]
 mod jwt;
 mod limits;

@@ -37,7 +37,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-#[cfg(feature = "otlp")]
+#[cfg(all(
+    any(feature = "lambda", feature = "local"),
+    any(feature = "otlp", feature = "jwt")
+))]
 pub(crate) use http::LazyTls;
 #[cfg(any(feature = "lambda", feature = "local"))]
 pub(crate) use http::{HttpManagement, HttpShared};
