@@ -244,3 +244,69 @@ async fn tokens_never_appear_in_the_logs() {
         );
     }
 }
+
+/// A token that expires during the connection: until then messages are handled; after, a
+/// message gets `token_expired` (and is not handled) and the connection is closed. Room
+/// broadcasts stop reaching it too (its record expires with the token).
+#[tokio::test]
+async fn a_token_that_expires_mid_connection_ends_it() {
+    let emulator = start_chat_with(JwtAuth::hs256(SECRET).leeway(std::time::Duration::ZERO)).await;
+    let short = hs256(&claims(json!({"exp": now() + 2})), SECRET);
+    let mut ana = Client::try_connect(&format!("{}/?token={short}", emulator.url()))
+        .await
+        .unwrap();
+    assert_eq!(ana.whoami().await["name"], "Ana");
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    ana.send_json(json!({"action": "whoami", "requestId": 9}))
+        .await;
+    let frame = ana.recv_json().await;
+    assert_eq!(
+        (frame["code"].as_str(), frame["requestId"].as_u64()),
+        (Some("token_expired"), Some(9)),
+        "{frame}"
+    );
+    let (code, _) = ana.closed().await;
+    assert_eq!(code, 1000);
+    // Nothing of it is left to reach.
+    lift_tests::eventually("the connection is gone", || async {
+        emulator.connection_ids().is_empty()
+    })
+    .await;
+}
+
+/// A fresh token presented on the open connection (`lift:token`) keeps it going past the first
+/// one's expiry; a token of another subject, or one that does not verify, is refused and
+/// changes nothing.
+#[tokio::test]
+async fn a_fresh_token_on_the_open_connection_keeps_it_going() {
+    let emulator = start_chat_with(JwtAuth::hs256(SECRET).leeway(std::time::Duration::ZERO)).await;
+    let short = hs256(&claims(json!({"exp": now() + 2})), SECRET);
+    let mut ana = Client::try_connect(&format!("{}/?token={short}", emulator.url()))
+        .await
+        .unwrap();
+    let refresh = |token: String| json!({"action": "lift:token", "token": token, "requestId": 1});
+    // Another subject, and a bad signature: refused, the connection goes on.
+    let other = hs256(&claims(json!({"sub": "u-2"})), SECRET);
+    ana.send_json(refresh(other)).await;
+    assert_eq!(ana.recv_json().await["code"], "token_subject");
+    let forged = hs256(
+        &claims(json!({})),
+        b"another secret, just as long as the real one",
+    );
+    ana.send_json(refresh(forged)).await;
+    assert_eq!(ana.recv_json().await["code"], "unauthorized");
+    // A fresh token of the same subject.
+    let exp = now() + 600;
+    let fresh = hs256(&claims(json!({"exp": exp, "name": "Ana Fresh"})), SECRET);
+    ana.send_json(refresh(fresh)).await;
+    assert_eq!(
+        ana.recv_json().await,
+        json!({"type": "token", "exp": exp, "requestId": 1})
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let who = ana.whoami().await;
+    assert_eq!(who["name"], "Ana", "the user stays the one it connected as");
+    let id = who["connectionId"].as_str().unwrap();
+    let stored = emulator.store().get(id).await.unwrap().unwrap();
+    assert_eq!(stored.metadata["claims"]["name"], "Ana Fresh");
+}

@@ -33,10 +33,11 @@ function randomSessionId() {
 }
 /** The connection under a generated client: calls, events, keep-alive, reconnects. */
 export class LiftSocket {
-    constructor(url, options, routeField, keepalive, sessions, replayRoute = null) {
+    constructor(url, options, routeField, keepalive, sessions, replayRoute = null, tokenRoute = null) {
         this.routeField = routeField;
         this.keepalive = keepalive;
         this.replayRoute = replayRoute;
+        this.tokenRoute = tokenRoute;
         this.socket = null;
         this.listeners = new Map();
         this.pending = new Map();
@@ -75,6 +76,7 @@ export class LiftSocket {
     close(code = 1000, reason = "") {
         this.closed = true;
         clearTimeout(this.idle);
+        clearTimeout(this.renew);
         clearTimeout(this.retry);
         this.failPending("closed", "the client was closed");
         this.socket?.close(code, reason);
@@ -181,6 +183,65 @@ export class LiftSocket {
         }, after);
     }
     open(resolve, reject) {
+        const getToken = this.options.getToken;
+        if (!getToken)
+            return this.connectWith(this.url, resolve, reject);
+        Promise.resolve()
+            .then(getToken)
+            .then((token) => {
+            const param = encodeURIComponent(this.options.tokenParam ?? "token");
+            const url = `${this.url}${this.url.includes("?") ? "&" : "?"}${param}=${encodeURIComponent(token)}`;
+            if (!this.closed)
+                this.connectWith(url, resolve, reject, token);
+        }, (error) => {
+            const failure = new LiftError("refused", `getToken failed: ${String(error)}`);
+            if (reject)
+                return reject(failure);
+            this.emit("close", { code: 1006, reason: failure.message, willReconnect: false });
+            this.closed = true;
+        });
+    }
+    /** The seconds since the epoch a JWT expires at (its `exp`), if it says. */
+    static expiry(token) {
+        try {
+            const payload = token.split(".")[1] ?? "";
+            const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+            const exp = JSON.parse(json).exp;
+            return typeof exp === "number" ? exp : undefined;
+        }
+        catch {
+            return undefined;
+        }
+    }
+    /** Presents a fresh token on the open connection a minute before `token` expires (or at
+     * four fifths of its life when that is sooner), then the next one. */
+    scheduleRenewal(socket, token) {
+        clearTimeout(this.renew);
+        const getToken = this.options.getToken;
+        const exp = LiftSocket.expiry(token);
+        if (this.tokenRoute === null || !getToken || exp === undefined)
+            return;
+        const left = exp * 1000 - Date.now();
+        const delay = Math.max(1000, Math.min(left - 60000, left * 0.8));
+        this.renew = setTimeout(() => {
+            if (this.socket !== socket || this.closed)
+                return;
+            Promise.resolve()
+                .then(getToken)
+                .then((fresh) => this.call(this.tokenRoute, { token: fresh }, undefined, false).then(() => this.scheduleRenewal(socket, fresh)))
+                .catch((error) => {
+                // An app that checks no tokens has no such route: nothing to renew.
+                if (error instanceof LiftError && error.code === "unknown_route")
+                    return;
+                // Tried again soon; if the token expires first, the server closes the connection
+                // and the reconnect gets a fresh one.
+                if (this.socket === socket && !this.closed) {
+                    this.renew = setTimeout(() => this.scheduleRenewal(socket, token), 5000);
+                }
+            });
+        }, delay);
+    }
+    connectWith(url, resolve, reject, token) {
         const WebSocketClass = this.options.WebSocket ??
             globalThis.WebSocket;
         if (!WebSocketClass) {
@@ -189,7 +250,7 @@ export class LiftSocket {
                 return reject(error);
             throw error;
         }
-        const socket = new WebSocketClass(this.url, this.options.protocols);
+        const socket = new WebSocketClass(url, this.options.protocols);
         this.socket = socket;
         let isOpen = false;
         socket.onopen = () => {
@@ -204,6 +265,8 @@ export class LiftSocket {
             this.emit("open", { reconnected });
             if (reconnected)
                 this.replay(socket);
+            if (token !== undefined)
+                this.scheduleRenewal(socket, token);
         };
         socket.onmessage = (event) => this.receive(event.data);
         let ended = false;
@@ -218,6 +281,7 @@ export class LiftSocket {
                 return;
             ended = true;
             clearTimeout(this.idle);
+            clearTimeout(this.renew);
             this.failPending("disconnected", `the connection closed (${event.code}) before the reply`);
             if (!isOpen && !this.opened) {
                 this.closed = true;
@@ -410,10 +474,12 @@ const KEEPALIVE = "ping";
 const SESSIONS = true;
 /** The route that replays a room's history after a reconnect, if the app keeps it. */
 const REPLAY = "lift:replay";
+/** The route a fresh token is presented on (apps with `JwtAuth`; with `getToken`). */
+const TOKEN = "lift:token";
 /** A connection to the app: a method per route, events by frame type. */
 export class Client extends LiftSocket {
     constructor(url, options) {
-        super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS, REPLAY);
+        super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS, REPLAY, TOKEN);
     }
     /** Opens a connection: see {@link connect}. */
     static open(url, options = {}) {

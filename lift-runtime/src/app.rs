@@ -71,6 +71,11 @@ impl App {
         if let Some(metrics) = any.downcast_ref::<Metrics>() {
             self.metrics.get_or_insert_with(|| metrics.clone());
         }
+        // Tokens expire: the app serves the route a client presents a fresh one on.
+        #[cfg(feature = "jwt")]
+        if any.is::<crate::auth::JwtAuth>() {
+            self.router = self.router.with_builtin(&crate::auth::TOKEN_ROUTE);
+        }
         self.middleware.push(erase(middleware));
         self
     }

@@ -19,6 +19,8 @@ pub(crate) struct Connecting {
     /// Behind a lock: handlers join rooms through `&WsContext`.
     rooms: Mutex<Vec<String>>,
     response_headers: Vec<(&'static str, String)>,
+    /// The record expires by then at the latest (a token's `exp`).
+    expires_by: Option<SystemTime>,
 }
 
 impl Connecting {
@@ -36,6 +38,12 @@ impl Connecting {
 
     pub(crate) fn claims(&self) -> Option<&Value> {
         self.claims.as_ref()
+    }
+
+    /// The record expires by `at` at the latest.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn expire_by(&mut self, at: SystemTime) {
+        self.expires_by = Some(self.expires_by.map_or(at, |by| by.min(at)));
     }
 
     pub(crate) fn set_response_header(&mut self, name: &'static str, value: String) {
@@ -107,6 +115,9 @@ impl Connecting {
         }
         let mut connection = Connection::new(id, connected_at);
         connection.expires_at = connected_at.max(SystemTime::now()) + ttl;
+        if let Some(by) = self.expires_by {
+            connection.expires_at = connection.expires_at.min(by);
+        }
         connection.user = self.user;
         connection.metadata = metadata;
         connection.session = session;

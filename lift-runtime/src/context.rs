@@ -78,6 +78,14 @@ impl WsContext {
         self.connecting.as_ref()?.owner()
     }
 
+    /// On `$connect`: the record expires by `at` at the latest (a token's `exp`).
+    #[cfg(feature = "jwt")]
+    pub(crate) fn expire_by(&mut self, at: std::time::SystemTime) {
+        if let Some(connecting) = self.connecting.as_mut() {
+            connecting.expire_by(at);
+        }
+    }
+
     /// The connection store.
     pub(crate) fn store(&self) -> &dyn ConnectionStore {
         &*self.store

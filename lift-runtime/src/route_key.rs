@@ -38,6 +38,9 @@ impl RouteKey {
     ///
     /// [`Settings::history`]: crate::Settings::history
     pub(crate) const REPLAY: &'static str = "lift:replay";
+    /// The built-in route of apps with [`JwtAuth`](crate::auth::JwtAuth): a client presents a
+    /// fresh token on its open connection before the last one expires.
+    pub(crate) const TOKEN: &'static str = "lift:token";
 
     /// Parses a key as API Gateway writes it in an event's `requestContext.routeKey`.
     pub(crate) fn parse(key: &str) -> RouteKey {

@@ -151,9 +151,9 @@ impl<T: ?Sized> NotRouted for Probe<T> {}
 pub struct Router {
     routes: &'static [RouteInfo],
     pushes: &'static [PushInfo],
-    /// A route of the runtime's own (the replay route of apps with history), served when the
-    /// app has no route of that key.
-    builtin: Option<&'static RouteInfo>,
+    /// Routes of the runtime's own (the replay route of apps with history, the token route of
+    /// apps with `JwtAuth`), served when the app has no route of that key.
+    builtins: [Option<&'static RouteInfo>; 2],
 }
 
 /// A frame the server pushes, declared with `#[ws_push("type")]` (see
@@ -188,7 +188,7 @@ impl Router {
         Router {
             routes,
             pushes: &[],
-            builtin: None,
+            builtins: [None; 2],
         }
     }
 
@@ -198,21 +198,34 @@ impl Router {
         Router {
             routes: self.routes,
             pushes,
-            builtin: self.builtin,
+            builtins: self.builtins,
         }
     }
 
     /// This router, serving `route` too unless the app has a route of its key.
-    pub(crate) fn with_builtin(self, route: &'static RouteInfo) -> Self {
-        Router {
-            builtin: Some(route),
-            ..self
+    pub(crate) fn with_builtin(mut self, route: &'static RouteInfo) -> Self {
+        if let Some(slot) = self
+            .builtins
+            .iter_mut()
+            .find(|slot| slot.is_none_or(|r| r.key == route.key))
+        {
+            *slot = Some(route);
         }
+        self
     }
 
     /// The frames the app pushes, as `#[ws_push]` declared them.
     pub(crate) fn pushes(&self) -> &'static [PushInfo] {
         self.pushes
+    }
+
+    /// The runtime's own routes this router serves.
+    pub(crate) fn builtins(&self) -> impl Iterator<Item = &'static RouteInfo> + '_ {
+        self.builtins
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|builtin| !self.routes.iter().any(|r| r.key == builtin.key))
     }
 
     /// Every route the app handles.
@@ -225,7 +238,13 @@ impl Router {
         self.routes
             .iter()
             .find(|route| route.key == key)
-            .or(self.builtin.filter(|route| route.key == key))
+            .or_else(|| {
+                self.builtins
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .find(|r| r.key == key)
+            })
     }
 
     /// The route API Gateway selects for a message whose selection field (`action` by default)

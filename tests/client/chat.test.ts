@@ -282,6 +282,50 @@ await test("reconnects with jittered backoff after 1006 and 1001, and sends what
   wss.close();
 });
 
+await test("getToken: a token on each connect, and a fresh one presented before it expires", async () => {
+  const { wss, url, sockets, received } = await server();
+  const tokenAt = new Map<WsSocket, string | null>();
+  wss.on("connection", (socket, request) => {
+    tokenAt.set(socket, new URL(request.url ?? "/", "ws://x").searchParams.get("token"));
+    socket.on("message", (data) => {
+      const frame = JSON.parse(String(data)) as { action?: string; requestId?: number; token?: string };
+      if (frame.action === "lift:token") {
+        socket.send(JSON.stringify({ type: "token", exp: 0, requestId: frame.requestId }));
+      }
+    });
+  });
+  // Unsigned tokens are enough for a stand-in server: the client reads only their `exp`.
+  let issued = 0;
+  const getToken = () => {
+    issued++;
+    const payload = Buffer.from(JSON.stringify({ sub: "ana", n: issued, exp: Math.floor(Date.now() / 1000) + 62 }))
+      .toString("base64url");
+    return Promise.resolve(`eyJhbGciOiJub25lIn0.${payload}.sig${issued}`);
+  };
+  const chat = await connect(url, { getToken, reconnect: { minDelayMs: 10, maxDelayMs: 20 } });
+  assert.equal(issued, 1);
+  assert.match(tokenAt.get(sockets[0]!) ?? "", /sig1$/);
+  // A minute before it expires (here: in two seconds), a fresh one on the open connection.
+  await next<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (received.some((r) => r.includes("lift:token"))) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
+  }, "the fresh token", 5_000);
+  const presented = JSON.parse(received.find((r) => r.includes("lift:token")) ?? "{}") as { token?: string };
+  assert.match(presented.token ?? "", /sig2$/);
+  assert.equal(sockets.length, 1, "no reconnect for it");
+  // After a drop, the reconnect asks for a token again.
+  const reopened = next<{ reconnected: boolean }>((resolve) => chat.on("open", resolve), "the reconnect");
+  sockets[0]?.terminate();
+  await reopened;
+  assert.match(tokenAt.get(sockets[1]!) ?? "", /sig3$/);
+  chat.close();
+  wss.close();
+});
+
 await test("sends the keep-alive after the idle time", async () => {
   const { wss, url, received } = await server();
   const chat = await connect(url, { keepaliveMs: 50 });

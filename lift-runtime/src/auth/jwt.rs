@@ -1,12 +1,14 @@
 //! [`JwtAuth`]: JWT authentication on `$connect` (feature `jwt`).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::context::WsContext;
 use crate::error::WsError;
+use crate::extract::Reply;
 use crate::middleware::{Middleware, Next};
 use crate::route_key::RouteKey;
 use crate::router::{BoxFuture, HandlerResult};
@@ -40,6 +42,17 @@ use crate::router::{BoxFuture, HandlerResult};
 /// token's claims are saved with the connection (under `claims` in its metadata) and
 /// [`WsContext::identity`](crate::WsContext::identity) returns them on every later event, read
 /// lazily from the store. The token itself is never logged.
+///
+/// **Tokens expire during connections.** The connection's record expires with its token (its
+/// `exp` and the leeway), so room broadcasts stop reaching it then. A later message gets the
+/// error frame `token_expired` (status 401; the message is not handled) and the connection is
+/// closed. Before that, the client presents a fresh token on the open connection:
+/// `{"action":"lift:token","token":"..."}`, checked like the first and bound to the same `sub`
+/// (else `403 token_subject`), answered `{"type":"token","exp":N}`; the record then lasts until
+/// the new token expires. The generated TypeScript client does it by itself with its
+/// `getToken` option. Checking a message costs one store read per connection and Lambda
+/// instance (then remembered until the token expires); `lift:token` costs a read, the
+/// record's write, and the expiry moved on its memberships.
 #[derive(Clone)]
 pub struct JwtAuth {
     inner: Arc<Inner>,
@@ -49,6 +62,9 @@ struct Inner {
     keys: Keys,
     validation: Validation,
     query_param: String,
+    /// When each connection seen on this instance expires (its token's `exp`), so most
+    /// messages need no store read to be checked.
+    live: std::sync::Mutex<std::collections::HashMap<String, SystemTime>>,
     /// A Cognito user pool's app client: `token_use` and the client id are checked.
     cognito_client: Option<String>,
 }
@@ -75,6 +91,7 @@ impl JwtAuth {
                 keys,
                 validation,
                 query_param: "token".to_owned(),
+                live: std::sync::Mutex::default(),
                 cognito_client: None,
             }),
         }
@@ -298,8 +315,21 @@ impl Inner {
     }
 
     async fn run(&self, ctx: &mut WsContext, next: Next<'_>) -> HandlerResult {
-        if *ctx.route() != RouteKey::Connect {
-            return next.run(ctx).await;
+        match ctx.route() {
+            RouteKey::Connect => {}
+            RouteKey::Disconnect => {
+                self.forget(ctx.connection_id());
+                return next.run(ctx).await;
+            }
+            RouteKey::Message(key) if key == RouteKey::TOKEN => return self.refresh(ctx).await,
+            // A stage deployed without the token route sends it to `$default`.
+            RouteKey::Default if names_token_route(ctx.body()) => return self.refresh(ctx).await,
+            _ => {
+                if !self.live(ctx).await? {
+                    return self.expired(ctx).await;
+                }
+                return next.run(ctx).await;
+            }
         }
         let Some(found) = self.find(ctx) else {
             tracing::info!("connection refused: no token");
@@ -309,6 +339,9 @@ impl Inner {
             Ok(claims) => {
                 if let Some(protocol) = found.protocol {
                     ctx.set_response_header("sec-websocket-protocol", protocol);
+                }
+                if let Some(exp) = claims["exp"].as_u64() {
+                    ctx.expire_by(self.expiry(exp));
                 }
                 ctx.set_claims(claims);
                 next.run(ctx).await
@@ -320,6 +353,149 @@ impl Inner {
             }
         }
     }
+}
+
+impl Inner {
+    /// When a connection with a token expiring at `exp` stops counting: then, and the leeway.
+    fn expiry(&self, exp: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(exp.saturating_add(self.validation.leeway))
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, SystemTime>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn forget(&self, id: &str) {
+        self.cache().remove(id);
+    }
+
+    fn remember(&self, id: &str, until: SystemTime) {
+        let mut live = self.cache();
+        if live.len() >= 100_000 {
+            let now = SystemTime::now();
+            live.retain(|_, until| *until > now);
+        }
+        live.insert(id.to_owned(), until);
+    }
+
+    /// Whether the caller's token is still valid: its record (which expires with the token)
+    /// is live. Read from the store once per connection and instance, then until it expires.
+    async fn live(&self, ctx: &WsContext) -> Result<bool, WsError> {
+        let now = SystemTime::now();
+        let id = ctx.connection_id();
+        if self.cache().get(id).is_some_and(|until| *until > now) {
+            return Ok(true);
+        }
+        match ctx.connection().await? {
+            Some(connection) => {
+                self.remember(id, connection.expires_at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// A message after the token expired: an error frame `token_expired` (the message is not
+    /// handled), then the connection is closed.
+    async fn expired(&self, ctx: &WsContext) -> HandlerResult {
+        self.forget(ctx.connection_id());
+        tracing::info!("token expired: the message is refused and the connection closed");
+        let err = WsError::new(
+            401,
+            "token_expired",
+            "the token has expired: connect again with a fresh one (or present one on `lift:token` before it expires)",
+        );
+        let mut frame = err.to_frame();
+        if let Some(id) = crate::inbound::request_id(ctx.body()) {
+            frame = crate::inbound::with_request_id(frame, &id);
+        }
+        if let Err(err) = ctx.send_raw(ctx.connection_id(), frame.as_bytes()).await {
+            tracing::debug!(error = %err, "could not tell the client its token expired");
+        }
+        if let Err(err) = ctx.disconnect(ctx.connection_id()).await {
+            tracing::warn!(error = %err, "could not close the connection of an expired token");
+        }
+        Ok(None)
+    }
+
+    /// `{"action":"lift:token","token":"..."}`: a fresh token for the open connection, checked
+    /// like the first and bound to the same subject; the connection then lasts until it
+    /// expires. Answers `{"type":"token","exp":N}`.
+    async fn refresh(&self, ctx: &WsContext) -> HandlerResult {
+        #[derive(serde::Deserialize)]
+        struct Fresh {
+            token: String,
+        }
+        let fresh: Fresh = serde_json::from_str(ctx.body().unwrap_or_default())
+            .map_err(|_| WsError::bad_request("send {\"token\": \"<a fresh token>\"}"))?;
+        let claims = self.verify(&fresh.token).await.map_err(|reason| {
+            tracing::info!(%reason, "fresh token refused");
+            WsError::unauthorized("the token is not valid")
+        })?;
+        let Some(connection) = ctx.connection().await? else {
+            return self.expired(ctx).await;
+        };
+        let mut connection = connection.clone();
+        let before = connection.metadata["claims"]["sub"].clone();
+        if before != claims["sub"] {
+            return Err(WsError::new(
+                403,
+                "token_subject",
+                "the token is for another subject than the connection's",
+            ));
+        }
+        let exp = claims["exp"].as_u64().unwrap_or_default();
+        let lifetime = connection.connected_at
+            + crate::store::MAX_CONNECTION_LIFETIME
+            + crate::store::EXPIRY_SLACK;
+        let until = self.expiry(exp).min(lifetime);
+        connection.expires_at = until;
+        match &mut connection.metadata {
+            serde_json::Value::Object(map) => {
+                map.insert("claims".into(), claims);
+            }
+            other => *other = serde_json::json!({ "claims": claims }),
+        }
+        let store = ctx.store();
+        store.save(&connection).await?;
+        store.refresh(&connection.id, until).await?;
+        self.remember(&connection.id, until);
+        tracing::info!(exp, "token refreshed");
+        Ok(Some(Reply::text(
+            serde_json::json!({"type": "token", "exp": exp}).to_string(),
+        )))
+    }
+}
+
+/// The token route, served by [`JwtAuth`] itself (which answers before any handler): reached
+/// only in an app whose `JwtAuth` did not run for it.
+pub(crate) static TOKEN_ROUTE: crate::router::RouteInfo = crate::router::RouteInfo {
+    key: RouteKey::TOKEN,
+    kind: crate::route_key::RouteKind::Message,
+    reply: false,
+    message_schema: no_schema,
+    reply_schema: no_schema,
+    call: no_token_auth,
+};
+
+fn no_schema() -> Option<Value> {
+    None
+}
+
+fn no_token_auth(_ctx: &mut WsContext) -> BoxFuture<'_, HandlerResult> {
+    Box::pin(async {
+        Err(WsError::not_found(
+            "no token authentication runs for this route",
+        ))
+    })
+}
+
+/// Whether a `$default` body asks for the token route (`{"action":"lift:token",...}`).
+fn names_token_route(body: Option<&str>) -> bool {
+    body.is_some_and(|body| body.contains(RouteKey::TOKEN))
+        && body
+            .and_then(|body| serde_json::from_str::<Value>(body).ok())
+            .is_some_and(|value| value["action"] == RouteKey::TOKEN)
 }
 
 /// A Cognito token's use and client: an ID token for the client (`aud`), or an access token

@@ -22,5 +22,7 @@ mod origins;
 
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuth;
+#[cfg(feature = "jwt")]
+pub(crate) use jwt::TOKEN_ROUTE;
 pub use limits::ConnectionLimit;
 pub use origins::AllowedOrigins;

@@ -70,6 +70,13 @@ export interface ConnectOptions {
    * rooms of the last one; pass a stored one (`client.session`) to resume it after a page
    * reload; `false` for none. */
   session?: string | false;
+  /** Where the client gets its token (a JWT) from, for apps with `JwtAuth`: called before each
+   * connect (sent as the `token` query parameter, or `tokenParam`), and before the token
+   * expires, to present a fresh one on the open connection (`lift:token`), so the connection
+   * outlives its first token. */
+  getToken?: () => string | Promise<string>;
+  /** The query parameter the token goes in (default `token`). */
+  tokenParam?: string;
   /** The WebSocket class to use (default `globalThis.WebSocket`; in Node before 22, pass
    * the `ws` package's or run with `--experimental-websocket`). */
   WebSocket?: new (url: string, protocols?: string | string[]) => object;
@@ -158,6 +165,7 @@ export class LiftSocket<F extends object> {
   private opened = false;
   private closed = false;
   private idle: ReturnType<typeof setTimeout> | undefined;
+  private renew: ReturnType<typeof setTimeout> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   /** Numbered broadcasts taken, by room (apps with history). */
   private readonly seen = new Map<string, RoomSeen>();
@@ -173,6 +181,7 @@ export class LiftSocket<F extends object> {
     private readonly keepalive: string | null,
     sessions: boolean,
     private readonly replayRoute: string | null = null,
+    private readonly tokenRoute: string | null = null,
   ) {
     this.session =
       sessions && options.session !== false ? options.session ?? randomSessionId() : undefined;
@@ -203,6 +212,7 @@ export class LiftSocket<F extends object> {
   close(code = 1000, reason = ""): void {
     this.closed = true;
     clearTimeout(this.idle);
+    clearTimeout(this.renew);
     clearTimeout(this.retry);
     this.failPending("closed", "the client was closed");
     this.socket?.close(code, reason);
@@ -314,6 +324,73 @@ export class LiftSocket<F extends object> {
   }
 
   private open(resolve?: () => void, reject?: (error: LiftError) => void): void {
+    const getToken = this.options.getToken;
+    if (!getToken) return this.connectWith(this.url, resolve, reject);
+    Promise.resolve()
+      .then(getToken)
+      .then(
+        (token) => {
+          const param = encodeURIComponent(this.options.tokenParam ?? "token");
+          const url = `${this.url}${this.url.includes("?") ? "&" : "?"}${param}=${encodeURIComponent(token)}`;
+          if (!this.closed) this.connectWith(url, resolve, reject, token);
+        },
+        (error: unknown) => {
+          const failure = new LiftError("refused", `getToken failed: ${String(error)}`);
+          if (reject) return reject(failure);
+          this.emit("close", { code: 1006, reason: failure.message, willReconnect: false });
+          this.closed = true;
+        },
+      );
+  }
+
+  /** The seconds since the epoch a JWT expires at (its `exp`), if it says. */
+  private static expiry(token: string): number | undefined {
+    try {
+      const payload = token.split(".")[1] ?? "";
+      const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+      const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+      return typeof exp === "number" ? exp : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Presents a fresh token on the open connection a minute before `token` expires (or at
+   * four fifths of its life when that is sooner), then the next one. */
+  private scheduleRenewal(socket: SocketLike, token: string): void {
+    clearTimeout(this.renew);
+    const getToken = this.options.getToken;
+    const exp = LiftSocket.expiry(token);
+    if (this.tokenRoute === null || !getToken || exp === undefined) return;
+    const left = exp * 1000 - Date.now();
+    const delay = Math.max(1000, Math.min(left - 60_000, left * 0.8));
+    this.renew = setTimeout(() => {
+      if (this.socket !== socket || this.closed) return;
+      Promise.resolve()
+        .then(getToken)
+        .then((fresh) =>
+          this.call(this.tokenRoute, { token: fresh }, undefined, false).then(() =>
+            this.scheduleRenewal(socket, fresh),
+          ),
+        )
+        .catch((error: unknown) => {
+          // An app that checks no tokens has no such route: nothing to renew.
+          if (error instanceof LiftError && error.code === "unknown_route") return;
+          // Tried again soon; if the token expires first, the server closes the connection
+          // and the reconnect gets a fresh one.
+          if (this.socket === socket && !this.closed) {
+            this.renew = setTimeout(() => this.scheduleRenewal(socket, token), 5_000);
+          }
+        });
+    }, delay);
+  }
+
+  private connectWith(
+    url: string,
+    resolve?: () => void,
+    reject?: (error: LiftError) => void,
+    token?: string,
+  ): void {
     const WebSocketClass =
       this.options.WebSocket ??
       (globalThis as unknown as { WebSocket?: ConnectOptions["WebSocket"] }).WebSocket;
@@ -325,7 +402,7 @@ export class LiftSocket<F extends object> {
       if (reject) return reject(error);
       throw error;
     }
-    const socket = new WebSocketClass(this.url, this.options.protocols) as SocketLike;
+    const socket = new WebSocketClass(url, this.options.protocols) as SocketLike;
     this.socket = socket;
     let isOpen = false;
     socket.onopen = () => {
@@ -338,6 +415,7 @@ export class LiftSocket<F extends object> {
       resolve?.();
       this.emit("open", { reconnected });
       if (reconnected) this.replay(socket);
+      if (token !== undefined) this.scheduleRenewal(socket, token);
     };
     socket.onmessage = (event) => this.receive(event.data);
     let ended = false;
@@ -350,6 +428,7 @@ export class LiftSocket<F extends object> {
       if (this.socket !== socket || ended) return;
       ended = true;
       clearTimeout(this.idle);
+      clearTimeout(this.renew);
       this.failPending("disconnected", `the connection closed (${event.code}) before the reply`);
       if (!isOpen && !this.opened) {
         this.closed = true;

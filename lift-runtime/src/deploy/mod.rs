@@ -104,6 +104,7 @@ fn api_routes(router: &Router) -> Vec<ApiRoute> {
     let messages = router
         .routes()
         .iter()
+        .chain(router.builtins())
         .filter(|route| route.kind == crate::route_key::RouteKind::Message)
         .map(|route: &'static RouteInfo| ApiRoute {
             key: route.key,

@@ -53,6 +53,11 @@ const MEMBERS: &[&str] = &[
     "take",
     "replay",
     "release",
+    "renew",
+    "tokenRoute",
+    "scheduleRenewal",
+    "connectWith",
+    "expiry",
 ];
 
 /// A TypeScript module that is a typed client of the app: one self-contained file (no
@@ -110,6 +115,10 @@ pub fn typescript(app: &App) -> String {
     }
     for route in api_routes(router) {
         let Some(info) = route.info else { continue };
+        if router.builtins().any(|builtin| builtin.key == route.key) {
+            // The runtime's own routes: the client's runtime calls them itself.
+            continue;
+        }
         let (key, name) = match route.kind {
             RouteKind::Message => (Some(route.key), method_name(route.key)),
             RouteKind::Default => (None, "sendDefault".to_owned()),
@@ -179,6 +188,7 @@ pub fn typescript(app: &App) -> String {
         None => "null".to_owned(),
     };
     let sessions = settings.session_ttl.is_some();
+    let token = Value::String(crate::route_key::RouteKey::TOKEN.to_owned()).to_string();
     let replay = match settings.history {
         Some(_) => Value::String(crate::route_key::RouteKey::REPLAY.to_owned()).to_string(),
         None => "null".to_owned(),
@@ -209,11 +219,13 @@ pub fn typescript(app: &App) -> String {
          const SESSIONS: boolean = {sessions};\n\
          /** The route that replays a room's history after a reconnect, if the app keeps it. */\n\
          const REPLAY: string | null = {replay};\n\
+         /** The route a fresh token is presented on (apps with `JwtAuth`; with `getToken`). */\n\
+         const TOKEN: string | null = {token};\n\
          \n\
          /** A connection to the app: a method per route, events by frame type. */\n\
          export class Client extends LiftSocket<Frames> {{\n  \
          private constructor(url: string, options: ConnectOptions) {{\n    \
-         super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS, REPLAY);\n  }}\n\n  \
+         super(url, options, ROUTE_FIELD, KEEPALIVE, SESSIONS, REPLAY, TOKEN);\n  }}\n\n  \
          /** Opens a connection: see {{@link connect}}. */\n  \
          static open(url: string, options: ConnectOptions = {{}}): Promise<Client> {{\n    \
          const client = new Client(url, options);\n    \
