@@ -34,23 +34,7 @@ const CONSUMER_TRACE: &str =
     "Root=1-6752a1b1-fedcba9876543210fedcba98;Parent=8b7a6f5e4d3c2b1a;Sampled=1";
 const CONSUMER_TRACE_ID: &str = "6752a1b1fedcba9876543210fedcba98";
 
-#[lift_runtime::ws_app]
-mod app {
-    use lift_runtime::prelude::*;
-
-    #[ws_connect]
-    async fn connect(ctx: &mut WsContext) -> WsResult {
-        ctx.join("lobby").await?;
-        Ok(())
-    }
-
-    /// Says `text` to the lobby.
-    #[ws_route("shout")]
-    async fn shout(ctx: &WsContext, text: String) -> WsResult {
-        ctx.room("lobby").broadcast(&text).await?;
-        Ok(())
-    }
-}
+use lift_tests::lobby::lobby as app;
 
 /// One exported span, as the receiver decoded it.
 #[derive(Clone, Debug)]

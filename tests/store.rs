@@ -50,8 +50,15 @@ conformance![
     a_session_that_moved_on_is_not_parked_by_its_old_connection,
     remove_many_parks_the_sessions_of_gone_connections,
     history_is_numbered_per_room_and_read_in_order,
-    history_numbers_are_distinct_under_concurrency,
 ];
+
+/// Numbers given out at once are distinct and gapless. On the memory store only: on DynamoDB
+/// it is `ADD`'s atomicity, which moto's server (threads, no lock around an update) does not
+/// reproduce.
+#[tokio::test]
+async fn history_numbers_are_distinct_under_concurrency() {
+    conformance::history_numbers_are_distinct_under_concurrency(&MemoryStore::new()).await;
+}
 
 /// An app whose routes touch the store in known ways.
 #[lift_runtime::ws_app]

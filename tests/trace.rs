@@ -22,24 +22,7 @@ const BROADCAST_TRACE: &str =
 const CONSUMER_TRACE: &str =
     "Root=1-6752a1b1-fedcba9876543210fedcba98;Parent=8b7a6f5e4d3c2b1a;Sampled=1";
 
-#[lift_runtime::ws_app]
-mod app {
-    use lift_runtime::prelude::*;
-
-    #[ws_connect]
-    async fn connect(ctx: &mut WsContext) -> WsResult {
-        ctx.join("lobby").await?;
-        Ok(())
-    }
-
-    /// Says `text` to the lobby.
-    #[ws_route("shout")]
-    async fn shout(ctx: &WsContext, text: String) -> WsResult {
-        tracing::info!("shouting");
-        ctx.room("lobby").broadcast(&text).await?;
-        Ok(())
-    }
-}
+use lift_tests::lobby::lobby as app;
 
 /// A field of the line's span (the innermost, as `lambda_subscriber` writes it).
 fn span_field<'a>(line: &'a Value, field: &str) -> Option<&'a str> {

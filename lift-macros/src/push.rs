@@ -51,20 +51,25 @@ pub fn is_push(attr: &Attribute) -> bool {
         .is_some_and(|seg| seg.ident == "ws_push")
 }
 
+/// The attributes of a struct or an enum.
+fn attrs_mut(item: &mut Item) -> Option<&mut Vec<Attribute>> {
+    match item {
+        Item::Struct(s) => Some(&mut s.attrs),
+        Item::Enum(e) => Some(&mut e.attrs),
+        _ => None,
+    }
+}
+
 /// Reads the `#[ws_push("type")]` of `item`, if it has one: removes the attribute, adds the
 /// serde tag, and returns the frame. Mistakes go to `errors`.
 pub fn take(item: &mut Item, errors: &mut Errors) -> Option<Push> {
-    let (attrs, shape) = match item {
-        Item::Struct(s) => {
-            let shape = match &s.fields {
-                syn::Fields::Named(_) => Ok(()),
-                _ => Err(s.ident.span()),
-            };
-            (&mut s.attrs, shape)
-        }
-        Item::Enum(e) => (&mut e.attrs, Err(e.ident.span())),
+    let shape = match &*item {
+        Item::Struct(s) if matches!(s.fields, syn::Fields::Named(_)) => Ok(()),
+        Item::Struct(s) => Err(s.ident.span()),
+        Item::Enum(e) => Err(e.ident.span()),
         _ => return None,
     };
+    let attrs = attrs_mut(item)?;
     let position = attrs.iter().position(is_push)?;
     let attr = attrs.remove(position);
     attrs.retain(|second| {
@@ -111,11 +116,7 @@ pub fn take(item: &mut Item, errors: &mut Errors) -> Option<Push> {
         ));
         ok = false;
     }
-    let attrs: &mut Vec<Attribute> = match item {
-        Item::Struct(s) => &mut s.attrs,
-        Item::Enum(e) => &mut e.attrs,
-        _ => unreachable!("matched above"),
-    };
+    let attrs = attrs_mut(item)?;
     if !derives_serialize(attrs) {
         errors.push(syn::Error::new(
             attr.path().span(),

@@ -13,6 +13,7 @@ pub mod dynamodb;
 pub mod events;
 pub mod faults;
 pub mod fuzz;
+pub mod lobby;
 pub mod raw_ws;
 pub mod rooms;
 pub mod runtime_api;

@@ -41,6 +41,9 @@ struct Inner {
     /// room => connection id => user
     rooms: HashMap<String, BTreeMap<String, Option<String>>>,
     sessions: HashMap<String, Session>,
+    /// How many sessions the last sweep of expired ones left: the next sweep comes when there
+    /// are twice as many (so saving a session costs no scan of them all).
+    sessions_swept: usize,
     /// room => its last number and its kept entries, in order.
     history: HashMap<String, (u64, std::collections::VecDeque<HistoryEntry>)>,
 }
@@ -284,8 +287,12 @@ impl ConnectionStore for MemoryStore {
     async fn save_session(&self, session: &Session) -> Result<(), StoreError> {
         let now = SystemTime::now();
         self.with(|inner| {
-            // Expired sessions go as new ones are saved: the map does not grow for ever.
-            inner.sessions.retain(|_, kept| kept.expires_at > now);
+            // Expired sessions go as new ones are saved, in sweeps that grow with the map: it
+            // does not grow for ever, and a save scans every session only now and then.
+            if inner.sessions.len() >= (2 * inner.sessions_swept).max(64) {
+                inner.sessions.retain(|_, kept| kept.expires_at > now);
+                inner.sessions_swept = inner.sessions.len();
+            }
             inner.sessions.insert(session.id.clone(), session.clone());
         });
         Ok(())
