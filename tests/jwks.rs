@@ -372,3 +372,68 @@ async fn a_cognito_pool_checks_the_token_use_and_the_app_client() {
         );
     }
 }
+
+/// The chat reads its token check from its settings: an OIDC issuer alone, or a JWKS URL with
+/// the issuer required, and an audience; the name comes from the token.
+#[tokio::test]
+async fn the_chat_takes_an_oidc_issuer_or_a_jwks_url_from_its_settings() {
+    use lift_tests::chat_app;
+    let provider = Provider::start(Vec::new()).await;
+    let issuer = provider.base();
+    let made = make(
+        &[("k1", "EC")],
+        json!({
+            "good": {"kid": "k1", "alg": "ES256", "claims": claims(&issuer, json!({"name": "Ana"}))},
+            "other_audience": {"kid": "k1", "alg": "ES256", "claims": claims(&issuer, json!({"aud": "billing"}))},
+        }),
+    );
+    provider.set_keys(vec![made.jwks["k1"].clone()]);
+    let jwks_url = format!("{issuer}/jwks.json");
+    for settings in [
+        vec![
+            ("LIFT_JWT_ISSUER", issuer.as_str()),
+            ("LIFT_JWT_AUDIENCE", "chat"),
+        ],
+        vec![
+            ("LIFT_JWT_JWKS_URL", jwks_url.as_str()),
+            ("LIFT_JWT_ISSUER", issuer.as_str()),
+            ("LIFT_JWT_AUDIENCE", "chat"),
+        ],
+    ] {
+        let settings: HashMap<&str, &str> = settings.into_iter().collect();
+        let auth = chat_app::token_check(|name| settings.get(name).map(|v| (*v).to_owned()))
+            .expect("a token check");
+        let service = App::new(chat_app::chat::router())
+            .middleware(auth)
+            .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+            .service()
+            .await
+            .unwrap();
+        let mut event = connect_event_for("chat-ana=");
+        event["queryStringParameters"] = json!({"token": made.tokens["good"]});
+        assert_eq!(
+            lift_tests::handle_json(&service, event).await.status_code,
+            200,
+            "{settings:?}"
+        );
+        let reply = lift_tests::handle_json(
+            &service,
+            message_event("chat-ana=", "whoami", r#"{"action":"whoami"}"#),
+        )
+        .await;
+        let Some(aws_lambda_events::encodings::Body::Text(body)) = reply.body else {
+            panic!("no whoami reply")
+        };
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["name"], "Ana");
+        let mut event = connect_event_for("chat-other=");
+        event["queryStringParameters"] = json!({"token": made.tokens["other_audience"]});
+        assert_eq!(
+            lift_tests::handle_json(&service, event).await.status_code,
+            401
+        );
+    }
+    assert!(
+        chat_app::token_check(|_| None).is_none(),
+        "no settings, no check"
+    );
+}

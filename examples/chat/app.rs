@@ -62,6 +62,32 @@ pub struct WhoAmI<'a> {
     pub connection_id: &'a str,
 }
 
+/// The chat's token check, from its settings (`var` reads one: the environment in `main.rs`):
+/// `LIFT_JWT_SECRET` (HS256 tokens signed with it), else `LIFT_JWT_JWKS_URL` (the keys a provider
+/// publishes, with `LIFT_JWT_ISSUER` required as `iss` when set), else `LIFT_JWT_ISSUER` alone
+/// (an OpenID Connect issuer, its keys discovered); `LIFT_JWT_AUDIENCE` requires that `aud`.
+/// None of them: no token check.
+pub fn token_check(var: impl Fn(&str) -> Option<String>) -> Option<lift_runtime::auth::JwtAuth> {
+    use lift_runtime::auth::JwtAuth;
+    let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let issuer = var("LIFT_JWT_ISSUER");
+    let auth = if let Some(secret) = var("LIFT_JWT_SECRET") {
+        JwtAuth::hs256(secret.as_bytes())
+    } else if let Some(url) = var("LIFT_JWT_JWKS_URL") {
+        let auth = JwtAuth::jwks(&url);
+        match &issuer {
+            Some(issuer) => auth.issuer(issuer),
+            None => auth,
+        }
+    } else {
+        JwtAuth::oidc(issuer.as_deref()?)
+    };
+    Some(match var("LIFT_JWT_AUDIENCE") {
+        Some(audience) => auth.audience(&audience),
+        None => auth,
+    })
+}
+
 #[ws_app]
 pub mod chat {
     use super::*;

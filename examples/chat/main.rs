@@ -3,7 +3,7 @@
 
 pub mod app;
 
-use lift_runtime::auth::{AllowedOrigins, JwtAuth};
+use lift_runtime::auth::AllowedOrigins;
 use lift_runtime::{App, Settings};
 
 #[tokio::main]
@@ -34,7 +34,7 @@ async fn main() -> Result<(), lift_runtime::Error> {
     }
     // With a token setting, every connection needs a token (in `?token=`, `Authorization:
     // Bearer`, or `Sec-WebSocket-Protocol`); the name comes from its `name`, else its `sub`.
-    if let Some(auth) = jwt_from_env() {
+    if let Some(auth) = app::token_check(|name| std::env::var(name).ok()) {
         app = app.middleware(auth);
     }
     // `chat template [--stage NAME ...]` and `chat asyncapi` print the deployment documents.
@@ -42,28 +42,4 @@ async fn main() -> Result<(), lift_runtime::Error> {
         return Ok(());
     }
     app.run().await
-}
-
-/// The chat's token check, from the environment: `LIFT_JWT_SECRET` (HS256 tokens signed with
-/// it), else `LIFT_JWT_JWKS_URL` (the keys a provider publishes, with `LIFT_JWT_ISSUER` required
-/// as `iss` when set), else `LIFT_JWT_ISSUER` alone (an OpenID Connect issuer, its keys
-/// discovered); `LIFT_JWT_AUDIENCE` requires that `aud`. None of them: no tokens.
-fn jwt_from_env() -> Option<JwtAuth> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let issuer = var("LIFT_JWT_ISSUER");
-    let auth = if let Some(secret) = var("LIFT_JWT_SECRET") {
-        JwtAuth::hs256(secret.as_bytes())
-    } else if let Some(url) = var("LIFT_JWT_JWKS_URL") {
-        let auth = JwtAuth::jwks(&url);
-        match &issuer {
-            Some(issuer) => auth.issuer(issuer),
-            None => auth,
-        }
-    } else {
-        JwtAuth::oidc(issuer.as_deref()?)
-    };
-    Some(match var("LIFT_JWT_AUDIENCE") {
-        Some(audience) => auth.audience(&audience),
-        None => auth,
-    })
 }
