@@ -230,10 +230,9 @@ impl Setup {
     async fn lift(&self, event: &Value) -> ApiGatewayProxyResponse {
         use tower::Service as _;
         let event = LambdaEvent::new(event.clone(), context());
-        let Ok(response) = self.service.clone().call(event).await;
-        match response {
-            lift_runtime::LambdaResponse::WebSocket(response) => *response,
-            lift_runtime::LambdaResponse::Sqs(_) => unreachable!("an API Gateway event"),
+        match self.service.clone().call(event).await {
+            Ok(lift_runtime::LambdaResponse::WebSocket(response)) => *response,
+            _ => unreachable!("an API Gateway event gets an API Gateway response"),
         }
     }
 

@@ -644,3 +644,42 @@ fn with_history_the_replay_route_is_deployed_and_the_function_keeps_it() {
             .is_none()
     );
 }
+
+#[test]
+fn with_the_authorizer_the_function_guards_connect() {
+    for sources in [vec![], vec!["route.request.querystring.token".to_owned()]] {
+        let mut template = Template::new(&chat::router());
+        template.authorizer = Some(sources.clone());
+        let template = template.to_json();
+        let resources = &template["Resources"];
+        let authorizer = &resources["Authorizer"]["Properties"];
+        assert_eq!(authorizer["AuthorizerType"], "REQUEST");
+        // The same function, through the permission API Gateway already has on it.
+        assert!(authorizer["AuthorizerUri"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .contains("${Function.Arn}"));
+        match sources.is_empty() {
+            true => assert!(authorizer.get("IdentitySource").is_none()),
+            false => assert_eq!(authorizer["IdentitySource"], json!(sources)),
+        }
+        let connect = &resources["RouteConnect"]["Properties"];
+        assert_eq!(connect["AuthorizationType"], "CUSTOM");
+        assert_eq!(connect["AuthorizerId"], json!({"Ref": "Authorizer"}));
+        // Only `$connect` is authorized (API Gateway allows no authorizer on other routes).
+        assert!(resources["RouteDisconnect"]["Properties"]
+            .get("AuthorizerId")
+            .is_none());
+        assert_eq!(
+            resources["Function"]["Properties"]["Environment"]["Variables"]["LIFT_AUTHORIZER"],
+            "1"
+        );
+        let (ok, output) = cfn_lint("authorizer-template", &template);
+        assert!(ok, "cfn-lint refused the template:\n{output}");
+    }
+    let bare = Template::new(&chat::router()).to_json();
+    assert!(bare["Resources"].get("Authorizer").is_none());
+    assert!(bare["Resources"]["RouteConnect"]["Properties"]
+        .get("AuthorizationType")
+        .is_none());
+}

@@ -65,11 +65,12 @@ async fn the_trace_runs_from_the_message_to_every_send_and_through_the_fanout_qu
     let response = {
         use tower::ServiceExt;
         let event = lambda_runtime::LambdaEvent::new(event, context);
-        let Ok(response) = service
+        let response = service
             .clone()
             .oneshot(event)
             .with_subscriber(lambda_subscriber(broadcast_logs.clone(), "info"))
-            .await;
+            .await
+            .expect("answered");
         lift_tests::websocket(response)
     };
     assert_eq!(response.status_code, 200);
@@ -88,10 +89,11 @@ async fn the_trace_runs_from_the_message_to_every_send_and_through_the_fanout_qu
                 let mut context = lift_tests::context("req-consumer", deadline);
                 context.xray_trace_id = Some(CONSUMER_TRACE.to_owned());
                 let event = lambda_runtime::LambdaEvent::new(event, context);
-                let Ok(response) = service
+                let response = service
                     .oneshot(event)
                     .with_subscriber(lambda_subscriber(logs, "info"))
-                    .await;
+                    .await
+                    .expect("answered");
                 lift_tests::sqs(response)
             })
         })

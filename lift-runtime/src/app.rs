@@ -39,6 +39,8 @@ use crate::store::{ConnectionStore, MemoryStore};
 pub struct App {
     router: Router,
     middleware: Vec<Arc<dyn ErasedMiddleware>>,
+    /// The middleware that also run as the `$connect` authorizer: `JwtAuth`, `AllowedOrigins`.
+    authorize: Vec<Arc<dyn ErasedMiddleware>>,
     store: Option<Arc<dyn ConnectionStore>>,
     settings: Option<Settings>,
     clients: Option<Box<ClientFactory>>,
@@ -53,6 +55,7 @@ impl App {
         App {
             router,
             middleware: Vec::new(),
+            authorize: Vec::new(),
             store: None,
             settings: None,
             clients: None,
@@ -73,8 +76,13 @@ impl App {
         }
         // Tokens expire: the app serves the route a client presents a fresh one on.
         #[cfg(feature = "jwt")]
-        if any.is::<crate::auth::JwtAuth>() {
+        if let Some(auth) = any.downcast_ref::<crate::auth::JwtAuth>() {
             self.router = self.router.with_builtin(&crate::auth::TOKEN_ROUTE);
+            self.authorize.push(erase(auth.clone()));
+        }
+        // What decides who may connect also runs as the `$connect` authorizer.
+        if let Some(origins) = any.downcast_ref::<crate::auth::AllowedOrigins>() {
+            self.authorize.push(erase(origins.clone()));
         }
         self.middleware.push(erase(middleware));
         self
@@ -262,6 +270,7 @@ impl App {
         Ok(Service::new(Parts {
             router,
             middleware: self.middleware,
+            authorize: self.authorize,
             store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
             broadcast: Arc::new(settings.broadcast.clone()),
             settings,

@@ -260,12 +260,17 @@ impl WsContext {
 /// **The caller's record**: what `$connect` saved with the connection, read from the store at
 /// most once per event, and only by events that ask.
 impl WsContext {
-    /// The caller's verified claims: those set during this `$connect`, else the ones saved with
-    /// the connection at `$connect` (read from the store at most once per event, with
+    /// The caller's verified claims: those set during this `$connect`, else those the app's
+    /// `$connect` authorizer verified (carried by every event of the connection: no store
+    /// read; see [`Settings::authorizer`](crate::Settings::authorizer)), else the ones saved
+    /// with the connection at `$connect` (read from the store at most once per event, with
     /// [`connection`](Self::connection)). `None` for connections that were not authenticated.
     pub async fn identity(&self) -> Result<Option<serde_json::Value>, StoreError> {
         if let Some(claims) = self.connecting.as_ref().and_then(Connecting::claims) {
             return Ok(Some(claims.clone()));
+        }
+        if let Some(claims) = crate::authorizer::claims_of(&self.event) {
+            return Ok(Some(claims));
         }
         Ok(self
             .connection()

@@ -23,6 +23,9 @@ pub(crate) struct Origin<'a> {
     pub connected_at: SystemTime,
     pub source_ip: &'a str,
     pub user_agent: Option<&'a str>,
+    /// What the `$connect` authorizer said of the connection (its context and principal),
+    /// which API Gateway puts in every event's `requestContext.authorizer`.
+    pub authorizer: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The `$connect` event of a handshake with these headers and query parameters.
@@ -41,6 +44,25 @@ pub(crate) fn connect(
     event.query_string_parameters = QueryMap::from(single);
     event.multi_value_query_string_parameters = QueryMap::from(multi);
     event
+}
+
+/// The Lambda REQUEST authorizer's request API Gateway sends before `$connect`: the
+/// `$connect` event's headers, query and request context, with `type` and `methodArn`.
+pub(crate) fn authorizer_request(
+    origin: &Origin<'_>,
+    headers: &[(String, String)],
+    query: &[(String, String)],
+) -> serde_json::Value {
+    let mut event = connect(origin, headers, query);
+    event.request_context.authorizer = Default::default();
+    let mut request = serde_json::to_value(event).unwrap_or_default();
+    request["type"] = "REQUEST".into();
+    request["methodArn"] = format!(
+        "arn:aws:execute-api:local:000000000000:{}/{}/$connect",
+        origin.api_id, origin.stage
+    )
+    .into();
+    request
 }
 
 /// A message API Gateway routed to `route`.
@@ -92,6 +114,9 @@ fn base(
     rc.apiid = Some(origin.api_id.to_owned());
     rc.route_key = Some(route.as_str().to_owned());
     rc.event_type = Some(event_type.to_owned());
+    if let Some(authorizer) = origin.authorizer {
+        rc.authorizer.fields = authorizer.clone().into_iter().collect();
+    }
     event
 }
 
@@ -131,6 +156,7 @@ mod tests {
             connected_at: SystemTime::now(),
             source_ip: "10.0.0.1",
             user_agent: Some("test"),
+            authorizer: None,
         }
     }
 

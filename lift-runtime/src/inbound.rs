@@ -1,5 +1,4 @@
-//! What the runtime requires of an event before anything runs: a Lambda authorizer's request
-//! told apart from a route event, and the fields that name the connection and where answers go
+//! What the runtime requires of an event before anything runs: the fields that name the connection and where answers go
 //! checked, so a malformed event is answered `400 invalid_event` instead of being stored or
 //! used to build a URL. (API Gateway always sends these well-formed; hand-built and replayed
 //! events are what this catches.)
@@ -8,17 +7,6 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 
 /// The longest connection id accepted (API Gateway's are 16 characters).
 pub(crate) const MAX_CONNECTION_ID: usize = 128;
-
-/// Why a JSON event is not for this function: a Lambda authorizer's request.
-pub(crate) fn authorizer_request(event: &serde_json::Value) -> Option<String> {
-    let is_authorizer = event.get("methodArn").is_some_and(|arn| arn.is_string())
-        && event.get("type").is_some_and(|kind| kind == "REQUEST");
-    is_authorizer.then(|| {
-        "a Lambda authorizer's request (`methodArn`, `type: REQUEST`): this function serves the \
-         API's routes; an authorizer is a function of its own that answers with an IAM policy"
-            .to_owned()
-    })
-}
 
 /// The event's connection id and route key, or why they are not usable.
 pub(crate) fn identity(event: &ApiGatewayWebsocketProxyRequest) -> Result<(&str, &str), String> {

@@ -25,10 +25,11 @@ fn invocation(context: &lambda_runtime::Context) -> Invocation {
 
 /// The service is a `tower::Service` of Lambda events, so it can be wrapped in `tower` layers
 /// and given to `lambda_runtime::run` (see [`Service`]). Every event gets an answer (a
-/// malformed one a 400), so the error type is `Infallible`.
+/// malformed one a 400); the one error is `Unauthorized`, an authorizer's refusal of a request
+/// without a valid token ([`LambdaResponse::Unauthorized`]), which API Gateway answers with 401.
 impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
     type Response = LambdaResponse;
-    type Error = std::convert::Infallible;
+    type Error = crate::Error;
     type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn poll_ready(
@@ -47,7 +48,10 @@ impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
             // function after it.
             #[cfg(feature = "otlp")]
             crate::observe::otlp::flush().await;
-            Ok(response)
+            match response {
+                LambdaResponse::Unauthorized => Err("Unauthorized".into()),
+                response => Ok(response),
+            }
         })
     }
 }

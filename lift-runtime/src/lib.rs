@@ -77,6 +77,7 @@ extern crate self as lift_runtime;
 
 mod app;
 pub mod auth;
+mod authorizer;
 mod connect;
 mod context;
 pub mod deploy;

@@ -5,7 +5,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures_util::FutureExt;
@@ -53,6 +55,10 @@ impl Invocation {
 pub(crate) struct Parts {
     pub(crate) router: Router,
     pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
+    /// The middleware that also run as the `$connect` authorizer (see [`authorizer`]).
+    ///
+    /// [`authorizer`]: crate::authorizer
+    pub(crate) authorize: Vec<Arc<dyn ErasedMiddleware>>,
     pub(crate) store: Arc<dyn ConnectionStore>,
     pub(crate) settings: Settings,
     pub(crate) broadcast: Arc<BroadcastSettings>,
@@ -104,8 +110,12 @@ impl Service {
     ///   connection; any other route runs its handler (or `$default`'s; or answers
     ///   `unknown_route`), and a returned value or an error frame is the response body on a
     ///   `reply` route, and is posted to the caller through the Management API otherwise.
-    /// - Anything else (a malformed event, a Lambda authorizer's request) is answered with
-    ///   status 400 and an `invalid_event` error frame.
+    /// - A Lambda REQUEST authorizer's request (the function as API Gateway's authorizer on
+    ///   `$connect`): the app's `JwtAuth` and `AllowedOrigins` decide, answered with an `Allow`
+    ///   or `Deny` policy, or [`LambdaResponse::Unauthorized`] (see
+    ///   [`Settings::authorizer`](crate::Settings::authorizer)).
+    /// - Anything else (a malformed event) is answered with status 400 and an `invalid_event`
+    ///   error frame.
     ///
     /// [`BroadcastSettings::default_budget`]: crate::settings::BroadcastSettings::default_budget
     pub async fn handle(&self, event: serde_json::Value) -> LambdaResponse {
@@ -147,8 +157,8 @@ impl Service {
                 }
             }
         }
-        if let Some(reason) = crate::inbound::authorizer_request(&event) {
-            return LambdaResponse::WebSocket(Box::new(invalid_event(&invocation, reason)));
+        if crate::authorizer::is_request(&event) {
+            return self.authorize(event, invocation).await;
         }
         LambdaResponse::WebSocket(Box::new(self.handle_json(event, invocation).await))
     }
@@ -216,6 +226,31 @@ impl Service {
             })
         });
         fanout.queue.deliver(deliver)
+    }
+
+    /// The middleware that run as the `$connect` authorizer.
+    pub(crate) fn authorizers(&self) -> &[Arc<dyn ErasedMiddleware>] {
+        &self.inner.authorize
+    }
+
+    /// `400 invalid_event`, as a Lambda answer.
+    pub(crate) fn invalid(&self, invocation: &Invocation, reason: String) -> LambdaResponse {
+        LambdaResponse::WebSocket(Box::new(invalid_event(invocation, reason)))
+    }
+
+    /// The context of a `$connect` event whose handler does not run (the authorizer's), and
+    /// its span.
+    pub(crate) fn connect_context(
+        &self,
+        event: ApiGatewayWebsocketProxyRequest,
+        invocation: Invocation,
+    ) -> Result<(WsContext, tracing::Span), Box<ApiGatewayProxyResponse>> {
+        let resolved = Resolved {
+            key: RouteKey::Connect,
+            handler: None,
+        };
+        let (parts, _, span) = self.prepare(&event, Some(resolved), invocation)?;
+        Ok((WsContext::new(event, parts), span))
     }
 
     /// The routing table.
@@ -482,15 +517,22 @@ impl std::fmt::Debug for Service {
     }
 }
 
-/// What the function answers Lambda: an API Gateway response, or the batch response of an
-/// SQS event.
+/// What the function answers Lambda: an API Gateway response, the batch response of an SQS
+/// event, or an authorizer's verdict.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum LambdaResponse {
     /// The answer to an API Gateway WebSocket event.
     WebSocket(Box<ApiGatewayProxyResponse>),
     /// The answer to an SQS event: the records to deliver again.
     Sqs(SqsBatchResponse),
+    /// The answer to a Lambda authorizer's request: an `Allow` policy with the verified claims
+    /// in its context, or a `Deny` policy (API Gateway refuses the handshake with 403).
+    Authorizer(Box<ApiGatewayCustomAuthorizerResponse>),
+    /// A Lambda authorizer's request without a valid token: the invocation fails with the
+    /// error `Unauthorized`, which API Gateway answers with 401.
+    Unauthorized,
 }
 
 /// Whether `event` is an SQS event: `Records` whose first has `eventSource` `aws:sqs`.
@@ -504,7 +546,9 @@ fn is_sqs_event(event: &serde_json::Value) -> bool {
 
 /// Runs the middleware chain and the handler with a panic guard: a panic becomes a 500
 /// `internal` error.
-async fn guard(future: impl std::future::Future<Output = HandlerResult>) -> HandlerResult {
+pub(crate) async fn guard(
+    future: impl std::future::Future<Output = HandlerResult>,
+) -> HandlerResult {
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {

@@ -30,6 +30,7 @@
 //! | `LIFT_FANOUT_MAX_RECEIVES` | 3 | [`FanoutSettings::max_receives`] (the queue's `maxReceiveCount`) | fan-out metrics |
 //! | `LIFT_SESSION_TTL_SECS` | 7800 (2 h 10 min) | [`Settings::session_ttl`]; `0` turns sessions off | `$connect` |
 //! | `LIFT_HISTORY_SECS` | `0` (off) | [`Settings::history`]: how long room broadcasts are kept for replay | room broadcasts, the replay route |
+//! | `LIFT_AUTHORIZER` | `0` (off) | [`Settings::authorizer`]: the function is also `$connect`'s Lambda authorizer | the emulator, `your-app template` |
 //! | `LIFT_LOCAL_ADDR` | `127.0.0.1:3001` | [`LocalSettings::addr`] | the emulator |
 //! | `RUST_LOG` | `info` | [`Settings::log_filter`] | the log subscriber [`App::run`](crate::App::run) installs |
 //! | `AWS_LAMBDA_RUNTIME_API` | unset | set by Lambda: [`App::run`](crate::App::run) runs on `lambda_runtime` rather than the emulator | `App::run`, `App::service` |
@@ -85,6 +86,14 @@ pub struct Settings {
     /// does it by itself). Each broadcast then costs two store requests more (the room's
     /// counter, the kept message). `LIFT_HISTORY_SECS` (`0`: off).
     pub history: Option<Duration>,
+    /// The function is also API Gateway's Lambda REQUEST authorizer on `$connect` (off by
+    /// default): the app's [`JwtAuth`](crate::auth::JwtAuth) and
+    /// [`AllowedOrigins`](crate::auth::AllowedOrigins) then refuse a handshake before
+    /// `$connect` is invoked, and every event of the connection carries the verified claims
+    /// (see the README's "Authorizer"). `your-app template` deploys the authorizer, and the
+    /// emulator runs it before `$connect` as API Gateway does. (In Lambda the function answers
+    /// an authorizer's request whether or not this is set.) `LIFT_AUTHORIZER` (`1`/`true`).
+    pub authorizer: bool,
     /// How sends and broadcasts are paced and retried.
     pub broadcast: BroadcastSettings,
     /// When room broadcasts are handed to the fan-out queue (see [`fanout`](crate::fanout)).
@@ -253,6 +262,7 @@ impl Default for Settings {
             keepalive_route: None,
             session_ttl: Some(crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK),
             history: None,
+            authorizer: false,
             broadcast: BroadcastSettings::default(),
             fanout: FanoutSettings::default(),
             local: LocalSettings::default(),
@@ -381,6 +391,17 @@ impl Settings {
             let mut secs = 0u64;
             parse("LIFT_HISTORY_SECS", Some(keep), &mut secs, number)?;
             settings.history = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+        if let Some(on) = var("LIFT_AUTHORIZER") {
+            settings.authorizer = match on.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(
+                        format!("LIFT_AUTHORIZER={on:?}: expected 1 or 0 (true or false)").into(),
+                    )
+                }
+            };
         }
         if let Some(ttl) = var("LIFT_SESSION_TTL_SECS") {
             let mut secs = 0u64;

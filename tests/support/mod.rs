@@ -13,6 +13,7 @@ pub mod dynamodb;
 pub mod events;
 pub mod faults;
 pub mod fuzz;
+pub mod guarded;
 pub mod lobby;
 pub mod raw_ws;
 pub mod rooms;
@@ -211,7 +212,10 @@ pub fn deliver(
         Box::pin(async move {
             let event = serde_json::to_value(&event).expect("an SQS event serialises");
             let event = lambda_runtime::LambdaEvent::new(event, context("fanout", deadline));
-            let Ok(response) = service.oneshot(event).await;
+            let response = service
+                .oneshot(event)
+                .await
+                .expect("an SQS event is answered");
             sqs(response)
         })
     });
@@ -239,7 +243,11 @@ pub async fn invoke(
 ) -> aws_lambda_events::apigw::ApiGatewayProxyResponse {
     use tower::ServiceExt;
     let event = lambda_runtime::LambdaEvent::new(event, context(request_id, deadline));
-    let Ok(response) = service.clone().oneshot(event).await;
+    let response = service
+        .clone()
+        .oneshot(event)
+        .await
+        .expect("an API Gateway event is answered");
     websocket(response)
 }
 

@@ -331,21 +331,23 @@ impl Inner {
                 return next.run(ctx).await;
             }
         }
-        let Some(found) = self.find(ctx) else {
+        let found = self.find(ctx);
+        // Verified by this function as the `$connect` authorizer: API Gateway passes the claims
+        // on, so the token is not verified again.
+        let verified = crate::authorizer::claims_of(ctx.event());
+        let Some(found) = found else {
+            if let Some(claims) = verified {
+                return self.accept(ctx, claims, None, next).await;
+            }
             tracing::info!("connection refused: no token");
             return Err(WsError::unauthorized("a token is required"));
         };
-        match self.verify(&found.token).await {
-            Ok(claims) => {
-                if let Some(protocol) = found.protocol {
-                    ctx.set_response_header("sec-websocket-protocol", protocol);
-                }
-                if let Some(exp) = claims["exp"].as_u64() {
-                    ctx.expire_by(self.expiry(exp));
-                }
-                ctx.set_claims(claims);
-                next.run(ctx).await
-            }
+        let verified = match verified {
+            Some(claims) => Ok(claims),
+            None => self.verify(&found.token).await,
+        };
+        match verified {
+            Ok(claims) => self.accept(ctx, claims, found.protocol, next).await,
             Err(reason) => {
                 // The reason, never the token.
                 tracing::info!(%reason, "connection refused: invalid token");
@@ -356,6 +358,25 @@ impl Inner {
 }
 
 impl Inner {
+    /// A `$connect` with a valid token: its claims kept with the connection, which expires with
+    /// the token; the subprotocol the token came in echoed.
+    async fn accept(
+        &self,
+        ctx: &mut WsContext,
+        claims: Value,
+        protocol: Option<String>,
+        next: Next<'_>,
+    ) -> HandlerResult {
+        if let Some(protocol) = protocol {
+            ctx.set_response_header("sec-websocket-protocol", protocol);
+        }
+        if let Some(exp) = claims["exp"].as_u64() {
+            ctx.expire_by(self.expiry(exp));
+        }
+        ctx.set_claims(claims);
+        next.run(ctx).await
+    }
+
     /// When a connection with a token expiring at `exp` stops counting: then, and the leeway.
     fn expiry(&self, exp: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(exp.saturating_add(self.validation.leeway))

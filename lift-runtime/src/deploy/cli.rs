@@ -13,7 +13,10 @@ use crate::app::App;
 /// (repeatable), `--code-uri DIR`, `--fanout-consumers N`, `--no-fanout`, and for operations
 /// (see [`Template`]'s fields) `--log-retention DAYS|never`, `--no-access-logs`,
 /// `--no-account-log-role`, `--throttle RATE:BURST|off`, `--no-alarms`, `--alarm-email ADDRESS`,
-/// `--metrics-namespace NAME` and `--tracing`; an unknown option is an error.
+/// `--metrics-namespace NAME` and `--tracing`, and `--authorizer` (the function as `$connect`'s
+/// authorizer, [`Template::authorizer`]; on too when the app's settings say so) with
+/// `--authorizer-source EXPR` (repeatable: its identity sources); an unknown option is an
+/// error.
 ///
 /// The template is named after the program, with its code from `target/lambda/<program>`
 /// (where `cargo lambda build` puts it) and the app's route selection expression.
@@ -46,6 +49,7 @@ fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
             template.route_selection = settings.route_selection.clone();
             template.keepalive_route = settings.keepalive_route.clone();
             template.history = settings.history;
+            template.authorizer = settings.authorizer.then(Vec::new);
             template_options(template, &args[1..])?.to_json()
         }
         Some("asyncapi") => asyncapi(app, &program),
@@ -172,6 +176,26 @@ fn parse_template_options(mut template: Template, args: &[String]) -> Result<Tem
                 template.metrics_namespace = Some(value("--metrics-namespace")?)
             }
             "--tracing" => template.tracing = true,
+            "--authorizer" => {
+                template.authorizer.get_or_insert_with(Vec::new);
+            }
+            "--authorizer-source" => {
+                let source = value("--authorizer-source")?;
+                if !source.starts_with("route.request.")
+                    && !source.starts_with("stageVariables.")
+                    && !source.starts_with("context.")
+                {
+                    return Err(format!(
+                        "`template --authorizer-source` takes route.request.header.NAME, \
+                         route.request.querystring.NAME, stageVariables.NAME or context.NAME, \
+                         not `{source}`"
+                    ));
+                }
+                template
+                    .authorizer
+                    .get_or_insert_with(Vec::new)
+                    .push(source);
+            }
             "--env" => {
                 let pair = value("--env")?;
                 let (key, val) = pair
@@ -185,7 +209,8 @@ fn parse_template_options(mut template: Template, args: &[String]) -> Result<Tem
                      --memory MB, --timeout SECONDS, --env KEY=VALUE, --code-uri DIR, \
                      --fanout-consumers N, --no-fanout, --log-retention DAYS|never, \
                      --no-access-logs, --no-account-log-role, --throttle RATE:BURST|off, \
-                     --no-alarms, --alarm-email ADDRESS, --metrics-namespace NAME, --tracing"
+                     --no-alarms, --alarm-email ADDRESS, --metrics-namespace NAME, --tracing, \
+                     --authorizer, --authorizer-source EXPR"
                 ))
             }
         };
@@ -209,6 +234,32 @@ mod tests {
         assert!(!print_for(&app, &[]).unwrap());
         assert!(!print_for(&app, &args(&["serve", "--port", "1"])).unwrap());
         assert!(print_for(&app, &args(&["template", "--bogus"])).is_err());
+    }
+
+    #[test]
+    fn the_authorizer_options_set_its_sources() {
+        let base = Template::new(&Router::new(&[]));
+        let on = template_options(base.clone(), &args(&["--authorizer"])).unwrap();
+        assert_eq!(on.authorizer, Some(vec![]));
+        let sourced = args(&[
+            "--authorizer-source",
+            "route.request.querystring.token",
+            "--authorizer-source",
+            "route.request.header.Origin",
+        ]);
+        let sourced = template_options(base.clone(), &sourced).unwrap();
+        assert_eq!(
+            sourced.authorizer.unwrap(),
+            [
+                "route.request.querystring.token",
+                "route.request.header.Origin"
+            ]
+        );
+        let err = template_options(base, &args(&["--authorizer-source", "token"])).unwrap_err();
+        assert!(
+            err.to_string().contains("route.request.querystring.NAME"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -51,6 +51,16 @@ pub struct Template {
     /// route is deployed, and the function gets `LIFT_HISTORY_SECS`. `your-app template` sets
     /// it from the app's settings. Default none.
     pub history: Option<std::time::Duration>,
+    /// The function as `$connect`'s Lambda REQUEST authorizer
+    /// ([`Settings::authorizer`](crate::Settings::authorizer)): an
+    /// `AWS::ApiGatewayV2::Authorizer` wired to the `$connect` route, and `LIFT_AUTHORIZER` for
+    /// the function. The list is its identity sources (`route.request.querystring.token`,
+    /// `route.request.header.Authorization`, ...): API Gateway refuses a handshake without
+    /// each of them with 401 before invoking anything; empty, the function finds the token
+    /// wherever [`JwtAuth`](crate::auth::JwtAuth) reads it. (API Gateway does not cache a
+    /// WebSocket authorizer's results: it runs once per handshake, and its verdict holds for the
+    /// connection.) `your-app template` sets it from the app's settings. Default none.
+    pub authorizer: Option<Vec<String>>,
     /// How long the function's logs and the stage's access logs are kept, in days (a value
     /// CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, ...). Default 30. `None`: the
     /// function logs to the group Lambda makes itself, kept for ever.
@@ -119,6 +129,7 @@ impl Template {
             fanout_consumers: Some(10),
             keepalive_route: None,
             history: None,
+            authorizer: None,
             log_retention_days: Some(30),
             access_logs: true,
             account_log_role: true,
@@ -210,6 +221,10 @@ impl Template {
                 "RouteKey": route.key,
                 "Target": { "Fn::Sub": "integrations/${Integration}" },
             });
+            if route.key == RouteKey::CONNECT && self.authorizer.is_some() {
+                properties["AuthorizationType"] = json!("CUSTOM");
+                properties["AuthorizerId"] = json!({ "Ref": "Authorizer" });
+            }
             if route.reply() {
                 properties["RouteResponseSelectionExpression"] = json!(RouteKey::DEFAULT);
                 deployed.push(format!("{id}Response"));
@@ -228,6 +243,22 @@ impl Template {
             resources.insert(
                 id.clone(),
                 json!({ "Type": "AWS::ApiGatewayV2::Route", "Properties": properties }),
+            );
+        }
+        if let Some(sources) = &self.authorizer {
+            let mut properties = json!({
+                "ApiId": api,
+                "Name": format!("{}-connect", self.name),
+                "AuthorizerType": "REQUEST",
+                "AuthorizerUri": { "Fn::Sub":
+                    "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Function.Arn}/invocations" },
+            });
+            if !sources.is_empty() {
+                properties["IdentitySource"] = json!(sources);
+            }
+            resources.insert(
+                "Authorizer".into(),
+                json!({ "Type": "AWS::ApiGatewayV2::Authorizer", "Properties": properties }),
             );
         }
         if let Some(key) = &self.keepalive_route {
@@ -260,6 +291,9 @@ impl Template {
                 json!({ "Ref": "FanoutQueue" }),
             );
             variables.insert("LIFT_FANOUT_CONSUMERS".into(), json!(consumers.to_string()));
+        }
+        if self.authorizer.is_some() {
+            variables.insert("LIFT_AUTHORIZER".into(), json!("1"));
         }
         if let Some(keep) = self.history {
             variables.insert(

@@ -34,6 +34,7 @@ impl EmulatorState {
             connected_at: conn.connected_at,
             source_ip: &conn.source_ip,
             user_agent: conn.user_agent.as_deref(),
+            authorizer: conn.authorizer.as_ref(),
         }
     }
 
@@ -167,6 +168,30 @@ async fn upgrade(
         form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect();
+    // The app's `$connect` authorizer first, as API Gateway runs it: a refusal never reaches
+    // `$connect`.
+    let authorizer = if state.service.settings().authorizer {
+        let origin = events::Origin {
+            domain: &state.domain,
+            api_id: "local",
+            stage: &stage,
+            connection_id: &id,
+            connected_at,
+            source_ip: &source_ip,
+            user_agent: user_agent.as_deref(),
+            authorizer: None,
+        };
+        let request = events::authorizer_request(&origin, &header_pairs, &query_pairs);
+        match state.authorize(request, &id).await {
+            Ok(context) => Some(context),
+            Err((status, body)) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+                return (status, [("content-type", "application/json")], body).into_response();
+            }
+        }
+    } else {
+        None
+    };
     let conn = Arc::new(LocalConnection {
         tx,
         stage,
@@ -175,6 +200,7 @@ async fn upgrade(
         source_ip,
         user_agent,
         headers: header_pairs,
+        authorizer,
     });
     let event = events::connect(&state.origin(&id, &conn), &conn.headers, &query_pairs);
     let Some(response) = state.invoke(event, state.resolve(RouteKey::Connect)).await else {

@@ -53,6 +53,8 @@ pub(super) struct LocalConnection {
     pub(super) user_agent: Option<String>,
     /// The handshake's headers (API Gateway repeats them in `$disconnect`).
     pub(super) headers: Vec<(String, String)>,
+    /// What the `$connect` authorizer said (its context and principal), carried by every event.
+    pub(super) authorizer: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl LocalConnection {
@@ -116,6 +118,56 @@ impl EmulatorState {
             }
         }
         handled.ok()
+    }
+
+    /// Runs the app's `$connect` authorizer on a handshake, as API Gateway does before
+    /// `$connect`: what it allowed (its context, the principal and the latency, as events carry
+    /// them), or the handshake's refusal (401 `Unauthorized`, 403 `Forbidden`; 500 if it did
+    /// not answer with a policy, 504 if not in time).
+    pub(super) async fn authorize(
+        &self,
+        request: serde_json::Value,
+        connection: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, (u16, &'static str)> {
+        use crate::service::LambdaResponse;
+        const ROUTE: &str = "$connect (authorizer)";
+        let started = Instant::now();
+        let answered = tokio::time::timeout(
+            self.config.invocation_timeout,
+            self.service.handle_lambda(request, self.invocation()),
+        )
+        .await;
+        let took = started.elapsed();
+        let (status, message) = match answered {
+            Ok(LambdaResponse::Authorizer(answer)) => {
+                let allowed = answer.policy_document.statement.iter().all(|statement| {
+                    statement.effect == aws_lambda_events::iam::IamPolicyEffect::Allow
+                }) && !answer.policy_document.statement.is_empty();
+                if allowed {
+                    self.journal.event(ROUTE, connection, 200, None, took);
+                    let mut context = match answer.context {
+                        serde_json::Value::Object(context) => context,
+                        _ => serde_json::Map::new(),
+                    };
+                    context.insert(
+                        "principalId".into(),
+                        answer.principal_id.unwrap_or_default().into(),
+                    );
+                    context.insert(
+                        "integrationLatency".into(),
+                        (took.as_millis() as u64).into(),
+                    );
+                    return Ok(context);
+                }
+                (403, r#"{"message":"Forbidden"}"#)
+            }
+            Ok(LambdaResponse::Unauthorized) => (401, r#"{"message":"Unauthorized"}"#),
+            Ok(_) => (500, r#"{"message":"Internal server error"}"#),
+            Err(_) => (504, r#"{"message":"Endpoint request timed out"}"#),
+        };
+        self.journal
+            .event(ROUTE, connection, status, Some(message), took);
+        Err((status, message))
     }
 
     fn invocation(&self) -> Invocation {

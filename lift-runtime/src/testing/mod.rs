@@ -329,7 +329,7 @@ impl TestClient {
 /// // An API Gateway event gets an API Gateway response.
 /// let answer = |response| match response {
 ///     LambdaResponse::WebSocket(response) => response,
-///     LambdaResponse::Sqs(_) => unreachable!("not an SQS event"),
+///     _ => unreachable!("an API Gateway event gets an API Gateway response"),
 /// };
 /// let refused = answer(service.handle(Event::connect("abc=").build()).await);
 /// assert_eq!(refused.status_code, 400);
@@ -415,6 +415,7 @@ impl Event {
             connected_at: std::time::SystemTime::now(),
             source_ip: "127.0.0.1",
             user_agent: None,
+            authorizer: None,
         };
         match &self.kind {
             EventKind::Connect => events::connect(&origin, &self.headers, &self.query),
