@@ -50,6 +50,7 @@ conformance![
     a_session_that_moved_on_is_not_parked_by_its_old_connection,
     remove_many_parks_the_sessions_of_gone_connections,
     history_is_numbered_per_room_and_read_in_order,
+    counters_count_per_key_and_window,
 ];
 
 /// Numbers given out at once are distinct and gapless. On the memory store only: on DynamoDB

@@ -3,7 +3,7 @@
 
 pub mod app;
 
-use lift_runtime::auth::AllowedOrigins;
+use lift_runtime::auth::{AllowedOrigins, ConnectionLimit, MessageLimit};
 use lift_runtime::{App, Settings};
 
 #[tokio::main]
@@ -36,6 +36,21 @@ async fn main() -> Result<(), lift_runtime::Error> {
     // Bearer`, or `Sec-WebSocket-Protocol`); the name comes from its `name`, else its `sub`.
     if let Some(auth) = app::token_check(|name| std::env::var(name).ok()) {
         app = app.middleware(auth);
+    }
+    // Caps per user, across their devices and every Lambda instance (kept in the store):
+    // LIFT_MAX_CONNECTIONS_PER_USER open connections (429 at `$connect` past it), and
+    // LIFT_MAX_MESSAGES_PER_MINUTE messages (`rate_limited` error frames past it).
+    let number = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    if let Some(max) = number("LIFT_MAX_CONNECTIONS_PER_USER") {
+        app = app.middleware(ConnectionLimit::per_user(max as usize));
+    }
+    if let Some(max) = number("LIFT_MAX_MESSAGES_PER_MINUTE") {
+        let minute = std::time::Duration::from_secs(60);
+        app = app.middleware(MessageLimit::per_user(max, minute));
     }
     // `chat template [--stage NAME ...]` and `chat asyncapi` print the deployment documents.
     if lift_runtime::deploy::print_if_asked(&app)? {

@@ -179,4 +179,11 @@ pub mod __fuzz {
         let path = settings.selection_path()?;
         Ok(crate::local::select_route(&path, router, body).key)
     }
+
+    /// `token` checked against the keys of `document` (a JSON Web Key Set) as `JwtAuth::jwks`
+    /// checks a token against a fetched set: its claims, or why it is refused.
+    #[cfg(all(feature = "jwt", any(feature = "lambda", feature = "local")))]
+    pub fn jwks_verify(document: &[u8], token: &str) -> Result<serde_json::Value, String> {
+        crate::auth::jwks_verify(document, token)
+    }
 }

@@ -234,7 +234,8 @@ impl<'a> Middleware<'a> for Metrics {
 /// with the error frame `rate_limited` (status 429) and the handler is not called; the
 /// connection stays open. `$connect` and `$disconnect` are never limited.
 ///
-/// In Lambda each instance keeps its own buckets, so the limit is per instance.
+/// In Lambda each instance keeps its own buckets, so the limit is per instance. For a limit
+/// per user that holds across instances, see [`MessageLimit`](crate::auth::MessageLimit).
 #[derive(Clone)]
 pub struct RateLimit {
     per_second: f64,

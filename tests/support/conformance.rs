@@ -494,6 +494,19 @@ pub async fn history_numbers_are_distinct_under_concurrency(store: &dyn Connecti
     assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
 }
 
+/// Counters count per key and per window: each window from 1, each key apart.
+pub async fn counters_count_per_key_and_window(store: &dyn ConnectionStore) {
+    let window = SystemTime::now() + Duration::from_secs(60);
+    for expected in 1..=3 {
+        assert_eq!(store.count("messages:ana", window).await.unwrap(), expected);
+    }
+    assert_eq!(store.count("messages:bob", window).await.unwrap(), 1);
+    // The next window starts from nothing.
+    let next = window + Duration::from_secs(60);
+    assert_eq!(store.count("messages:ana", next).await.unwrap(), 1);
+    assert_eq!(store.count("messages:ana", next).await.unwrap(), 2);
+}
+
 trait WithExpiry {
     fn with_expiry(self, at: SystemTime) -> Self;
 }

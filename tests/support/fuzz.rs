@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("extractors", extractors),
     ("dynamodb_item", dynamodb_item),
     ("jwt_connect", jwt_connect),
+    ("jwks_keys", jwks_keys),
 ];
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -181,4 +182,18 @@ pub fn jwt_connect(data: &[u8]) {
             assert!(store.get("jwt=").await.unwrap().is_none());
         }
     });
+}
+
+/// Any key set and any token (the input split at its first newline: the set, then the token),
+/// checked as `JwtAuth::jwks` checks tokens against a fetched set: nothing panics, and no token
+/// verifies (none made here is signed by a key's owner: a key set alone never lets one in).
+pub fn jwks_keys(data: &[u8]) {
+    let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
+    let (document, token) = data.split_at(split);
+    let token = String::from_utf8_lossy(token.get(1..).unwrap_or_default());
+    let verified = lift_runtime::__fuzz::jwks_verify(document, token.trim());
+    assert!(
+        verified.is_err(),
+        "a token verified against a fuzzed key set: {verified:?}"
+    );
 }

@@ -164,6 +164,27 @@ fn find(cache: &Cache, kid: Option<&str>, alg: Algorithm) -> Result<Option<Decod
     }
 }
 
+/// `token` checked against the keys of `document` (a JWKS) as a fetched set's keys check one:
+/// the key by `kid` (or the only one fitting), an algorithm it signs with, `exp` required. For
+/// the fuzz target of key sets.
+pub(crate) fn verify_with_set(document: &[u8], token: &str) -> Result<serde_json::Value, String> {
+    let set: JwkSet = serde_json::from_slice(document).map_err(|err| err.to_string())?;
+    let (keys, anonymous) = decode_set(&set);
+    let cache = Cache {
+        keys,
+        anonymous,
+        ..Cache::default()
+    };
+    let header = jsonwebtoken::decode_header(token).map_err(|err| err.to_string())?;
+    let key = find(&cache, header.kid.as_deref(), header.alg)?
+        .ok_or_else(|| "no key of the set verifies it".to_owned())?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|err| err.to_string())
+}
+
 /// The usable keys of a set, by `kid`, and those without one. Keys of no public-key algorithm
 /// (HMAC secrets, unknown types), or unfit to decode, are left out.
 fn decode_set(set: &JwkSet) -> (HashMap<String, Key>, Vec<Key>) {
@@ -241,4 +262,23 @@ async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, crate:
     .to_bytes();
     Ok(serde_json::from_slice(&body)
         .map_err(|err| format!("{url}: not the JSON expected: {err}"))?)
+}
+
+#[cfg(test)]
+mod tests {
+    /// An Ed25519 key (made with PyJWT) and a token it signed, valid until 2100.
+    const SET: &str = r#"{"keys": [{"x": "mKVvfpixdhBh-Ulf4kNYERjWjarRgcKssgaF6lHTWvU", "kty": "OKP", "crv": "Ed25519", "kid": "o1"}]}"#;
+    const TOKEN: &str = "eyJhbGciOiJFZERTQSIsImtpZCI6Im8xIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1IiwiZXhwIjo0MTAyNDQ0ODAwfQ.tWQ3lJqS1WuwV7uSHmU-wq60FGvCGbHFp91PBdaKApZA4km4LEZACA6i3oM4vAi2v4cCZNKyM20kQM2C8uPsBw";
+
+    #[test]
+    fn a_set_verifies_what_its_keys_signed_and_nothing_else() {
+        let claims = super::verify_with_set(SET.as_bytes(), TOKEN).unwrap();
+        assert_eq!(claims["sub"], "u");
+        let other_kid = SET.replace("\"o1\"", "\"o2\"");
+        assert!(super::verify_with_set(other_kid.as_bytes(), TOKEN).is_err());
+        let other_key = SET.replace("mKVv", "mKVw");
+        assert!(super::verify_with_set(other_key.as_bytes(), TOKEN).is_err());
+        let tampered = TOKEN.replace("eyJzdWIiOiJ1Ii", "eyJzdWIiOiJ2Ii");
+        assert!(super::verify_with_set(SET.as_bytes(), &tampered).is_err());
+    }
 }

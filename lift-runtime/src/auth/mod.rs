@@ -1,6 +1,7 @@
 //! Who may connect, as middleware on `$connect`: JWT authentication ([`JwtAuth`], feature
-//! `jwt`), an allow-list of the pages a browser may connect from ([`AllowedOrigins`]), and a
-//! cap on each user's open connections ([`ConnectionLimit`]).
+//! `jwt`), an allow-list of the pages a browser may connect from ([`AllowedOrigins`]), a cap on
+//! each user's open connections ([`ConnectionLimit`]) and on each user's messages
+//! ([`MessageLimit`]), both kept in the store.
 //!
 //! ```no_run
 //! use lift_runtime::auth::{AllowedOrigins, JwtAuth};
@@ -20,9 +21,11 @@ mod jwt;
 mod limits;
 mod origins;
 
+#[cfg(all(feature = "jwt", any(feature = "lambda", feature = "local")))]
+pub(crate) use jwks::verify_with_set as jwks_verify;
 #[cfg(feature = "jwt")]
 pub use jwt::JwtAuth;
 #[cfg(feature = "jwt")]
 pub(crate) use jwt::TOKEN_ROUTE;
-pub use limits::ConnectionLimit;
+pub use limits::{ConnectionLimit, MessageLimit};
 pub use origins::AllowedOrigins;

@@ -46,6 +46,10 @@ struct Inner {
     sessions_swept: usize,
     /// room => its last number and its kept entries, in order.
     history: HashMap<String, (u64, std::collections::VecDeque<HistoryEntry>)>,
+    /// key => the end of its current window and its count there.
+    counters: HashMap<String, (SystemTime, u64)>,
+    /// How many counters the last sweep of ended windows left (swept as `sessions` are).
+    counters_swept: usize,
 }
 
 impl Default for MemoryStore {
@@ -296,6 +300,25 @@ impl ConnectionStore for MemoryStore {
             inner.sessions.insert(session.id.clone(), session.clone());
         });
         Ok(())
+    }
+
+    async fn count(&self, key: &str, window_end: SystemTime) -> Result<u64, StoreError> {
+        let now = SystemTime::now();
+        Ok(self.with(|inner| {
+            if inner.counters.len() >= (2 * inner.counters_swept).max(1024) {
+                inner.counters.retain(|_, (end, _)| *end > now);
+                inner.counters_swept = inner.counters.len();
+            }
+            let (end, count) = inner
+                .counters
+                .entry(key.to_owned())
+                .or_insert((window_end, 0));
+            if *end != window_end {
+                (*end, *count) = (window_end, 0);
+            }
+            *count += 1;
+            *count
+        }))
     }
 
     async fn next_seq(&self, room: &str) -> Result<u64, StoreError> {

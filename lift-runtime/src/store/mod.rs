@@ -22,6 +22,7 @@
 //! | session | `SESSION#{id}` | `META` | `user`, `connection_id`, `rooms` (string set), `metadata`, `parked` (bool), `expires_at` |
 //! | room history counter ([`Settings::history`](crate::Settings::history)) | `HIST#{room}` | `SEQ` | `seq` (number: the room's last) |
 //! | room history entry | `HIST#{room}` | `MSG#{seq, 20 digits}` | `frame` (the JSON sent), `expires_at` |
+//! | counter of a window ([`MessageLimit`](crate::auth::MessageLimit)) | `COUNT#{key}` | `W#{window end, epoch seconds}` | `n` (number), `expires_at` (the window's end) |
 //!
 //! A connection of a session has `session` too.
 //!
@@ -50,6 +51,7 @@
 //! | `delete`, `remove_many` of a connection in a session | 1 `UpdateItem` more each (the park, on condition that the session is still the connection's) |
 //! | `next_seq`, `save_history` (each room broadcast, with history) | 1 `UpdateItem` (the counter, `ADD`), 1 `PutItem` |
 //! | `history` (a replay) | 1 consistent `Query` per 1,000 items (entries and, after them, the counter); 1 `GetItem` of the counter more when a page fills first |
+//! | `count` (each message, with `MessageLimit`) | 1 `UpdateItem` (`ADD`, answering the new value) |
 //!
 //! Room history, per broadcast: 2 requests more (the counter, the entry), whatever the room's
 //! size, so a room of N members costs 2 + ⌈N/page size⌉ requests instead of ⌈N/page size⌉. A
@@ -197,6 +199,13 @@ pub struct HistoryPage {
 }
 
 /// What a store without history answers when asked for it.
+fn no_counters() -> StoreError {
+    StoreError::new(
+        "this store keeps no counters: implement ConnectionStore::count, or remove MessageLimit",
+        None,
+    )
+}
+
 fn no_history() -> StoreError {
     StoreError::new(
         "this store keeps no room history: implement ConnectionStore::next_seq, save_history and history, or turn history off (Settings::history = None)",
@@ -352,6 +361,15 @@ pub trait ConnectionStore: Send + Sync + 'static {
     ) -> Result<HistoryPage, StoreError> {
         let _ = (room, after, limit);
         Err(no_history())
+    }
+
+    /// Adds one to the counter `key` of the window that ends at `window_end` and answers its new
+    /// value (1 for the first), atomically across processes; the counter is forgotten after
+    /// its window. What [`MessageLimit`](crate::auth::MessageLimit) counts each user's messages
+    /// with. The default (a store without counters) is an error.
+    async fn count(&self, key: &str, window_end: SystemTime) -> Result<u64, StoreError> {
+        let _ = (key, window_end);
+        Err(no_counters())
     }
 
     /// Every live connection. Reads the whole store (a DynamoDB `Scan`): for small apps, tools

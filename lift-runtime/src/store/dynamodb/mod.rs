@@ -5,6 +5,8 @@
 //! template ([`deploy::Template`](crate::deploy::Template)) creates the same table.
 
 #[cfg(feature = "dynamodb")]
+mod counter;
+#[cfg(feature = "dynamodb")]
 mod env;
 #[cfg(feature = "dynamodb")]
 mod history;

@@ -497,6 +497,11 @@ impl ConnectionStore for DynamoDbStore {
         self.next_history_seq(room).await
     }
 
+    /// One `UpdateItem`.
+    async fn count(&self, key: &str, window_end: SystemTime) -> Result<u64, StoreError> {
+        self.add_to_counter(key, window_end).await
+    }
+
     /// One `PutItem`.
     async fn save_history(&self, room: &str, entry: &HistoryEntry) -> Result<(), StoreError> {
         self.put_history(room, entry).await
