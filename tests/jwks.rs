@@ -246,16 +246,23 @@ async fn rsa_ec_and_ed25519_keys_of_a_jwks_verify_what_pyjwt_signed() {
 }
 
 #[tokio::test]
-async fn a_rotated_key_is_fetched_once_and_a_flood_of_unknown_kids_fetches_no_more() {
+async fn a_rotated_key_is_fetched_once_and_1000_random_kids_fetch_no_more() {
     let iss = "https://issuer.test/";
-    let made = make(
-        &[("old", "RSA"), ("new", "EC")],
-        json!({
-            "old": {"kid": "old", "alg": "RS256", "claims": claims(iss, json!({}))},
-            "new": {"kid": "new", "alg": "ES256", "claims": claims(iss, json!({"name": "rotated"}))},
-            "unknown": {"kid": "no-such-key", "signed_by": "new", "alg": "ES256", "claims": claims(iss, json!({}))},
-        }),
-    );
+    let mut tokens = json!({
+        "old": {"kid": "old", "alg": "RS256", "claims": claims(iss, json!({}))},
+        "new": {"kid": "new", "alg": "ES256", "claims": claims(iss, json!({"name": "rotated"}))},
+    });
+    // 1,000 tokens, each naming a key of its own that does not exist (signed by a real one).
+    let flood = 1_000;
+    let seed = now();
+    for i in 0..flood {
+        let kid = format!(
+            "random-{:x}",
+            (seed ^ (i * 0x9e37_79b9)).wrapping_mul(0x2545_f491)
+        );
+        tokens[format!("unknown-{i}")] = json!({"kid": kid, "signed_by": "new", "alg": "ES256", "claims": claims(iss, json!({}))});
+    }
+    let made = make(&[("old", "RSA"), ("new", "EC")], tokens);
     let provider = Provider::start(vec![made.jwks["old"].clone()]).await;
     let service =
         service(JwtAuth::jwks(&format!("{}/jwks.json", provider.base())).issuer(iss)).await;
@@ -270,9 +277,11 @@ async fn a_rotated_key_is_fetched_once_and_a_flood_of_unknown_kids_fetches_no_mo
         2,
         "the unknown kid fetched the set again"
     );
-    // A flood of tokens naming keys that do not exist: refused, and no fetch more.
-    for _ in 0..50 {
-        assert_eq!(connect(&service, &made.tokens["unknown"]).await.0, 401);
+    // A flood of tokens naming random keys that do not exist: refused, and no fetch more (the
+    // next is allowed 30 s after the last).
+    for i in 0..flood {
+        let token = &made.tokens[&format!("unknown-{i}")];
+        assert_eq!(connect(&service, token).await.0, 401);
     }
     assert_eq!(provider.fetches(), 2, "fetches are rate-limited");
 }

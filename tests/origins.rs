@@ -1,6 +1,7 @@
 //! The `Origin` allow-list on `$connect`, with real WebSocket clients on the emulator running the
-//! chat: a page that is not allowed is refused with 403 and nothing is stored; an allowed page
-//! and a client without `Origin` connect; with `require_origin`, a client without one is refused.
+//! chat (memory store and DynamoDB): a page that is not allowed is refused with 403 and nothing
+//! is stored; an allowed page and a client without `Origin` connect; with `require_origin`, a
+//! client without one is refused.
 
 use lift_runtime::auth::AllowedOrigins;
 use lift_runtime::testing::TestApp;
@@ -15,6 +16,19 @@ async fn chat_allowing(origins: AllowedOrigins) -> TestApp {
 #[tokio::test]
 async fn only_allowed_pages_connect_and_a_refusal_stores_nothing() {
     let app = chat_allowing(AllowedOrigins::new(["https://chat.example.com"])).await;
+    only_allowed_pages_connect(app).await;
+}
+
+#[tokio::test]
+async fn on_dynamodb_a_refused_page_stores_nothing_either() {
+    let (store, _) = lift_tests::dynamodb::store("origins").await;
+    let app = App::new(chat::router())
+        .store(store)
+        .middleware(AllowedOrigins::new(["https://chat.example.com"]));
+    only_allowed_pages_connect(lift_tests::start(app).await).await;
+}
+
+async fn only_allowed_pages_connect(app: TestApp) {
     for origin in ["https://evil.example", "http://chat.example.com", "null"] {
         let refused = app.try_connect("/?name=ana", &[("Origin", origin)]).await;
         assert_eq!(refused.err(), Some(403), "{origin}");
