@@ -33,8 +33,8 @@ fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Val
 }
 
 /// The chat example's message routes (`examples/chat/app.rs`), and which of them are two-way.
-const CHAT_MESSAGE_ROUTES: [&str; 4] = ["join", "leave", "sendMessage", "whoami"];
-const CHAT_TWO_WAY_ROUTES: [&str; 3] = ["join", "leave", "whoami"];
+const CHAT_MESSAGE_ROUTES: [&str; 5] = ["join", "leave", "sendMessage", "users", "whoami"];
+const CHAT_TWO_WAY_ROUTES: [&str; 4] = ["join", "leave", "users", "whoami"];
 
 #[test]
 fn the_template_has_every_route_and_passes_cfn_lint() {
@@ -682,4 +682,28 @@ fn with_the_authorizer_the_function_guards_connect() {
     assert!(bare["Resources"]["RouteConnect"]["Properties"]
         .get("AuthorizationType")
         .is_none());
+}
+
+#[test]
+fn with_presence_the_function_is_swept_every_minute() {
+    let mut template = Template::new(&chat::router());
+    template.presence = true;
+    template.stage = "dev".into();
+    let template = template.to_json();
+    let function = &template["Resources"]["Function"]["Properties"];
+    assert_eq!(function["Environment"]["Variables"]["LIFT_PRESENCE"], "1");
+    let sweep = &function["Events"]["PresenceSweep"];
+    assert_eq!(sweep["Type"], "Schedule");
+    assert_eq!(sweep["Properties"]["Schedule"], "rate(1 minute)");
+    let input = sweep["Properties"]["Input"]["Fn::Sub"].as_str().unwrap();
+    let input: Value = serde_json::from_str(input).unwrap();
+    assert_eq!(input["liftTask"], "presence-sweep");
+    assert_eq!(
+        input["managementEndpoint"],
+        "https://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/dev"
+    );
+    // Beside the fan-out queue's event, not instead of it.
+    assert!(function["Events"]["FanoutRecords"].is_object());
+    let (ok, output) = cfn_lint("presence-template", &template);
+    assert!(ok, "cfn-lint refused the template:\n{output}");
 }

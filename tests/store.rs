@@ -51,6 +51,9 @@ conformance![
     remove_many_parks_the_sessions_of_gone_connections,
     history_is_numbered_per_room_and_read_in_order,
     counters_count_per_key_and_window,
+    presence_counts_users_not_connections,
+    presence_expires_connections_whose_disconnect_never_came,
+    presence_follows_a_refreshed_connection,
 ];
 
 /// Numbers given out at once are distinct and gapless. On the memory store only: on DynamoDB

@@ -34,6 +34,30 @@ pub struct RoomReply {
     pub room: String,
 }
 
+/// `{"action":"users"}`, or for a room: `{"action":"users","room":"R"}`.
+#[derive(Deserialize, JsonSchema)]
+pub struct UsersRequest {
+    /// A room; everyone when absent.
+    #[serde(default)]
+    pub room: Option<String>,
+}
+
+/// The answer to `users`: `{"type":"users","room":"R","users":["ana","bob"]}` (no `room` for
+/// everyone): who is there, each once, however many devices they are on. Kept up to date by the
+/// `presence` frames (`{"type":"presence","room":R,"user":U,"state":"joined"|"left"}`) the chat
+/// gets with presence on.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UsersReply {
+    /// `users`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The room; absent for everyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The users present, sorted.
+    pub users: Vec<String>,
+}
+
 /// The room every connection joins at `$connect`: messages to everyone go to its members, read
 /// page by page, instead of listing the whole store.
 pub const EVERYONE: &str = "$everyone";
@@ -198,6 +222,24 @@ pub mod chat {
             gone = report.gone.len(),
             "message broadcast"
         );
+    }
+
+    /// Who is in a room (everyone when no room is named): `{"type":"users","users":[...]}`. With
+    /// presence on ([`Settings::presence`](lift_runtime::Settings::presence)), as the chat runs.
+    #[ws_route("users", reply)]
+    pub async fn users(
+        ctx: &WsContext,
+        Json(req): Json<UsersRequest>,
+    ) -> WsResult<Json<UsersReply>> {
+        if let Some(room) = &req.room {
+            check_room(room)?;
+        }
+        let room = req.room.as_deref().unwrap_or(EVERYONE);
+        Ok(Json(UsersReply {
+            kind: "users",
+            users: ctx.room(room).users().await?,
+            room: req.room,
+        }))
     }
 
     /// Two-way route: the reply is this connection's name and id.

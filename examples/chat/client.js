@@ -498,6 +498,10 @@ export class Client extends LiftSocket {
     leave(message, options) {
         return this.call("leave", message, options, false);
     }
+    /** `users` (two-way): resolves to the reply, rejects with a `LiftError`. */
+    users(message, options) {
+        return this.call("users", message, options, false);
+    }
     /** `whoami` (two-way): resolves to the reply, rejects with a `LiftError`. */
     whoami(message, options) {
         return this.call("whoami", message, options, false);

@@ -23,6 +23,11 @@ async fn main() -> Result<(), lift_runtime::Error> {
     if std::env::var_os("LIFT_HISTORY_SECS").is_none() {
         settings.history = Some(std::time::Duration::from_secs(5 * 60));
     }
+    // Presence (unless LIFT_PRESENCE=0): everyone is told who arrives and who leaves, and the
+    // page lists who is there (`users`).
+    if std::env::var_os("LIFT_PRESENCE").is_none() {
+        settings.presence = true;
+    }
     let mut app = App::new(app::chat::router()).settings(settings);
     // With LIFT_ALLOWED_ORIGINS (`https://chat.example.com,http://localhost:3001`), browsers
     // may connect only from those pages (403 otherwise); clients without `Origin` still may.

@@ -90,20 +90,17 @@ impl Connecting {
         self.rooms().retain(|r| r != room);
     }
 
-    /// Saves the connection `id`, opened at `connected_at` and kept for `ttl` from now (never
-    /// less: an event whose `connectedAt` is stale, such as AWS's sample events replayed years
-    /// later, must not make a record that is expired before it is stored), with what the
-    /// handler set, then joins its rooms. If a room cannot be joined the connection is removed
-    /// again (half a connection is worse than none) and the error returned. On success, the
-    /// headers for the handshake's answer, and the connection as saved.
-    pub(crate) async fn save(
+    /// The record of the connection `id`, opened at `connected_at` and kept for `ttl` from now
+    /// (never less: an event whose `connectedAt` is stale, such as AWS's sample events replayed
+    /// years later, must not make a record that is expired before it is stored), with what the
+    /// handler set; and the headers for the handshake's answer. [`store`] saves it.
+    pub(crate) fn into_record(
         self,
-        store: &dyn ConnectionStore,
         id: &str,
         connected_at: SystemTime,
         ttl: Duration,
         session: Option<String>,
-    ) -> Result<(Vec<(&'static str, String)>, Connection), StoreError> {
+    ) -> (Vec<(&'static str, String)>, Connection) {
         let mut metadata = self.metadata;
         if let Some(claims) = self.claims {
             match &mut metadata {
@@ -127,11 +124,19 @@ impl Connecting {
             .unwrap_or_else(PoisonError::into_inner)
             .into_iter()
             .collect();
-        if connection.rooms.is_empty() {
-            store.save(&connection).await?;
-        } else {
-            store.save_joined(&connection).await?;
-        }
-        Ok((self.response_headers, connection))
+        (self.response_headers, connection)
+    }
+}
+
+/// Saves a new connection, then joins its rooms. If a room cannot be joined the connection is
+/// removed again (half a connection is worse than none) and the error returned.
+pub(crate) async fn store(
+    store: &dyn ConnectionStore,
+    connection: &Connection,
+) -> Result<(), StoreError> {
+    if connection.rooms.is_empty() {
+        store.save(connection).await
+    } else {
+        store.save_joined(connection).await
     }
 }

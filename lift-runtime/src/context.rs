@@ -86,6 +86,32 @@ impl WsContext {
         }
     }
 
+    /// With presence: `connection` (just saved, or just deleted when `gone`) is in its rooms'
+    /// presence, or no longer.
+    pub(crate) async fn update_presence(&self, connection: &Connection, gone: bool) {
+        let Some(user) = connection
+            .user
+            .as_deref()
+            .filter(|_| self.out.keeps_presence())
+        else {
+            return;
+        };
+        for room in &connection.rooms {
+            if gone {
+                self.out.absent(room, user, &connection.id).await;
+            } else {
+                self.out
+                    .present(room, user, &connection.id, connection.expires_at)
+                    .await;
+            }
+        }
+    }
+
+    /// Whether the app keeps presence.
+    pub(crate) fn keeps_presence(&self) -> bool {
+        self.out.keeps_presence()
+    }
+
     /// The connection store.
     pub(crate) fn store(&self) -> &dyn ConnectionStore {
         &*self.store
@@ -269,7 +295,7 @@ impl WsContext {
         if let Some(claims) = self.connecting.as_ref().and_then(Connecting::claims) {
             return Ok(Some(claims.clone()));
         }
-        if let Some(claims) = crate::authorizer::claims_of(&self.event) {
+        if let Some(claims) = crate::inbound::claims_of(&self.event) {
             return Ok(Some(claims));
         }
         Ok(self
@@ -307,7 +333,19 @@ impl WsContext {
                 connecting.join(room);
                 Ok(())
             }
-            None => self.store.join(self.out.caller(), room).await,
+            None => {
+                self.store.join(self.out.caller(), room).await?;
+                if self.out.keeps_presence() {
+                    if let Some(conn) = self.connection().await? {
+                        if let Some(user) = &conn.user {
+                            self.out
+                                .present(room, user, &conn.id, conn.expires_at)
+                                .await;
+                        }
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -318,7 +356,15 @@ impl WsContext {
                 connecting.leave(room);
                 Ok(())
             }
-            None => self.store.leave(self.out.caller(), room).await,
+            None => {
+                self.store.leave(self.out.caller(), room).await?;
+                if self.out.keeps_presence() {
+                    if let Some(user) = self.connection().await?.and_then(|c| c.user.as_deref()) {
+                        self.out.absent(room, user, self.out.caller()).await;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 

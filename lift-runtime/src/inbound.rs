@@ -1,9 +1,20 @@
-//! What the runtime requires of an event before anything runs: the fields that name the connection and where answers go
+//! What the runtime requires of an event before anything runs, and reads from it: the claims a
+//! `$connect` authorizer of this runtime passed on; the fields that name the connection and where answers go
 //! checked, so a malformed event is answered `400 invalid_event` instead of being stored or
 //! used to build a URL. (API Gateway always sends these well-formed; hand-built and replayed
 //! events are what this catches.)
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+
+/// The authorizer context's key holding the verified claims (a JSON string).
+pub(crate) const CLAIMS: &str = "liftClaims";
+
+/// The claims an authorizer of this runtime verified for the connection, from an event's
+/// `requestContext.authorizer` (set by API Gateway, or by the emulator, never by a client).
+pub(crate) fn claims_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<serde_json::Value> {
+    let claims = event.request_context.authorizer.fields.get(CLAIMS)?;
+    serde_json::from_str(claims.as_str()?).ok()
+}
 
 /// The longest connection id accepted (API Gateway's are 16 characters).
 pub(crate) const MAX_CONNECTION_ID: usize = 128;

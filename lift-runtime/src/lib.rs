@@ -77,7 +77,6 @@ extern crate self as lift_runtime;
 
 mod app;
 pub mod auth;
-mod authorizer;
 mod connect;
 mod context;
 pub mod deploy;

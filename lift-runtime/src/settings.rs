@@ -31,6 +31,7 @@
 //! | `LIFT_SESSION_TTL_SECS` | 7800 (2 h 10 min) | [`Settings::session_ttl`]; `0` turns sessions off | `$connect` |
 //! | `LIFT_HISTORY_SECS` | `0` (off) | [`Settings::history`]: how long room broadcasts are kept for replay | room broadcasts, the replay route |
 //! | `LIFT_AUTHORIZER` | `0` (off) | [`Settings::authorizer`]: the function is also `$connect`'s Lambda authorizer | the emulator, `your-app template` |
+//! | `LIFT_PRESENCE` | `0` (off) | [`Settings::presence`]: rooms told who joins and leaves | joins, leaves, `$disconnect`, the sweep |
 //! | `LIFT_LOCAL_ADDR` | `127.0.0.1:3001` | [`LocalSettings::addr`] | the emulator |
 //! | `RUST_LOG` | `info` | [`Settings::log_filter`] | the log subscriber [`App::run`](crate::App::run) installs |
 //! | `AWS_LAMBDA_RUNTIME_API` | unset | set by Lambda: [`App::run`](crate::App::run) runs on `lambda_runtime` rather than the emulator | `App::run`, `App::service` |
@@ -94,6 +95,15 @@ pub struct Settings {
     /// emulator runs it before `$connect` as API Gateway does. (In Lambda the function answers
     /// an authorizer's request whether or not this is set.) `LIFT_AUTHORIZER` (`1`/`true`).
     pub authorizer: bool,
+    /// Presence, off by default: a room's members get
+    /// `{"type":"presence","room":R,"user":U,"state":"joined"}` when a user's first connection
+    /// joins it and `"state":"left"` when their last one leaves it (`leave`, `$disconnect`, a
+    /// send finding it gone, or its expiry passing without a `$disconnect`: swept every minute
+    /// by the template's schedule, every second by the emulator); `ctx.room(r).users()` lists
+    /// who is there. Users are what the `$connect` handler's `set_user` gave; connections
+    /// without one have no presence. See the README's "Presence" for the costs.
+    /// `LIFT_PRESENCE` (`1`/`true`).
+    pub presence: bool,
     /// How sends and broadcasts are paced and retried.
     pub broadcast: BroadcastSettings,
     /// When room broadcasts are handed to the fan-out queue (see [`fanout`](crate::fanout)).
@@ -263,6 +273,7 @@ impl Default for Settings {
             session_ttl: Some(crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK),
             history: None,
             authorizer: false,
+            presence: false,
             broadcast: BroadcastSettings::default(),
             fanout: FanoutSettings::default(),
             local: LocalSettings::default(),
@@ -393,15 +404,10 @@ impl Settings {
             settings.history = (secs > 0).then(|| Duration::from_secs(secs));
         }
         if let Some(on) = var("LIFT_AUTHORIZER") {
-            settings.authorizer = match on.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => {
-                    return Err(
-                        format!("LIFT_AUTHORIZER={on:?}: expected 1 or 0 (true or false)").into(),
-                    )
-                }
-            };
+            settings.authorizer = switch("LIFT_AUTHORIZER", &on)?;
+        }
+        if let Some(on) = var("LIFT_PRESENCE") {
+            settings.presence = switch("LIFT_PRESENCE", &on)?;
         }
         if let Some(ttl) = var("LIFT_SESSION_TTL_SECS") {
             let mut secs = 0u64;
@@ -440,6 +446,15 @@ impl Settings {
 /// What the keep-alive route ([`Settings::keepalive_route`]) is answered, by API Gateway (the
 /// template's MOCK integration) and by the emulator.
 pub(crate) const KEEPALIVE_ANSWER: &str = r#"{"type":"pong"}"#;
+
+/// A variable that turns something on or off.
+fn switch(name: &str, value: &str) -> Result<bool, crate::Error> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("{name}={value:?}: expected 1 or 0 (true or false)").into()),
+    }
+}
 
 /// Whether this process is a Lambda function (`AWS_LAMBDA_RUNTIME_API` is set).
 pub(crate) fn in_lambda() -> bool {

@@ -40,6 +40,13 @@ try {
   await bob.fill('#text', 'hi ana');
   await bob.click('#say button');
   await sees(ana, 'bob: hi ana');
+  // Who is here: each page lists both users (presence), bob's arrival announced to ana.
+  const lists = (page, names) => page.waitForFunction(
+    (n) => [...document.querySelectorAll('#users li')].map((li) => li.textContent).join(',') === n,
+    names.join(','), { timeout: 10000 });
+  await sees(ana, 'bob is here');
+  await lists(ana, ['ana', 'bob']);
+  await lists(bob, ['ana', 'bob']);
   passed++;
 
   // A room: both join, ana talks in it (the room is selected once joined), then leaves.

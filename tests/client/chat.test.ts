@@ -175,6 +175,16 @@ await test("history: no room message is lost or doubled when the socket is kille
   for (let i = 1; i <= total; i++) {
     bob.sendMessage({ room: "history", text: `h${i}` });
     if (i % 50 === 25) {
+      // A client replays a room once it has had a numbered message of it (before that it does
+      // not know where the room is): the first kill waits for one.
+      await next<void>((resolve) => {
+        const poll = setInterval(() => {
+          if (texts.length > 0) {
+            clearInterval(poll);
+            resolve();
+          }
+        }, 5);
+      }, "ana's first history message");
       // The socket dies under the client (1006, a lost network) while bob goes on talking.
       const reopened = next<{ reconnected: boolean }>((resolve) => ana.on("open", resolve), "the reconnect");
       const response = await fetch(new URL(`/_lift/close/${encodeURIComponent(id)}?code=1006`, base), {

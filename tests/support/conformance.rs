@@ -507,6 +507,73 @@ pub async fn counters_count_per_key_and_window(store: &dyn ConnectionStore) {
     assert_eq!(store.count("messages:ana", next).await.unwrap(), 2);
 }
 
+/// Presence counts users, not connections: a user's first connection in a room joins them, their
+/// last one's leave makes them leave, each once.
+pub async fn presence_counts_users_not_connections(store: &dyn ConnectionStore) {
+    let later = SystemTime::now() + Duration::from_secs(600);
+    let join = |user: &'static str, id: &'static str| store.presence_join("r", user, id, later);
+    assert!(join("ana", "a1=").await.unwrap(), "ana's first connection");
+    assert!(!join("ana", "a2=").await.unwrap(), "ana's second");
+    assert!(!join("ana", "a1=").await.unwrap(), "the first again");
+    assert!(join("bob", "b1=").await.unwrap());
+    assert_eq!(store.presence_users("r").await.unwrap(), ["ana", "bob"]);
+    assert!(store.presence_users("other").await.unwrap().is_empty());
+    let leave = |user: &'static str, id: &'static str| store.presence_leave("r", user, id);
+    assert!(!leave("ana", "a1=").await.unwrap(), "a2 is still there");
+    assert!(!leave("ana", "a1=").await.unwrap(), "not there any more");
+    assert!(!leave("eve", "e1=").await.unwrap(), "never there");
+    assert!(leave("ana", "a2=").await.unwrap(), "ana's last");
+    assert_eq!(store.presence_users("r").await.unwrap(), ["bob"]);
+    assert!(join("ana", "a3=").await.unwrap(), "ana back");
+}
+
+/// Connections whose `$disconnect` never came leave presence once their expiry is past, once.
+pub async fn presence_expires_connections_whose_disconnect_never_came(store: &dyn ConnectionStore) {
+    let now = SystemTime::now();
+    let soon = now + Duration::from_secs(60);
+    let later = now + Duration::from_secs(3600);
+    store
+        .presence_join("r", "ghost", "g1=", soon)
+        .await
+        .unwrap();
+    store.presence_join("r", "ana", "a1=", soon).await.unwrap();
+    store.presence_join("r", "ana", "a2=", later).await.unwrap();
+    store
+        .presence_join("s", "ghost", "g1=", soon)
+        .await
+        .unwrap();
+    assert!(store.presence_expire(now).await.unwrap().is_empty());
+    let after = soon + Duration::from_secs(120);
+    let left = store.presence_expire(after).await.unwrap();
+    let expected = [("r", "ghost"), ("s", "ghost")].map(|(r, u)| (r.to_owned(), u.to_owned()));
+    assert_eq!(left, expected, "ana still has a2");
+    assert!(
+        store.presence_expire(after).await.unwrap().is_empty(),
+        "once"
+    );
+    // ana's expired connection is gone: her last live one's leave makes her leave.
+    assert!(store.presence_leave("r", "ana", "a2=").await.unwrap());
+}
+
+/// A connection whose expiry moves keeps its presence as long.
+pub async fn presence_follows_a_refreshed_connection(store: &dyn ConnectionStore) {
+    let now = SystemTime::now();
+    let soon = now + Duration::from_secs(60);
+    store.save(&conn("p=", Some("ana"))).await.unwrap();
+    store.join("p=", "lobby").await.unwrap();
+    store
+        .presence_join("lobby", "ana", "p=", soon)
+        .await
+        .unwrap();
+    store
+        .refresh("p=", now + Duration::from_secs(3 * 3600))
+        .await
+        .unwrap();
+    let after = soon + Duration::from_secs(120);
+    assert!(store.presence_expire(after).await.unwrap().is_empty());
+    assert_eq!(store.presence_users("lobby").await.unwrap(), ["ana"]);
+}
+
 trait WithExpiry {
     fn with_expiry(self, at: SystemTime) -> Self;
 }

@@ -334,7 +334,7 @@ impl Inner {
         let found = self.find(ctx);
         // Verified by this function as the `$connect` authorizer: API Gateway passes the claims
         // on, so the token is not verified again.
-        let verified = crate::authorizer::claims_of(ctx.event());
+        let verified = crate::inbound::claims_of(ctx.event());
         let Some(found) = found else {
             if let Some(claims) = verified {
                 return self.accept(ctx, claims, None, next).await;

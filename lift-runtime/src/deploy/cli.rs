@@ -50,6 +50,7 @@ fn print_for(app: &App, args: &[String]) -> Result<bool, crate::Error> {
             template.keepalive_route = settings.keepalive_route.clone();
             template.history = settings.history;
             template.authorizer = settings.authorizer.then(Vec::new);
+            template.presence = settings.presence;
             template_options(template, &args[1..])?.to_json()
         }
         Some("asyncapi") => asyncapi(app, &program),

@@ -96,6 +96,9 @@ export interface ClientEvents {
    * `replayed` messages came again; `missed`: some were no longer kept (the client got every
    * message it could, in order). */
   replayed: { room: string; replayed: number; missed: boolean };
+  /** A user's first connection joined a room, or their last one left it (apps with
+   * `Settings::presence`; the room's present users are the app's to list). */
+  presence: { type: "presence"; room: string; user: string; state: "joined" | "left" };
   /** Any other frame (text, or a `type` nobody listens to). */
   frame: unknown;
 }

@@ -61,6 +61,11 @@ pub struct Template {
     /// WebSocket authorizer's results: it runs once per handshake, and its verdict holds for the
     /// connection.) `your-app template` sets it from the app's settings. Default none.
     pub authorizer: Option<Vec<String>>,
+    /// Presence ([`Settings::presence`](crate::Settings::presence)): `LIFT_PRESENCE` for the
+    /// function, and a schedule invoking it every minute to sweep connections whose expiry
+    /// passed without a `$disconnect` (their users' rooms are told `left`). `your-app template`
+    /// sets it from the app's settings. Default off.
+    pub presence: bool,
     /// How long the function's logs and the stage's access logs are kept, in days (a value
     /// CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, ...). Default 30. `None`: the
     /// function logs to the group Lambda makes itself, kept for ever.
@@ -130,6 +135,7 @@ impl Template {
             keepalive_route: None,
             history: None,
             authorizer: None,
+            presence: false,
             log_retention_days: Some(30),
             access_logs: true,
             account_log_role: true,
@@ -295,6 +301,9 @@ impl Template {
         if self.authorizer.is_some() {
             variables.insert("LIFT_AUTHORIZER".into(), json!("1"));
         }
+        if self.presence {
+            variables.insert("LIFT_PRESENCE".into(), json!("1"));
+        }
         if let Some(keep) = self.history {
             variables.insert(
                 "LIFT_HISTORY_SECS".into(),
@@ -337,6 +346,21 @@ impl Template {
         });
         if let Some(consumers) = self.fanout_consumers.map(|n| n.clamp(2, 1000)) {
             self.add_fanout(&mut resources, &mut function, consumers);
+        }
+        if self.presence {
+            // The sweep's announcements go through the stage's Management API.
+            let input = format!(
+                r#"{{"liftTask":"presence-sweep","managementEndpoint":"https://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}"}}"#,
+                self.stage
+            );
+            function["Properties"]["Events"]["PresenceSweep"] = json!({
+                "Type": "Schedule",
+                "Properties": {
+                    "Schedule": "rate(1 minute)",
+                    "Description": "Presence: users whose connections expired without a $disconnect leave their rooms",
+                    "Input": { "Fn::Sub": input },
+                },
+            });
         }
         resources.insert("Function".into(), function);
         resources.insert(

@@ -367,11 +367,7 @@ async fn settle(c: &Consumer<'_>, task: &Task, outcome: RecordOutcome, tally: &m
     };
     tally.sent += outcome.sent;
     tally.gone += outcome.gone.len();
-    if !outcome.gone.is_empty() {
-        if let Err(err) = c.store.remove_many(&outcome.gone).await {
-            tracing::warn!(error = %err, count = outcome.gone.len(), "could not remove gone connections");
-        }
-    }
+    crate::outbound::remove_gone(&**c.store, &outcome.gone).await;
     let attempted = total - outcome.not_attempted.len();
     let mut again: Vec<String> = outcome.not_attempted;
     for (id, err) in outcome.failed {

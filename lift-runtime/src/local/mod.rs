@@ -46,6 +46,8 @@ pub(crate) struct Emulator {
     server: tokio::task::JoinHandle<()>,
     /// The delivery of the fan-out queue's records to the service.
     fanout: Option<tokio::task::JoinHandle<()>>,
+    /// The presence sweep, every second (the template schedules it every minute).
+    sweep: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Emulator {
@@ -114,12 +116,24 @@ impl Emulator {
                 tracing::error!(error = %err, "the emulator stopped");
             }
         });
+        let sweep = state.service.settings().presence.then(|| {
+            let service = state.service.clone();
+            let endpoint = format!("http://{addr}/{}", state.config.stage);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    service.sweep(&endpoint, None).await;
+                }
+            })
+        });
         Ok(Emulator {
             addr,
             state,
             stop: Some(stop),
             server,
             fanout,
+            sweep,
         })
     }
 
@@ -161,8 +175,11 @@ impl Emulator {
             let _ = stop.send(());
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.server).await;
-        if let Some(fanout) = self.fanout.take() {
-            fanout.abort();
+        for task in [self.fanout.take(), self.sweep.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
         }
     }
 }
@@ -170,8 +187,8 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.server.abort();
-        if let Some(fanout) = &self.fanout {
-            fanout.abort();
+        for task in [&self.fanout, &self.sweep].into_iter().flatten() {
+            task.abort();
         }
     }
 }

@@ -27,6 +27,7 @@ mod http;
 mod management;
 mod numbered;
 mod pace;
+mod presence;
 mod room;
 mod send;
 
@@ -72,6 +73,8 @@ pub(crate) struct Outbound {
     fanout: Option<Arc<crate::fanout::Fanout>>,
     /// How long room broadcasts are kept for replay, when the app has history.
     history: Option<std::time::Duration>,
+    /// Whether the app keeps presence ([`Settings::presence`](crate::Settings::presence)).
+    presence: bool,
 }
 
 /// What the sends of one event did, counted as they finish.
@@ -120,7 +123,14 @@ impl Outbound {
             sends: SendCounters::default(),
             fanout,
             history: None,
+            presence: false,
         }
+    }
+
+    /// Keeps presence, and tells rooms who joins and leaves.
+    pub(crate) fn with_presence(mut self, presence: bool) -> Self {
+        self.presence = presence;
+        self
     }
 
     /// Numbers room broadcasts and keeps them for `keep` ([`Settings::history`]).
@@ -278,8 +288,14 @@ impl Outbound {
     }
 
     /// After a broadcast: counts it, removes the connections found gone and logs what happened
-    /// (at `debug` when every connection was reached or gone, at `warn` otherwise).
-    async fn settle(&self, report: &BroadcastReport, started: Instant, room: Option<&str>) {
+    /// (at `debug` when every connection was reached or gone, at `warn` otherwise); answers the
+    /// connections removed.
+    async fn settle(
+        &self,
+        report: &BroadcastReport,
+        started: Instant,
+        room: Option<&str>,
+    ) -> Vec<String> {
         let (sent, gone, failed, not_attempted) = (
             report.sent,
             report.gone.len(),
@@ -290,7 +306,7 @@ impl Outbound {
         self.sends
             .queued
             .fetch_add(report.queued, Ordering::Relaxed);
-        self.forget(&report.gone).await;
+        let removed = self.forget(&report.gone).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let (queued, queued_rest) = (report.queued, report.queued_rest);
         if failed == 0 && not_attempted == 0 && !report.unread {
@@ -317,17 +333,30 @@ impl Outbound {
                 "broadcast did not reach every connection"
             );
         }
+        removed
     }
 
-    /// Removes connections API Gateway reported gone, with their memberships.
-    async fn forget(&self, gone: &[String]) {
-        if gone.is_empty() {
-            return;
-        }
-        if let Err(err) = self.store.remove_many(gone).await {
-            tracing::warn!(error = %err, count = gone.len(), "could not remove gone connections");
-        } else {
+    /// Removes connections API Gateway reported gone, with their memberships; answers those
+    /// removed.
+    async fn forget(&self, gone: &[String]) -> Vec<String> {
+        remove_gone(&*self.store, gone).await
+    }
+}
+
+/// Removes connections a send found gone (410), with their memberships; answers those removed
+/// (none when the store failed, which is logged).
+pub(crate) async fn remove_gone(store: &dyn ConnectionStore, gone: &[String]) -> Vec<String> {
+    if gone.is_empty() {
+        return Vec::new();
+    }
+    match store.remove_many(gone).await {
+        Ok(()) => {
             tracing::debug!(count = gone.len(), "removed gone connections");
+            gone.to_vec()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, count = gone.len(), "could not remove gone connections");
+            Vec::new()
         }
     }
 }

@@ -1,7 +1,9 @@
 //! [`Room`] and [`User`]: broadcasts to a room's members, read page by page while the sends
 //! are under way, and to a user's every connection.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use futures_util::{Stream, StreamExt};
@@ -18,6 +20,8 @@ pub struct Room<'a> {
     out: &'a Outbound,
     name: &'a str,
     except: Option<&'a str>,
+    /// Numbered and kept when the app has history (the runtime's own announcements are not).
+    numbered: bool,
 }
 
 impl<'a> Room<'a> {
@@ -27,7 +31,14 @@ impl<'a> Room<'a> {
             out,
             name,
             except: None,
+            numbered: true,
         }
+    }
+
+    /// Sent as it is, neither numbered nor kept for replay: the runtime's own announcements.
+    pub(crate) fn unnumbered(mut self) -> Self {
+        self.numbered = false;
+        self
     }
 
     /// Leaves one connection out of the broadcast, typically the sender's:
@@ -35,6 +46,13 @@ impl<'a> Room<'a> {
     pub fn except(mut self, connection_id: &'a str) -> Self {
         self.except = Some(connection_id);
         self
+    }
+
+    /// The users present in the room, sorted: those with a connection in it, each once (with
+    /// [`Settings::presence`](crate::Settings::presence); without it, none are kept). One
+    /// store read (a `Query` of the room's users on DynamoDB).
+    pub async fn users(&self) -> Result<Vec<String>, crate::error::StoreError> {
+        self.out.store.presence_users(self.name).await
     }
 
     /// Sends `message` to every member (see [`WsContext::broadcast`](crate::WsContext::broadcast)).
@@ -50,7 +68,7 @@ impl<'a> Room<'a> {
     ) -> Result<BroadcastReport, SendError> {
         let out = self.out;
         let mut data = out.serialise(message)?;
-        if let Some(keep) = out.history {
+        if let Some(keep) = out.history.filter(|_| self.numbered) {
             data = super::numbered::numbered(&*out.store, self.name, data, keep).await;
         }
         if let Some(fanout) = &out.fanout {
@@ -74,18 +92,29 @@ impl<'a> Room<'a> {
         // No page is read past the cutoff: a room of thousands must not hold the function past
         // its deadline with store requests for members nobody will be sent to.
         let unread = AtomicBool::new(false);
+        // With presence, the users of members found gone leave it.
+        let users = out.keeps_presence().then(Mutex::default);
         let members = MemberIds {
             pages: out.store.members(self.name),
             cutoff: out.config.cutoff(out.deadline),
             cut: &unread,
             except: self.except,
+            users: users.as_ref(),
         };
         let started = Instant::now();
         let (mut report, failure) =
             send_stream(&*out.api, members, &data, out.deadline, &out.config).await?;
         report.unread = unread.load(Ordering::Relaxed);
         // Connections found gone are removed even when a later page could not be read.
-        out.settle(&report, started, Some(self.name)).await;
+        let removed = out.settle(&report, started, Some(self.name)).await;
+        if let Some(users) = users {
+            let users = users.into_inner().unwrap_or_else(PoisonError::into_inner);
+            for id in &removed {
+                if let Some(user) = users.get(id) {
+                    out.absent(self.name, user, id).await;
+                }
+            }
+        }
         match failure {
             Some(err) => Err(err),
             None => Ok(report),
@@ -101,6 +130,8 @@ struct MemberIds<'a> {
     cutoff: Instant,
     cut: &'a AtomicBool,
     except: Option<&'a str>,
+    /// With presence: each member's user, by connection id.
+    users: Option<&'a Mutex<HashMap<String, String>>>,
 }
 
 impl Stream for MemberIds<'_> {
@@ -115,9 +146,18 @@ impl Stream for MemberIds<'_> {
             return std::task::Poll::Ready(None);
         }
         let except = self.except;
+        let users = self.users;
         self.pages.poll_next_unpin(cx).map(|page| {
             page.map(|page| {
                 let members = page.map_err(store_failure)?;
+                if let Some(users) = users {
+                    let mut users = users.lock().unwrap_or_else(PoisonError::into_inner);
+                    for member in &members {
+                        if let Some(user) = &member.user {
+                            users.insert(member.connection_id.clone(), user.clone());
+                        }
+                    }
+                }
                 Ok(members
                     .into_iter()
                     .map(|member| member.connection_id)

@@ -46,6 +46,8 @@ struct Inner {
     sessions_swept: usize,
     /// room => its last number and its kept entries, in order.
     history: HashMap<String, (u64, std::collections::VecDeque<HistoryEntry>)>,
+    /// room => user => connection id => its expiry: who is present.
+    presence: HashMap<String, HashMap<String, HashMap<String, SystemTime>>>,
     /// key => the end of its current window and its count there.
     counters: HashMap<String, (SystemTime, u64)>,
     /// How many counters the last sweep of ended windows left (swept as `sessions` are).
@@ -154,6 +156,19 @@ impl ConnectionStore for MemoryStore {
             }
             if let Some(conn) = inner.connections.get_mut(connection_id) {
                 conn.expires_at = expires_at;
+                // Its presence lasts as long.
+                if let Some(user) = &conn.user {
+                    for room in &conn.rooms {
+                        let entry = inner
+                            .presence
+                            .get_mut(room)
+                            .and_then(|users| users.get_mut(user))
+                            .and_then(|entries| entries.get_mut(connection_id));
+                        if let Some(until) = entry {
+                            *until = expires_at;
+                        }
+                    }
+                }
             }
             Ok(())
         })
@@ -300,6 +315,90 @@ impl ConnectionStore for MemoryStore {
             inner.sessions.insert(session.id.clone(), session.clone());
         });
         Ok(())
+    }
+
+    async fn presence_join(
+        &self,
+        room: &str,
+        user: &str,
+        connection_id: &str,
+        expires_at: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let now = SystemTime::now();
+        Ok(self.with(|inner| {
+            let entries = inner
+                .presence
+                .entry(room.to_owned())
+                .or_default()
+                .entry(user.to_owned())
+                .or_default();
+            // Connections long gone count no more (the sweep would remove them).
+            entries.retain(|_, until| *until > now);
+            let first = entries.is_empty();
+            entries.insert(connection_id.to_owned(), expires_at);
+            first
+        }))
+    }
+
+    async fn presence_leave(
+        &self,
+        room: &str,
+        user: &str,
+        connection_id: &str,
+    ) -> Result<bool, StoreError> {
+        let now = SystemTime::now();
+        Ok(self.with(|inner| {
+            let Some(users) = inner.presence.get_mut(room) else {
+                return false;
+            };
+            let Some(entries) = users.get_mut(user) else {
+                return false;
+            };
+            let removed = entries.remove(connection_id).is_some();
+            let last = removed && !entries.values().any(|until| *until > now);
+            if entries.is_empty() {
+                users.remove(user);
+                if users.is_empty() {
+                    inner.presence.remove(room);
+                }
+            }
+            last
+        }))
+    }
+
+    async fn presence_users(&self, room: &str) -> Result<Vec<String>, StoreError> {
+        let now = SystemTime::now();
+        Ok(self.with(|inner| {
+            let mut users: Vec<String> = inner
+                .presence
+                .get(room)
+                .into_iter()
+                .flatten()
+                .filter(|(_, entries)| entries.values().any(|until| *until > now))
+                .map(|(user, _)| user.clone())
+                .collect();
+            users.sort_unstable();
+            users
+        }))
+    }
+
+    async fn presence_expire(&self, now: SystemTime) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self.with(|inner| {
+            let mut left = Vec::new();
+            for (room, users) in &mut inner.presence {
+                for (user, entries) in users.iter_mut() {
+                    let before = entries.len();
+                    entries.retain(|_, until| *until > now);
+                    if entries.len() < before && entries.is_empty() {
+                        left.push((room.clone(), user.clone()));
+                    }
+                }
+                users.retain(|_, entries| !entries.is_empty());
+            }
+            inner.presence.retain(|_, users| !users.is_empty());
+            left.sort_unstable();
+            left
+        }))
     }
 
     async fn count(&self, key: &str, window_end: SystemTime) -> Result<u64, StoreError> {

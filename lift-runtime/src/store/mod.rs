@@ -22,6 +22,8 @@
 //! | session | `SESSION#{id}` | `META` | `user`, `connection_id`, `rooms` (string set), `metadata`, `parked` (bool), `expires_at` |
 //! | room history counter ([`Settings::history`](crate::Settings::history)) | `HIST#{room}` | `SEQ` | `seq` (number: the room's last) |
 //! | room history entry | `HIST#{room}` | `MSG#{seq, 20 digits}` | `frame` (the JSON sent), `expires_at` |
+//! | presence of a user in a room ([`Settings::presence`](crate::Settings::presence)) | `PRES#{room}` | `USER#{user}` | `user`, `conns` (map: connection id → its expiry, epoch seconds), `expires_at` (after any connection could have ended) |
+//! | a room with presence (what the sweep reads) | `PRESENCE` | `ROOM#{room}` | `room`, `expires_at` |
 //! | counter of a window ([`MessageLimit`](crate::auth::MessageLimit)) | `COUNT#{key}` | `W#{window end, epoch seconds}` | `n` (number), `expires_at` (the window's end) |
 //!
 //! A connection of a session has `session` too.
@@ -52,6 +54,11 @@
 //! | `next_seq`, `save_history` (each room broadcast, with history) | 1 `UpdateItem` (the counter, `ADD`), 1 `PutItem` |
 //! | `history` (a replay) | 1 consistent `Query` per 1,000 items (entries and, after them, the counter); 1 `GetItem` of the counter more when a page fills first |
 //! | `count` (each message, with `MessageLimit`) | 1 `UpdateItem` (`ADD`, answering the new value) |
+//! | `presence_join` | 1 `UpdateItem` answering the map before (2 for the user's first entry in the room); 1 `PutItem` of the room's registration when the user is new there |
+//! | `presence_leave` | 1 `UpdateItem` answering the map after |
+//! | `presence_users` | `Query` pages of `PRES#{room}` |
+//! | `presence_expire` (the sweep) | `Query` pages of `PRESENCE` and of each room's users; 1 `UpdateItem` per user with expired entries (on condition that they are unchanged) |
+//! | `refresh` with presence | 1 `UpdateItem` more per room of the connection |
 //!
 //! Room history, per broadcast: 2 requests more (the counter, the entry), whatever the room's
 //! size, so a room of N members costs 2 + ⌈N/page size⌉ requests instead of ⌈N/page size⌉. A
@@ -199,6 +206,13 @@ pub struct HistoryPage {
 }
 
 /// What a store without history answers when asked for it.
+fn no_presence() -> StoreError {
+    StoreError::new(
+        "this store keeps no presence: implement ConnectionStore::presence_join, presence_leave, presence_users and presence_expire, or turn presence off (Settings::presence = false)",
+        None,
+    )
+}
+
 fn no_counters() -> StoreError {
     StoreError::new(
         "this store keeps no counters: implement ConnectionStore::count, or remove MessageLimit",
@@ -370,6 +384,50 @@ pub trait ConnectionStore: Send + Sync + 'static {
     async fn count(&self, key: &str, window_end: SystemTime) -> Result<u64, StoreError> {
         let _ = (key, window_end);
         Err(no_counters())
+    }
+
+    /// Notes that `user` is in `room` through `connection_id` until `expires_at` (the
+    /// connection's expiry), for presence ([`Settings::presence`](crate::Settings::presence));
+    /// `true` when the user had no other live connection there: the user just joined. Atomic
+    /// across processes: of two connections of one user joining at once, one is first. The
+    /// default (a store without presence) is an error.
+    async fn presence_join(
+        &self,
+        room: &str,
+        user: &str,
+        connection_id: &str,
+        expires_at: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let _ = (room, user, connection_id, expires_at);
+        Err(no_presence())
+    }
+
+    /// Removes what [`presence_join`](Self::presence_join) noted; `true` when it was there and
+    /// the user has no live connection left in `room`: the user just left. The default is an
+    /// error.
+    async fn presence_leave(
+        &self,
+        room: &str,
+        user: &str,
+        connection_id: &str,
+    ) -> Result<bool, StoreError> {
+        let _ = (room, user, connection_id);
+        Err(no_presence())
+    }
+
+    /// The users present in `room` (with a live connection there), sorted. The default is an
+    /// error.
+    async fn presence_users(&self, room: &str) -> Result<Vec<String>, StoreError> {
+        let _ = room;
+        Err(no_presence())
+    }
+
+    /// Forgets, in every room, the connections whose expiry is past `now` (connections whose
+    /// `$disconnect` never came); answers the `(room, user)` of each user who left by it. The
+    /// default is an error.
+    async fn presence_expire(&self, now: SystemTime) -> Result<Vec<(String, String)>, StoreError> {
+        let _ = now;
+        Err(no_presence())
     }
 
     /// Every live connection. Reads the whole store (a DynamoDB `Scan`): for small apps, tools

@@ -233,15 +233,9 @@ impl TestContext {
             )
         })?;
         let ttl = crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK;
-        connecting
-            .save(
-                ctx.store(),
-                ctx.connection_id(),
-                ctx.connected_at(),
-                ttl,
-                None,
-            )
-            .await?;
+        let (_, record) =
+            connecting.into_record(ctx.connection_id(), ctx.connected_at(), ttl, None);
+        crate::connect::store(ctx.store(), &record).await?;
         ctx.store()
             .get(ctx.connection_id())
             .await?

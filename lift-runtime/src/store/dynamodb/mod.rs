@@ -13,6 +13,10 @@ mod history;
 #[cfg(feature = "dynamodb")]
 mod item;
 #[cfg(feature = "dynamodb")]
+mod presence;
+#[cfg(feature = "dynamodb")]
+mod refresh;
+#[cfg(feature = "dynamodb")]
 mod requests;
 #[cfg(feature = "dynamodb")]
 mod session;

@@ -255,46 +255,7 @@ impl ConnectionStore for DynamoDbStore {
     }
 
     async fn refresh(&self, connection_id: &str, expires_at: SystemTime) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(conn_key(connection_id)))
-            .update_expression("SET expires_at = :exp")
-            .condition_expression("attribute_exists(pk) AND expires_at > :now")
-            .expression_attribute_values(":exp", n(epoch_secs(expires_at)))
-            .expression_attribute_values(":now", n(epoch_secs(SystemTime::now())))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
-                return Err(StoreError::not_found(connection_id))
-            }
-            Err(err) => return Err(sdk_error("UpdateItem", err)),
-        };
-        let rooms = out.attributes().map(rooms_of).unwrap_or_default();
-        for room in rooms {
-            let updated = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(member_key(&room, connection_id)))
-                .update_expression("SET expires_at = :exp")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":exp", n(epoch_secs(expires_at)))
-                .send()
-                .await;
-            match updated {
-                // Left the room meanwhile: nothing to refresh.
-                Err(err) if err.code() != Some("ConditionalCheckFailedException") => {
-                    return Err(sdk_error("UpdateItem", err))
-                }
-                _ => {}
-            }
-        }
-        Ok(())
+        self.move_expiry(connection_id, expires_at).await
     }
 
     async fn user_connections(&self, user: &str) -> Result<Vec<Connection>, StoreError> {
@@ -495,6 +456,40 @@ impl ConnectionStore for DynamoDbStore {
     /// One `UpdateItem` (the room's counter).
     async fn next_seq(&self, room: &str) -> Result<u64, StoreError> {
         self.next_history_seq(room).await
+    }
+
+    /// One `UpdateItem` (two for the user's first entry in the room), one `PutItem` more when
+    /// the user is the room's newcomer.
+    async fn presence_join(
+        &self,
+        room: &str,
+        user: &str,
+        connection_id: &str,
+        expires_at: SystemTime,
+    ) -> Result<bool, StoreError> {
+        self.add_presence(room, user, connection_id, expires_at)
+            .await
+    }
+
+    /// One `UpdateItem`.
+    async fn presence_leave(
+        &self,
+        room: &str,
+        user: &str,
+        connection_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.remove_presence(room, user, connection_id).await
+    }
+
+    /// `Query` pages of the room's users.
+    async fn presence_users(&self, room: &str) -> Result<Vec<String>, StoreError> {
+        self.present_users(room).await
+    }
+
+    /// `Query` pages of the rooms with presence and of each room's users; one `UpdateItem` per
+    /// user with expired entries.
+    async fn presence_expire(&self, now: SystemTime) -> Result<Vec<(String, String)>, StoreError> {
+        self.expire_presence(now).await
     }
 
     /// One `UpdateItem`.

@@ -14,6 +14,10 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use tracing::Instrument;
 
+mod authorizer;
+mod connected;
+mod sweep;
+
 use crate::context::{ContextParts, WsContext};
 use crate::error::WsError;
 #[cfg(feature = "local")]
@@ -57,7 +61,7 @@ pub(crate) struct Parts {
     pub(crate) middleware: Vec<Arc<dyn ErasedMiddleware>>,
     /// The middleware that also run as the `$connect` authorizer (see [`authorizer`]).
     ///
-    /// [`authorizer`]: crate::authorizer
+    /// [`authorizer`]: self::authorizer
     pub(crate) authorize: Vec<Arc<dyn ErasedMiddleware>>,
     pub(crate) store: Arc<dyn ConnectionStore>,
     pub(crate) settings: Settings,
@@ -114,6 +118,9 @@ impl Service {
     ///   `$connect`): the app's `JwtAuth` and `AllowedOrigins` decide, answered with an `Allow`
     ///   or `Deny` policy, or [`LambdaResponse::Unauthorized`] (see
     ///   [`Settings::authorizer`](crate::Settings::authorizer)).
+    /// - The runtime's scheduled task, `{"liftTask":"presence-sweep","managementEndpoint":URL}`
+    ///   (see [`Settings::presence`](crate::Settings::presence)): answered
+    ///   [`LambdaResponse::Task`].
     /// - Anything else (a malformed event) is answered with status 400 and an `invalid_event`
     ///   error frame.
     ///
@@ -157,8 +164,11 @@ impl Service {
                 }
             }
         }
-        if crate::authorizer::is_request(&event) {
+        if Self::is_authorizer_request(&event) {
             return self.authorize(event, invocation).await;
+        }
+        if Self::is_task(&event) {
+            return self.run_task(event, invocation).await;
         }
         LambdaResponse::WebSocket(Box::new(self.handle_json(event, invocation).await))
     }
@@ -358,7 +368,8 @@ impl Service {
             *route == RouteKey::Connect,
             self.inner.fanout.clone(),
         )
-        .with_history(self.inner.settings.history);
+        .with_history(self.inner.settings.history)
+        .with_presence(self.inner.settings.presence);
         let parts = ContextParts {
             route: resolved.key,
             request_id: invocation.request_id,
@@ -383,8 +394,16 @@ impl Service {
                 if let Err(err) = result {
                     log_error(&err);
                 }
+                // With presence, its rooms are told when it was its user's last connection.
+                let record = match ctx.keeps_presence() {
+                    true => ctx.connection().await.ok().flatten().cloned(),
+                    false => None,
+                };
                 if let Err(err) = self.inner.store.delete(ctx.connection_id()).await {
                     tracing::error!(error = %err, "could not delete the connection from the store");
+                }
+                if let Some(record) = record {
+                    Box::pin(ctx.update_presence(&record, true)).await;
                 }
                 response(200, None)
             }
@@ -422,90 +441,6 @@ impl Service {
             }
         }
     }
-
-    async fn connected(
-        &self,
-        ctx: &mut WsContext,
-        result: HandlerResult,
-    ) -> ApiGatewayProxyResponse {
-        if let Err(err) = result {
-            return refuse(err);
-        }
-        let mut connecting = ctx.take_connecting().unwrap_or_default();
-        let store = &*self.inner.store;
-        let settings = &self.inner.settings;
-        // A session named by the client (when sessions are on) resumes its rooms now that the
-        // handler has accepted the connection.
-        let session = match settings.session_ttl {
-            Some(_) => crate::session::id_of(ctx.query(crate::session::PARAM)),
-            None => Ok(None),
-        };
-        let session = match session {
-            Ok(session) => session,
-            Err(err) => return refuse(err),
-        };
-        let mut previous = None;
-        if let Some(id) = &session {
-            match crate::session::resume(store, &mut connecting, id, ctx.connection_id()).await {
-                Ok(resumed) => previous = resumed.previous,
-                Err(err) => return refuse(err),
-            }
-        }
-        let owner = connecting.owner();
-        let saved = connecting
-            .save(
-                store,
-                ctx.connection_id(),
-                ctx.connected_at(),
-                settings.connection_ttl,
-                session.clone(),
-            )
-            .await;
-        let (headers, connection) = match saved {
-            Ok(saved) => saved,
-            Err(err) => {
-                tracing::error!(error = %err, "could not store the connection or its rooms; refusing it");
-                return refuse(WsError::internal("the connection could not be stored"));
-            }
-        };
-        if let (Some(id), Some(ttl)) = (session, settings.session_ttl) {
-            let record = crate::session::record(id, &connection, owner, ttl);
-            if let Err(err) = store.save_session(&record).await {
-                tracing::error!(error = %err, "could not store the session; refusing the connection");
-                if let Err(err) = store.delete(&connection.id).await {
-                    tracing::warn!(error = %err, "could not remove the refused connection");
-                }
-                return refuse(WsError::internal("the session could not be stored"));
-            }
-        }
-        // The session's earlier connection, if still open, is closed: this one took it over.
-        if let Some(previous) = previous {
-            match ctx.disconnect(&previous).await {
-                Ok(()) | Err(crate::error::SendError::Gone { .. }) => {}
-                Err(err) => {
-                    tracing::warn!(connection_id = %previous, error = %err, "could not close the session's earlier connection")
-                }
-            }
-        }
-        let mut answer = response(200, None);
-        for (name, value) in headers {
-            if let Ok(value) = http::HeaderValue::from_str(&value) {
-                answer.headers.insert(name, value);
-            }
-        }
-        answer
-    }
-}
-
-/// The answer refusing a `$connect`: the error's status, and its frame as the body.
-fn refuse(err: WsError) -> ApiGatewayProxyResponse {
-    tracing::info!(
-        status = err.status(),
-        code = err.code(),
-        reason = err.message(),
-        "connection refused"
-    );
-    response(err.status(), Some(err.to_frame()))
 }
 
 impl std::fmt::Debug for Service {
@@ -533,6 +468,9 @@ pub enum LambdaResponse {
     /// A Lambda authorizer's request without a valid token: the invocation fails with the
     /// error `Unauthorized`, which API Gateway answers with 401.
     Unauthorized,
+    /// The answer to one of the runtime's scheduled tasks (the presence sweep the template
+    /// schedules: `{"liftTask":"presence-sweep",...}`): what it did.
+    Task(serde_json::Value),
 }
 
 /// Whether `event` is an SQS event: `Records` whose first has `eventSource` `aws:sqs`.

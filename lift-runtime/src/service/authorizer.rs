@@ -4,7 +4,7 @@
 //!
 //! - A request they accept gets an `Allow` policy on its `methodArn`, the principal (the token's
 //!   `sub`, else `anonymous`) and a context with the verified claims as JSON under
-//!   [`CLAIMS`] (context values must be strings, numbers or booleans). API Gateway then invokes
+//!   `liftClaims` (context values must be strings, numbers or booleans). API Gateway then invokes
 //!   `$connect` and every later event of the connection with that context in
 //!   `requestContext.authorizer`, where `JwtAuth` and
 //!   [`WsContext::identity`](crate::WsContext::identity) read the claims without verifying the
@@ -25,32 +25,23 @@ use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::{Invocation, LambdaResponse, Service};
+use crate::inbound::CLAIMS;
 use crate::middleware::Next;
 use crate::route_key::RouteKey;
-use crate::service::{Invocation, LambdaResponse, Service};
-
-/// The authorizer context's key holding the verified claims (a JSON string).
-pub(crate) const CLAIMS: &str = "liftClaims";
-
-/// Whether a JSON event is a Lambda REQUEST authorizer's request (`type: REQUEST` with a
-/// `methodArn`), rather than a route's event.
-pub(crate) fn is_request(event: &Value) -> bool {
-    event.get("methodArn").is_some_and(Value::is_string)
-        && event.get("type").is_some_and(|kind| kind == "REQUEST")
-}
-
-/// The claims an authorizer of this runtime verified for the connection, from an event's
-/// `requestContext.authorizer` (set by API Gateway, or by the emulator, never by a client).
-pub(crate) fn claims_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<Value> {
-    let claims = event.request_context.authorizer.fields.get(CLAIMS)?;
-    serde_json::from_str(claims.as_str()?).ok()
-}
 
 impl Service {
+    /// Whether a JSON event is a Lambda REQUEST authorizer's request (`type: REQUEST` with a
+    /// `methodArn`), rather than a route's event.
+    pub(super) fn is_authorizer_request(event: &Value) -> bool {
+        event.get("methodArn").is_some_and(Value::is_string)
+            && event.get("type").is_some_and(|kind| kind == "REQUEST")
+    }
+
     /// Answers an authorizer's request: `Allow` or `Deny` policy, or
     /// [`LambdaResponse::Unauthorized`]; a request that is not one (or an app with nothing to
     /// authorize with) is answered `400 invalid_event`.
-    pub(crate) async fn authorize(&self, event: Value, invocation: Invocation) -> LambdaResponse {
+    pub(super) async fn authorize(&self, event: Value, invocation: Invocation) -> LambdaResponse {
         let Some(method_arn) = event["methodArn"].as_str().map(str::to_owned) else {
             return self.invalid(
                 &invocation,
@@ -157,19 +148,22 @@ mod tests {
     #[test]
     fn requests_are_told_from_events_and_claims_read_from_the_context() {
         let request = serde_json::json!({"type": "REQUEST", "methodArn": "arn:x"});
-        assert!(is_request(&request));
-        assert!(!is_request(
-            &serde_json::json!({"type": "TOKEN", "methodArn": "arn:x"})
-        ));
-        assert!(!is_request(&serde_json::json!({"requestContext": {}})));
+        assert!(Service::is_authorizer_request(&request));
+        let token = serde_json::json!({"type": "TOKEN", "methodArn": "arn:x"});
+        assert!(!Service::is_authorizer_request(&token));
+        let event = serde_json::json!({"requestContext": {}});
+        assert!(!Service::is_authorizer_request(&event));
         let mut event = ApiGatewayWebsocketProxyRequest::default();
-        assert_eq!(claims_of(&event), None);
+        assert_eq!(crate::inbound::claims_of(&event), None);
         event
             .request_context
             .authorizer
             .fields
             .insert(CLAIMS.into(), Value::String(r#"{"sub":"ana"}"#.into()));
-        assert_eq!(claims_of(&event), Some(serde_json::json!({"sub": "ana"})));
+        assert_eq!(
+            crate::inbound::claims_of(&event),
+            Some(serde_json::json!({"sub": "ana"}))
+        );
         let answer = policy(
             IamPolicyEffect::Allow,
             "arn:x",
