@@ -72,6 +72,8 @@
 //! Every setting is a field of [`Settings`], read from the environment in one place
 //! ([`Settings::from_env`]); the [`settings`] module lists every variable.
 #![deny(missing_docs)]
+// On docs.rs (`--cfg docsrs`), each item says which features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate self as lift_runtime;
 

@@ -312,6 +312,9 @@ async fn serve_socket(
 
     let end_of_life = tokio::time::Instant::now() + state.config.max_lifetime;
     let mut timed_out = false;
+    // A oneshot is polled no more once it has answered (its sender may also be dropped, when
+    // the writer stopped on a failed send: that answer is an error, and it is not a close).
+    let mut close_seen = false;
     let (code, reason) = loop {
         let idle_end = tokio::time::Instant::now() + state.config.idle_timeout;
         let wait_until = if timed_out {
@@ -322,7 +325,12 @@ async fn serve_socket(
         };
         let next = tokio::select! {
             next = tokio::time::timeout_at(wait_until, stream.next()) => next,
-            Ok((code, reason)) = &mut closed_rx => {
+            closed = &mut closed_rx, if !close_seen => {
+                close_seen = true;
+                let Ok((code, reason)) = closed else {
+                    // The writer stopped (the client is gone): reading ends it too.
+                    continue;
+                };
                 if code == 1006 {
                     // Dropped: no close handshake.
                     break (code, reason);
@@ -353,7 +361,9 @@ async fn serve_socket(
                 };
                 tracing::warn!(connection_id = %id, code, error = %text, "closing the connection");
                 conn.close(code, reason);
-                let _ = tokio::time::timeout(CLOSE_GRACE, &mut closed_rx).await;
+                if !close_seen {
+                    let _ = tokio::time::timeout(CLOSE_GRACE, &mut closed_rx).await;
+                }
                 break (code, reason.to_owned());
             }
             Ok(Some(Ok(message))) => message,
