@@ -127,19 +127,24 @@ impl App {
     }
 
     /// This app's service for the emulator: its settings (given, else the environment's),
-    /// without a Management API endpoint (the emulator serves its own), on a free loopback
-    /// port when `free_port` (a test's).
+    /// without a Management API endpoint (the emulator serves its own); a test's (`testing`)
+    /// on a free loopback port, its Management API strict about signatures.
     #[cfg(feature = "local")]
-    pub(crate) async fn emulator_service(
-        mut self,
-        free_port: bool,
-    ) -> Result<Service, crate::Error> {
+    pub(crate) async fn emulator_service(mut self, testing: bool) -> Result<Service, crate::Error> {
         let mut settings = self.take_settings()?;
         if settings.management_endpoint.take().is_some() {
             tracing::debug!("ignoring the Management API endpoint: the emulator serves its own");
         }
-        if free_port {
+        if testing {
             settings.local.addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            // Strict, so a test catches a signing bug: only the keys the emulator knows, each
+            // request's signature verified (unless the environment asks otherwise).
+            settings.local.any_access_key = match std::env::var("LIFT_LOCAL_STRICT") {
+                Ok(on) if !on.trim().is_empty() => {
+                    !crate::settings::switch("LIFT_LOCAL_STRICT", &on)?
+                }
+                _ => false,
+            };
         }
         // Fan-out runs locally too: on SQS when the settings name a queue and the environment
         // an SQS endpoint (see `service`), else on an in-process queue.

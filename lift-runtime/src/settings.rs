@@ -33,6 +33,7 @@
 //! | `LIFT_AUTHORIZER` | `0` (off) | [`Settings::authorizer`]: the function is also `$connect`'s Lambda authorizer | the emulator, `your-app template` |
 //! | `LIFT_PRESENCE` | `0` (off) | [`Settings::presence`]: rooms told who joins and leaves | joins, leaves, `$disconnect`, the sweep |
 //! | `LIFT_LOCAL_ADDR` | `127.0.0.1:3001` | [`LocalSettings::addr`] | the emulator |
+//! | `LIFT_LOCAL_STRICT` | `0` (off; on in `TestApp`) | `1`: [`LocalSettings::any_access_key`] off, the Management API accepts only the keys it knows, every signature verified | the emulator |
 //! | `RUST_LOG` | `info` | [`Settings::log_filter`] | the log subscriber [`App::run`](crate::App::run) installs |
 //! | `AWS_LAMBDA_RUNTIME_API` | unset | set by Lambda: [`App::run`](crate::App::run) runs on `lambda_runtime` rather than the emulator | `App::run`, `App::service` |
 //! | `AWS_ENDPOINT_URL_SQS` | unset | with `LIFT_FANOUT_QUEUE_URL`, the emulator fans out through that SQS-compatible server | the emulator, feature `sqs` |
@@ -248,8 +249,11 @@ pub struct LocalSettings {
     /// Whether a request signed with an access key the emulator does not know (the
     /// credentials already in a developer's environment, a function run by `cargo lambda` or
     /// `sam local`) is accepted, as moto, LocalStack and DynamoDB Local accept any: its
-    /// signature cannot be checked without the secret, but it must still be a SigV4 signature.
-    /// Default `true`; `false` refuses it with 403 `UnrecognizedClientException`, as API Gateway.
+    /// signature cannot be checked without the secret, but its form is (algorithm
+    /// `AWS4-HMAC-SHA256`, a credential scope `DATE/REGION/execute-api/aws4_request` of the
+    /// request's date, `X-Amz-Date` within 15 minutes of now), as for every request.
+    /// Default `true`; `false` (strict: `LIFT_LOCAL_STRICT=1`, and always in
+    /// `testing::TestApp`) refuses it with 403 `UnrecognizedClientException`, as API Gateway.
     pub any_access_key: bool,
     /// Whether the Management API checks signatures (default `true`, as API Gateway). Turned
     /// off only to measure unsigned clients against signed ones (the benchmarks).
@@ -421,6 +425,9 @@ impl Settings {
             &mut settings.local.addr,
             address,
         )?;
+        if let Some(on) = var("LIFT_LOCAL_STRICT") {
+            settings.local.any_access_key = !switch("LIFT_LOCAL_STRICT", &on)?;
+        }
         Ok(settings)
     }
 
@@ -448,7 +455,7 @@ impl Settings {
 pub(crate) const KEEPALIVE_ANSWER: &str = r#"{"type":"pong"}"#;
 
 /// A variable that turns something on or off.
-fn switch(name: &str, value: &str) -> Result<bool, crate::Error> {
+pub(crate) fn switch(name: &str, value: &str) -> Result<bool, crate::Error> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
@@ -533,8 +540,10 @@ mod tests {
             ("LIFT_FANOUT_EXPIRY_SECS", "7"),
             ("LIFT_LOCAL_ADDR", "127.0.0.1:0"),
             ("LIFT_MANAGEMENT_ENDPOINT", ""),
+            ("LIFT_LOCAL_STRICT", "1"),
         ])
         .unwrap();
+        assert!(!settings.local.any_access_key, "strict");
         assert_eq!(settings.table_name.as_deref(), Some("conns"));
         assert_eq!(settings.fanout.threshold, 50);
         assert_eq!(settings.fanout.expiry, Duration::from_secs(7));

@@ -81,6 +81,11 @@ impl TestApp {
     /// Starts `app` as [`App::run`] would outside Lambda (with its settings: those given to
     /// [`App::settings`], else the environment's), on a free loopback port.
     ///
+    /// Its Management API is strict, so a test catches a signing bug: it accepts only the keys
+    /// in [`LocalSettings::credentials`](crate::settings::LocalSettings::credentials) (the app
+    /// signs with `local`), each request's signature verified; a client of your own signs with
+    /// a key added there, or the environment sets `LIFT_LOCAL_STRICT=0` to accept any.
+    ///
     /// # Panics
     ///
     /// When the app's settings, store or queue cannot be set up, or the emulator cannot start.
