@@ -7,6 +7,10 @@ use lambda_runtime::LambdaEvent;
 
 use crate::service::{Invocation, LambdaResponse, Service};
 
+/// Deadlines below this (September 2001, in Unix milliseconds) are not times: `cargo lambda
+/// watch` sends the function's timeout itself (`600000`) as `Lambda-Runtime-Deadline-Ms`.
+const EARLIEST_DEADLINE_MS: u64 = 1_000_000_000_000;
+
 /// The invocation facts of a Lambda context: its request id, deadline (none when the context
 /// has none, as `lambda_runtime::Context::default()`) and X-Ray trace header.
 fn invocation(context: &lambda_runtime::Context) -> Invocation {
@@ -14,7 +18,13 @@ fn invocation(context: &lambda_runtime::Context) -> Invocation {
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
+        let left = if context.deadline < EARLIEST_DEADLINE_MS {
+            // A local emulation of Lambda that sends the timeout: that long from now.
+            context.deadline
+        } else {
+            context.deadline.saturating_sub(now_ms)
+        };
+        Instant::now() + Duration::from_millis(left)
     });
     Invocation {
         request_id: context.request_id.clone(),
@@ -53,5 +63,30 @@ impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
                 response => Ok(response),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_is_a_time_or_else_the_time_left() {
+        let mut context = lambda_runtime::Context::default();
+        assert_eq!(invocation(&context).deadline, None);
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        context.deadline = now_ms + 3_000;
+        let left = invocation(&context).deadline.unwrap() - Instant::now();
+        assert!(
+            left > Duration::from_secs(2) && left <= Duration::from_secs(3),
+            "{left:?}"
+        );
+        // What `cargo lambda watch` sends: the timeout, 10 minutes.
+        context.deadline = 600_000;
+        let left = invocation(&context).deadline.unwrap() - Instant::now();
+        assert!(left > Duration::from_secs(599), "{left:?}");
     }
 }

@@ -146,6 +146,15 @@ pub mod __private {
     pub use serde_json::Value;
 }
 
+/// The `lift-emulator` program's body (the crate `lift-emulator` is its `main`): the emulator
+/// in front of functions behind a Lambda Invoke API. Not a public API: it changes without
+/// notice.
+#[doc(hidden)]
+#[cfg(feature = "local")]
+pub mod __emulator {
+    pub use crate::local::standalone::{main, start, Running};
+}
+
 /// The README's examples, compiled as doctests so they cannot rot (with the `testing` feature,
 /// which its testing example uses; the workspace's tests turn it on).
 #[doc = include_str!("../../README.md")]

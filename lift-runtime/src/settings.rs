@@ -502,20 +502,29 @@ pub(crate) fn local_region() -> aws_config::Region {
 /// The AWS configuration from the environment, as the store, the fan-out queue and the
 /// Management API client load it: the standard AWS configuration chain (so
 /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL` point the clients
-/// at local servers). Outside Lambda, fixed placeholder credentials and region `us-east-1` are
-/// used when the environment has none: local DynamoDB- and SQS-compatible servers and the
-/// emulator accept them.
+/// at local servers). Fixed placeholder credentials and region `us-east-1` are used when the
+/// environment has none: outside Lambda, and in a local emulation of Lambda (`cargo lambda
+/// watch` sets neither; Lambda itself always sets both). Local DynamoDB- and SQS-compatible
+/// servers and the emulator accept them.
 #[cfg(any(feature = "lambda", feature = "dynamodb", feature = "sqs"))]
 pub(crate) async fn aws_config(lambda: bool) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if !lambda {
-        let set = |names: &[&str]| names.iter().any(|name| std::env::var_os(name).is_some());
-        if !set(&["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]) {
-            loader = loader.credentials_provider(local_credentials());
+    let set = |names: &[&str]| names.iter().any(|name| std::env::var_os(name).is_some());
+    if !set(&[
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ]) {
+        if lambda {
+            tracing::info!("no AWS credentials in a Lambda environment (a local emulation of Lambda?): signing with placeholder ones");
         }
-        if !set(&["AWS_REGION", "AWS_DEFAULT_REGION"]) {
-            loader = loader.region(local_region());
+        loader = loader.credentials_provider(local_credentials());
+    }
+    if !set(&["AWS_REGION", "AWS_DEFAULT_REGION"]) {
+        if lambda {
+            tracing::info!("no AWS_REGION in a Lambda environment (a local emulation of Lambda?): using us-east-1");
         }
+        loader = loader.region(local_region());
     }
     loader.load().await
 }

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::journal::{CallEntry, EventEntry};
-use super::state::Shared;
+use super::state::{Backend, Shared};
 
 /// `GET /_lift`: the page.
 pub(super) async fn page() -> Html<&'static str> {
@@ -61,7 +61,12 @@ pub(super) async fn state(state: Shared) -> Response {
         .iter()
         .map(|(id, conn)| (id.clone(), conn.connected_at, conn.source_ip.clone()))
         .collect();
-    let stored = match state.service.store().list().await {
+    // The functions' store is theirs: without it, connections are listed without rooms.
+    let listed = match &state.backend {
+        Backend::Service(service) => service.store().list().await,
+        Backend::Functions(_) => Ok(Vec::new()),
+    };
+    let stored = match listed {
         Ok(list) => list,
         Err(err) => {
             return json_response(json!({ "error": format!("the store could not be read: {err}") }))

@@ -5,10 +5,13 @@ mod api;
 mod config;
 pub(crate) use config::select_route;
 mod inspector;
+mod invoke;
 mod journal;
 mod signature;
 mod socket;
+pub(crate) mod standalone;
 mod state;
+mod template;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -62,20 +65,87 @@ impl Emulator {
     pub(crate) async fn start(service: Service) -> Result<Emulator, crate::Error> {
         let selection = service.settings().selection_path()?;
         let config = service.settings().local.clone();
+        let keepalive = service.settings().keepalive_route.clone();
+        let authorizer = service.settings().authorizer;
+        // Big rooms' broadcasts come back as SQS events, as Lambda's event source mapping would
+        // deliver them.
+        let fanout = service.deliver_fanout();
+        let presence = service.settings().presence;
+        let backend = state::Backend::Service(service);
+        let mut emulator = Self::serve(backend, config, selection, keepalive, authorizer).await?;
+        emulator.fanout = fanout;
+        if presence {
+            let state::Backend::Service(service) = &emulator.state.backend else {
+                unreachable!("the service was given")
+            };
+            let service = service.clone();
+            let endpoint = emulator.management_endpoint();
+            emulator.sweep = Some(tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    service.sweep(&endpoint, None).await;
+                }
+            }));
+        }
+        Ok(emulator)
+    }
+
+    /// Binds `config.addr` and delivers the events of a template's WebSocket API to its
+    /// functions behind an Invoke API (`lift-emulator`). The presence sweep a template
+    /// schedules runs every 5 seconds.
+    pub(crate) async fn start_functions(
+        functions: invoke::Functions,
+        config: crate::settings::LocalSettings,
+    ) -> Result<Emulator, crate::Error> {
+        let selection = functions.api.selection.clone();
+        let authorizer = functions.api.authorizer.is_some();
+        let backend = state::Backend::Functions(Box::new(functions));
+        let mut emulator = Self::serve(backend, config, selection, None, authorizer).await?;
+        let state = emulator.state.clone();
+        let endpoint = emulator.management_endpoint();
+        emulator.sweep = Some(tokio::spawn(async move {
+            let state::Backend::Functions(functions) = &state.backend else {
+                return;
+            };
+            if functions.api.sweeps.is_empty() {
+                return;
+            }
+            let task = serde_json::json!({
+                "liftTask": crate::service::PRESENCE_SWEEP,
+                "managementEndpoint": endpoint,
+            });
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                for function in &functions.api.sweeps {
+                    functions
+                        .invoke(function, &task, state.config.invocation_timeout)
+                        .await;
+                }
+            }
+        }));
+        Ok(emulator)
+    }
+
+    async fn serve(
+        backend: state::Backend,
+        config: crate::settings::LocalSettings,
+        selection: Vec<String>,
+        keepalive: Option<String>,
+        authorizer: bool,
+    ) -> Result<Emulator, crate::Error> {
         let addr = config.addr;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
         let addr = listener.local_addr()?;
-        // Big rooms' broadcasts come back as SQS events, as Lambda's event source mapping would
-        // deliver them.
-        let fanout = service.deliver_fanout();
-        let keepalive = service.settings().keepalive_route.clone();
         let state = Arc::new(EmulatorState {
-            service,
+            backend,
             config,
             selection,
             keepalive,
+            authorizer,
             domain: addr.to_string(),
             connections: Mutex::new(HashMap::new()),
             journal: journal::Journal::default(),
@@ -116,24 +186,13 @@ impl Emulator {
                 tracing::error!(error = %err, "the emulator stopped");
             }
         });
-        let sweep = state.service.settings().presence.then(|| {
-            let service = state.service.clone();
-            let endpoint = format!("http://{addr}/{}", state.config.stage);
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(1));
-                loop {
-                    every.tick().await;
-                    service.sweep(&endpoint, None).await;
-                }
-            })
-        });
         Ok(Emulator {
             addr,
             state,
             stop: Some(stop),
             server,
-            fanout,
-            sweep,
+            fanout: None,
+            sweep: None,
         })
     }
 
@@ -150,7 +209,10 @@ impl Emulator {
     /// The service the emulator feeds events to.
     #[cfg(feature = "testing")]
     pub(crate) fn service(&self) -> &Service {
-        &self.state.service
+        match &self.state.backend {
+            state::Backend::Service(service) => service,
+            state::Backend::Functions(_) => unreachable!("TestApp runs a service"),
+        }
     }
 
     /// The inspector page: live connections, rooms, and the last events and Management API

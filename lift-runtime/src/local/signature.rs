@@ -273,6 +273,9 @@ mod tests {
         );
         let err = verify(&known, false, &Method::DELETE, &uri, &headers, b"hi").unwrap_err();
         assert_eq!(err.kind, "InvalidSignatureException");
+        // Accepting any access key does not stop the check of one it knows.
+        let err = verify(&known, true, &Method::POST, &uri, &headers_other, b"hi").unwrap_err();
+        assert_eq!(err.kind, "InvalidSignatureException");
 
         let unknown = [("someone".to_owned(), "local".to_owned())];
         let err = verify(&unknown, false, &Method::POST, &uri, &headers, b"hi").unwrap_err();

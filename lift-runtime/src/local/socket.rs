@@ -14,14 +14,13 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::state::{
-    EmulatorState, LocalConnection, Shared, ToClient, API_GATEWAY_FRAME_SIZE, BINARY_REFUSED,
-    CLOSE_GRACE,
+    EmulatorState, LocalConnection, Outcome, Selected, Shared, ToClient, API_GATEWAY_FRAME_SIZE,
+    BINARY_REFUSED, CLOSE_GRACE,
 };
 use crate::error::WsError;
 use crate::events;
 use crate::ids;
 use crate::route_key::RouteKey;
-use crate::router::Resolved;
 
 impl EmulatorState {
     /// What the events of a connection say about it.
@@ -38,20 +37,10 @@ impl EmulatorState {
         }
     }
 
-    /// The route API Gateway would select for this body, resolved (once: the service and the
-    /// reply below use what is found here); `None` for the keep-alive route, which API Gateway
-    /// answers itself.
-    fn select_route(&self, body: &str) -> Option<Resolved> {
-        let selected = super::config::selected_key(&self.selection, body);
-        if selected.is_some() && selected == self.keepalive {
-            return None;
-        }
-        Some(self.service.router().select(selected.as_deref()))
-    }
-
-    /// A `$connect` or `$disconnect` event's route, resolved.
-    fn resolve(&self, key: RouteKey) -> Resolved {
-        self.service.router().resolve(key)
+    /// The route API Gateway would select for this body, resolved once: the invocation and
+    /// the reply below use what is found here.
+    fn select_route(&self, body: &str) -> Selected {
+        self.select(super::config::selected_key(&self.selection, body).as_deref())
     }
 
     /// A text message from a client.
@@ -80,19 +69,41 @@ impl EmulatorState {
                  one frame over 32 KB (browsers send each message as one frame)"
             );
         }
-        let Some(resolved) = self.select_route(&body) else {
+        let selected = match self.select_route(&body) {
             // As the MOCK integration of the deployed keep-alive route: no invocation.
-            let answer = Message::text(crate::settings::KEEPALIVE_ANSWER);
-            let _ = conn.tx.send(ToClient::Frame(answer));
-            return;
+            Selected::Mock(answer) => {
+                if let Some(answer) = answer {
+                    let _ = conn.tx.send(ToClient::Frame(Message::text(answer)));
+                }
+                return;
+            }
+            // No route and no `$default`: what API Gateway answers.
+            Selected::Nowhere => {
+                let _ = conn
+                    .tx
+                    .send(ToClient::Frame(Message::text(api_gateway_error(
+                        "Forbidden",
+                        id,
+                        &ids::request_id(),
+                    ))));
+                return;
+            }
+            selected => selected,
         };
-        let replies = resolved.replies();
-        let event = events::message(&self.origin(id, conn), &resolved.key, body);
-        let response = match self.invoke(event, resolved).await {
-            Some(response) => response,
-            None => {
+        let replies = selected.replies();
+        let key = selected.key().cloned().unwrap_or(RouteKey::Default);
+        let event = events::message(&self.origin(id, conn), &key, body);
+        let request_id = event.request_context.request_id.clone().unwrap_or_default();
+        let response = match self.invoke(event, selected).await {
+            Outcome::Answered(response) => response,
+            Outcome::TimedOut => {
                 let err = WsError::new(504, "timeout", "the handler did not answer in time");
                 let _ = conn.tx.send(error_frame(err));
+                return;
+            }
+            Outcome::Failed => {
+                let frame = api_gateway_error("Internal server error", id, &request_id);
+                let _ = conn.tx.send(ToClient::Frame(Message::text(frame)));
                 return;
             }
         };
@@ -107,9 +118,25 @@ impl EmulatorState {
     }
 
     async fn on_disconnect(&self, id: &str, conn: &LocalConnection, code: u16, reason: &str) {
+        let selected = self.resolve(RouteKey::Disconnect);
+        if matches!(selected, Selected::Nowhere) {
+            return;
+        }
         let event = events::disconnect(&self.origin(id, conn), &conn.headers, code, reason);
-        self.invoke(event, self.resolve(RouteKey::Disconnect)).await;
+        self.invoke(event, selected).await;
     }
+}
+
+/// A frame API Gateway sends a client itself: `{"message":"Forbidden","connectionId":...,
+/// "requestId":...}` for a message no route takes, `Internal server error` when the
+/// integration failed.
+fn api_gateway_error(message: &str, connection_id: &str, request_id: &str) -> String {
+    serde_json::json!({
+        "message": message,
+        "connectionId": connection_id,
+        "requestId": request_id,
+    })
+    .to_string()
 }
 
 pub(super) async fn upgrade_root(
@@ -170,7 +197,7 @@ async fn upgrade(
             .collect();
     // The app's `$connect` authorizer first, as API Gateway runs it: a refusal never reaches
     // `$connect`.
-    let authorizer = if state.service.settings().authorizer {
+    let authorizer = if state.authorizer {
         let origin = events::Origin {
             domain: &state.domain,
             api_id: "local",
@@ -203,12 +230,23 @@ async fn upgrade(
         authorizer,
     });
     let event = events::connect(&state.origin(&id, &conn), &conn.headers, &query_pairs);
-    let Some(response) = state.invoke(event, state.resolve(RouteKey::Connect)).await else {
-        return (
-            StatusCode::GATEWAY_TIMEOUT,
-            "the $connect handler did not answer in time",
-        )
-            .into_response();
+    let response = match state.invoke(event, state.resolve(RouteKey::Connect)).await {
+        Outcome::Answered(response) => response,
+        Outcome::TimedOut => {
+            return (
+                StatusCode::GATEWAY_TIMEOUT,
+                "the $connect handler did not answer in time",
+            )
+                .into_response()
+        }
+        Outcome::Failed => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [("content-type", "application/json")],
+                r#"{"message":"Internal server error"}"#,
+            )
+                .into_response()
+        }
     };
     let status = StatusCode::from_u16(u16::try_from(response.status_code).unwrap_or(500))
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -590,33 +590,4 @@ mod against_the_emulator {
         assert_eq!(ana.closed().await.0, 1000);
         app.shutdown().await;
     }
-
-    #[tokio::test]
-    async fn the_emulator_run_by_the_app_accepts_any_access_key_but_checks_known_ones() {
-        let mut settings = crate::Settings::default();
-        settings.local.addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let app = crate::App::new(idle::router()).settings(settings);
-        let service = app.emulator_service(false).await.unwrap();
-        let emulator = crate::local::Emulator::start(service).await.unwrap();
-        let mut ana = crate::testing::TestClient::try_connect(&emulator.url(), &[])
-            .await
-            .unwrap();
-        let id = emulator.connection_ids().pop().unwrap();
-        let endpoint = emulator.management_endpoint();
-        let signed_as = |key: &str, secret: &str| {
-            let credentials = Credentials::new(key, secret, None, None, "test");
-            HttpManagement::new(HttpShared::new(&config(credentials)).unwrap(), &endpoint)
-        };
-        // A key it does not know (a developer's own credentials): accepted, as local AWS
-        // servers accept any (`Settings::local.any_access_key`).
-        signed_as("someone-elses-key", "their-secret")
-            .post(&id, b"from another key")
-            .await
-            .unwrap();
-        assert_eq!(ana.recv_text().await, "from another key");
-        // One it knows is still verified.
-        let refused = signed_as("local", "not-the-secret").post(&id, b"{}").await;
-        assert_eq!(refused, Err(SendError::Forbidden { endpoint }));
-        emulator.shutdown().await;
-    }
 }

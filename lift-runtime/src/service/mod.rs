@@ -17,6 +17,8 @@ use tracing::Instrument;
 mod authorizer;
 mod connected;
 mod sweep;
+#[cfg(feature = "local")]
+pub(crate) use sweep::PRESENCE_SWEEP;
 
 use crate::context::{ContextParts, WsContext};
 use crate::error::WsError;
