@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use lift_runtime::store::{ConnectionStore, MemoryStore};
-use lift_runtime::{App, Service};
+use lift_runtime::{App, LambdaResponse, Service};
 use lift_tests::{chat_app, init_tracing, Client};
 use serde_json::{json, Value};
 
@@ -47,18 +47,26 @@ async fn invocations(
         }
         function.service.handle(event).await
     });
-    axum::Json(serde_json::to_value(answer.await.unwrap()).unwrap()).into_response()
+    match answer.await.unwrap() {
+        // `lambda_runtime` answers an authorizer's refusal as the error `Unauthorized`.
+        LambdaResponse::Unauthorized => {
+            let error = json!({"errorMessage": "Unauthorized", "errorType": "&str"});
+            ([("x-amz-function-error", "Unhandled")], axum::Json(error)).into_response()
+        }
+        answer => axum::Json(serde_json::to_value(answer).unwrap()).into_response(),
+    }
 }
 
 /// An Invoke API around the chat; its base URL and the function.
 async fn invoke_api() -> (String, Arc<Function>) {
+    let app = App::new(chat_app::chat::router()).settings(lift_runtime::Settings::default());
+    invoke_api_of(app).await
+}
+
+/// An Invoke API around `app`.
+async fn invoke_api_of(app: App) -> (String, Arc<Function>) {
     let store = MemoryStore::new();
-    let service = App::new(chat_app::chat::router())
-        .settings(lift_runtime::Settings::default())
-        .store(store.clone())
-        .service()
-        .await
-        .unwrap();
+    let service = app.store(store.clone()).service().await.unwrap();
     let function = Arc::new(Function {
         service,
         store,
@@ -220,4 +228,44 @@ async fn without_a_default_route_an_unknown_action_is_forbidden_and_a_missing_in
         .await
         .unwrap_err();
     assert!(err.to_string().contains("WEBSOCKET"), "{err}");
+}
+
+#[tokio::test]
+async fn the_templates_authorizer_runs_before_connect_and_its_context_reaches_every_event() {
+    use lift_tests::guarded::{self, connect_ran, token, PAGE, SECRET};
+    init_tracing();
+    let settings = lift_runtime::Settings {
+        authorizer: true,
+        ..Default::default()
+    };
+    let (invoke, _) = invoke_api_of(guarded::app().settings(settings)).await;
+    let mut template = lift_runtime::deploy::Template::new(&guarded::routes::router());
+    template.authorizer = Some(vec![]);
+    let emulator = lift_runtime::__emulator::start(&template.to_json(), &invoke, &[], config())
+        .await
+        .unwrap();
+    let url = |label: &str, token: Option<&str>| match token {
+        Some(token) => format!("{}/?label={label}&token={token}", emulator.url()),
+        None => format!("{}/?label={label}", emulator.url()),
+    };
+    // The function's `Unauthorized` error is a 401, its Deny policy a 403; `$connect` never
+    // runs.
+    let refused = Client::try_connect_with_header(&url("x1", None), "origin", PAGE).await;
+    assert_eq!(refused.err(), Some(401));
+    let valid = token("u-3", 600, SECRET);
+    let refused =
+        Client::try_connect_with_header(&url("x2", Some(&valid)), "origin", "https://evil.example")
+            .await;
+    assert_eq!(refused.err(), Some(403));
+    assert!(!connect_ran("x1") && !connect_ran("x2"));
+    // Allowed: the policy's context and principal reach `$connect` and every later event.
+    let mut client = Client::try_connect_with_header(&url("x3", Some(&valid)), "origin", PAGE)
+        .await
+        .expect("allowed");
+    assert!(connect_ran("x3"));
+    client.send_json(json!({"action": "whoami"})).await;
+    let reply = client.recv_json().await;
+    assert_eq!(reply["identity"]["sub"], "u-3", "{reply}");
+    assert_eq!(reply["principal"], "u-3", "{reply}");
+    emulator.shutdown().await;
 }
