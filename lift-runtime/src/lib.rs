@@ -152,7 +152,7 @@ pub mod __private {
 #[doc(hidden)]
 #[cfg(feature = "local")]
 pub mod __emulator {
-    pub use crate::local::standalone::{main, start, Running};
+    pub use crate::local::standalone::{main, start, Parse, Running};
 }
 
 /// The README's examples, compiled as doctests so they cannot rot (with the `testing` feature,

@@ -13,7 +13,7 @@ USAGE:
     lift-emulator --template template.json [OPTIONS]
 
 OPTIONS:
-    --template FILE       the SAM/CloudFormation template (JSON) with an AWS::ApiGatewayV2::Api
+    --template FILE       the SAM/CloudFormation template (JSON or YAML) with an AWS::ApiGatewayV2::Api
                           of ProtocolType WEBSOCKET: its routes, route selection expression,
                           route responses, integration timeouts and $connect authorizer
     --invoke URL          the Lambda Invoke API (default http://127.0.0.1:9000, cargo lambda
@@ -30,9 +30,13 @@ The function's Management API calls reach the emulator at http://ADDR/STAGE: Lif
 it from each event's domain; others read it from their configuration (LIFT_MANAGEMENT_ENDPOINT).
 ";
 
+/// How the program reads a template's text into JSON (JSON itself, or YAML with
+/// CloudFormation's short tags: `lift-emulator` brings the YAML parser).
+pub type Parse = fn(&str) -> Result<serde_json::Value, String>;
+
 /// Runs the standalone emulator with the command line's `args` (without the program's name)
-/// until Ctrl-C.
-pub async fn main(args: Vec<String>) -> Result<(), crate::Error> {
+/// until Ctrl-C; templates are read with `parse`.
+pub async fn main(args: Vec<String>, parse: Parse) -> Result<(), crate::Error> {
     let settings = crate::Settings::from_env()?;
     crate::observe::init_logging(false, &settings.log_filter);
     let mut config = settings.local;
@@ -66,9 +70,7 @@ pub async fn main(args: Vec<String>) -> Result<(), crate::Error> {
     }
     let path = template.ok_or_else(|| format!("--template is required\n\n{USAGE}"))?;
     let text = std::fs::read_to_string(&path).map_err(|err| format!("{path}: {err}"))?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
-        format!("{path} is not JSON ({err}): convert a YAML template first, e.g. `cfn-flip`")
-    })?;
+    let json = parse(&text).map_err(|err| format!("{path}: {err}"))?;
     let api = WebSocketApi::from_template(&json).map_err(|err| format!("{path}: {err}"))?;
     let mut routes: Vec<String> = api.routes.keys().cloned().collect();
     routes.sort_unstable();
