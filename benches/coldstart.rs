@@ -8,7 +8,7 @@
 //! size of each binary.
 //!
 //! ```sh
-//! cargo build --release -p lift-examples --example chat --example handwritten
+//! cargo build --release -p lift-examples --example chat --example handwritten --no-default-features
 //! AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:5999 \
 //!   cargo run --release -p lift-benches --bin coldstart -- --runs 30
 //! ```
@@ -217,7 +217,7 @@ async fn main() {
     for function in &functions {
         assert!(
             function.binary.exists(),
-            "{} is not built: cargo build --release -p lift-examples --example chat --example handwritten",
+            "{} is not built: cargo build --release -p lift-examples --example chat --example handwritten --no-default-features",
             function.binary.display()
         );
     }
