@@ -34,10 +34,7 @@ pub(crate) async fn run(service: Service) -> Result<(), crate::Error> {
         emulator.management_endpoint(),
         emulator.inspector_url()
     );
-    tokio::signal::ctrl_c().await?;
-    tracing::info!("shutting down");
-    emulator.shutdown().await;
-    Ok(())
+    emulator.serve_until_ctrl_c().await
 }
 
 /// A running emulator. Dropping it stops accepting new connections; [`shutdown`](Self::shutdown)
@@ -225,6 +222,14 @@ impl Emulator {
     #[cfg(feature = "testing")]
     pub(crate) fn connection_ids(&self) -> Vec<String> {
         self.state.lock().keys().cloned().collect()
+    }
+
+    /// Serves until Ctrl-C, then [`shutdown`](Self::shutdown).
+    pub(crate) async fn serve_until_ctrl_c(self) -> Result<(), crate::Error> {
+        tokio::signal::ctrl_c().await?;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+        Ok(())
     }
 
     /// Closes every connection (1001, `Going away`) and stops the server.

@@ -83,10 +83,7 @@ pub async fn main(args: Vec<String>, parse: Parse) -> Result<(), crate::Error> {
         emulator.management_endpoint(),
         emulator.inspector_url()
     );
-    tokio::signal::ctrl_c().await?;
-    tracing::info!("shutting down");
-    emulator.shutdown().await;
-    Ok(())
+    emulator.serve_until_ctrl_c().await
 }
 
 /// A standalone emulator started by [`start`].
