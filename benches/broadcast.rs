@@ -48,6 +48,9 @@ use lift_runtime::testing::TestApp;
 use lift_runtime::{App, Service, Settings};
 use serde_json::json;
 
+mod quota;
+use quota::quota_group;
+
 /// The connections of the current group.
 static IDS: OnceLock<Mutex<&'static [String]>> = OnceLock::new();
 
@@ -109,14 +112,24 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A group: its name, connections, Management API latency, and whether the sender and the
-/// rest get a core each.
+/// A group: its name, connections, Management API latency, whether the sender and the
+/// rest get a core each, and the CPU quota of the sender (a Lambda memory size in MB and the
+/// share of a vCPU it buys).
 struct Group {
     name: &'static str,
     connections: usize,
     latency: Duration,
     own_core: bool,
+    quota: Option<(u32, f64)>,
 }
+
+/// Lambda's memory sizes and the share of a vCPU each buys (1,769 MB buys one vCPU; the share
+/// is proportional below it).
+const QUOTAS: [(&str, u32, f64); 3] = [
+    ("quota_128", 128, 0.072),
+    ("quota_512", 512, 0.29),
+    ("quota_1769", 1769, 1.0),
+];
 
 fn main() {
     match std::env::var("LIFT_BENCH_ROLE").as_deref() {
@@ -136,6 +149,7 @@ fn main() {
         .configure_from_args();
     let many = env_number("LIFT_BENCH_CONNECTIONS", 10_000);
     let few = env_number("LIFT_BENCH_RTT_CONNECTIONS", 1_000);
+    let quota_connections = env_number("LIFT_BENCH_QUOTA_CONNECTIONS", 1_000);
     let two_cores = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
     let groups = [
         Group {
@@ -143,26 +157,44 @@ fn main() {
             connections: many,
             latency: Duration::ZERO,
             own_core: false,
+            quota: None,
         },
         Group {
             name: "rtt_2ms_1k",
             connections: few,
             latency: Duration::from_millis(2),
             own_core: false,
+            quota: None,
         },
         Group {
             name: "rtt_2ms_10k",
             connections: many,
             latency: Duration::from_millis(2),
             own_core: false,
+            quota: None,
         },
         Group {
             name: "own_core",
             connections: many,
             latency: Duration::ZERO,
             own_core: two_cores,
+            quota: None,
         },
-    ];
+    ]
+    .into_iter()
+    .chain(QUOTAS.map(|(name, mb, share)| Group {
+        name,
+        connections: quota_connections,
+        latency: Duration::from_millis(2),
+        own_core: false,
+        quota: Some((mb, share)),
+    }))
+    // `LIFT_BENCH_GROUPS=loopback,quota_128` runs only those groups.
+    .filter(|group| {
+        std::env::var("LIFT_BENCH_GROUPS").map_or(true, |only| {
+            only.split(',').any(|name| name.trim() == group.name)
+        })
+    });
     let concurrency = BroadcastSettings::default().concurrency;
     for group_spec in groups {
         let name = group_spec.name;
@@ -170,6 +202,10 @@ fn main() {
             pin_process(Some(0));
         }
         let setup = runtime.block_on(Setup::start(&group_spec));
+        if let Some((mb, share)) = group_spec.quota {
+            quota_group(&mut criterion, &runtime, setup, name, mb, share, started);
+            continue;
+        }
         let sent_before = SENT.load(Ordering::Relaxed);
         let received_before = setup.received();
         let mut group = criterion.benchmark_group(name);
@@ -292,20 +328,7 @@ fn report(
     sent: usize,
     received: usize,
 ) {
-    let mean_ns = |name: &str| -> Option<f64> {
-        let path = format!("target/criterion/{group}/{name}/new/estimates.json");
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(path);
-        // Only estimates written by this run (a filtered-out benchmark keeps older ones).
-        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-        if modified < started {
-            return None;
-        }
-        let text = std::fs::read_to_string(path).ok()?;
-        let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-        value["mean"]["point_estimate"].as_f64()
-    };
+    let mean_ns = |name: &str| mean_ns(group, name, started);
     println!("{group}: CPU per message (µs): sending thread / this process (sender side only)");
     for cost in costs {
         println!(
@@ -346,6 +369,23 @@ fn report(
         ratio("raw_http_concurrent", true),
         ratio("sdk_sequential", true),
     );
+}
+
+/// The mean time of benchmark `name` of `group`, from criterion's estimates, if this run (begun
+/// at `started`) wrote them.
+fn mean_ns(group: &str, name: &str, started: std::time::SystemTime) -> Option<f64> {
+    let path = format!("target/criterion/{group}/{name}/new/estimates.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
+    // Only estimates written by this run (a filtered-out benchmark keeps older ones).
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if modified < started {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["mean"]["point_estimate"].as_f64()
 }
 
 /// Pins every thread of this process to `core`, or lets them run anywhere again.

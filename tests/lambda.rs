@@ -431,3 +431,57 @@ async fn rooms_joined_in_connect_are_joined_once_the_connection_is_saved() {
     assert_eq!(body(&response).unwrap()["code"], "internal");
     assert!(failing.inner.get("unlucky=").await.unwrap().is_none());
 }
+
+/// A `$connect` that asks who connects and for its record, as the chat's does.
+#[lift_runtime::ws_app]
+mod curious {
+    use lift_runtime::prelude::*;
+
+    #[ws_connect]
+    async fn connect(ctx: &mut WsContext) -> WsResult {
+        assert!(ctx.identity().await?.is_none());
+        assert!(ctx.connection().await?.is_none());
+        ctx.set_user("ana");
+        ctx.join("lobby").await?;
+        Ok(())
+    }
+
+    #[ws_route("whoami", reply)]
+    async fn whoami(ctx: &WsContext) -> WsResult<Reply> {
+        let user = ctx.connection().await?.and_then(|c| c.user.clone());
+        Ok(Reply::text(user.unwrap_or_default()))
+    }
+}
+
+/// In `$connect` the connection is not stored yet: asking for its record or its identity reads
+/// nothing (a DynamoDB `GetItem` a connection, found by `cargo bench --bench lambda`); after
+/// it, the record is read once per event.
+#[tokio::test]
+async fn connect_reads_no_record_from_the_store() {
+    use lift_runtime::testing::Event;
+    use std::sync::atomic::Ordering;
+
+    let store = lift_tests::faults::FaultyStore::default();
+    let service = App::new(curious::router())
+        .store(store.clone())
+        .settings(lift_tests::endpoint("http://127.0.0.1:9/unused"))
+        .service()
+        .await
+        .expect("the app's service");
+    let response = lift_tests::handle_json(&service, Event::connect("ana=").build()).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(
+        store.gets.load(Ordering::SeqCst),
+        0,
+        "no record read in $connect"
+    );
+    assert!(store.inner.get("ana=").await.unwrap().is_some());
+    let event = Event::message("ana=", "whoami", r#"{"action":"whoami"}"#).build();
+    let response = lift_tests::handle_json(&service, event).await;
+    assert!(
+        matches!(response.body, Some(aws_lambda_events::encodings::Body::Text(ref t)) if t == "ana"),
+        "{:?}",
+        response.body
+    );
+    assert_eq!(store.gets.load(Ordering::SeqCst), 1);
+}

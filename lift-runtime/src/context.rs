@@ -306,9 +306,13 @@ impl WsContext {
 
     /// The caller's stored connection record, read from the store on the first call of an event
     /// and remembered for the rest of it; events that never call this never read the store.
-    /// `None` when the store has no (live) record. (Calls of one event that run at the same
-    /// time, as in `join!`, may each read it; the first read is kept.)
+    /// `None` when the store has no (live) record, and in `$connect`, without a read: the
+    /// connection is stored only once its `$connect` succeeds. (Calls of one event that run at
+    /// the same time, as in `join!`, may each read it; the first read is kept.)
     pub async fn connection(&self) -> Result<Option<&Connection>, StoreError> {
+        if self.connecting.is_some() {
+            return Ok(None);
+        }
         if let Some(connection) = self.connection.get() {
             return Ok(connection.as_ref());
         }

@@ -253,9 +253,9 @@ async fn answer(State(state): State<Arc<FaultState>>, id: String) -> Response {
     }
 }
 
-/// A `MemoryStore` with faults injected: it counts the pages of members it reads, can fail
-/// reading members after `members_fail_after` pages, and can fail every `join`. The other
-/// operations are the memory store's.
+/// A `MemoryStore` with faults injected: it counts the pages of members and the connection
+/// records it reads, can fail reading members after `members_fail_after` pages, and can fail
+/// every `join`. The other operations are the memory store's.
 #[derive(Clone, Default)]
 pub struct FaultyStore {
     /// The store underneath.
@@ -266,6 +266,8 @@ pub struct FaultyStore {
     pub fail_join: bool,
     /// Pages of members read so far.
     pub pages_read: Arc<AtomicUsize>,
+    /// Connection records read so far (`get`).
+    pub gets: Arc<AtomicUsize>,
 }
 
 #[async_trait::async_trait]
@@ -274,6 +276,7 @@ impl ConnectionStore for FaultyStore {
         self.inner.save(c).await
     }
     async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(id).await
     }
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
