@@ -162,6 +162,13 @@ async fn main() {
             run(event(&host, id, "$disconnect", None, room)).await;
         }
         generation += 1;
+        if events / 100_000 != (events - ids.len() * 5) / 100_000 {
+            eprintln!(
+                "{events} events, {:.0} s, peak RSS {} KiB",
+                started.elapsed().as_secs_f64(),
+                peak_rss_kb()
+            );
+        }
         if baseline.is_none() && events >= baseline_at {
             baseline = Some((peak_rss_kb(), events));
             eprintln!("after {events} events: peak RSS {} KiB", peak_rss_kb());
