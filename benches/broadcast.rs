@@ -49,7 +49,9 @@ use lift_runtime::{App, Service, Settings};
 use serde_json::json;
 
 mod quota;
+mod tls_group;
 use quota::quota_group;
+use tls_group::tls_group;
 
 /// The connections of the current group.
 static IDS: OnceLock<Mutex<&'static [String]>> = OnceLock::new();
@@ -121,6 +123,8 @@ struct Group {
     latency: Duration,
     own_core: bool,
     quota: Option<(u32, f64)>,
+    /// The Management API over HTTPS (the emulator behind a TLS front).
+    tls: bool,
 }
 
 /// Lambda's memory sizes and the share of a vCPU each buys (1,769 MB buys one vCPU; the share
@@ -158,6 +162,7 @@ fn main() {
             latency: Duration::ZERO,
             own_core: false,
             quota: None,
+            tls: false,
         },
         Group {
             name: "rtt_2ms_1k",
@@ -165,6 +170,7 @@ fn main() {
             latency: Duration::from_millis(2),
             own_core: false,
             quota: None,
+            tls: false,
         },
         Group {
             name: "rtt_2ms_10k",
@@ -172,6 +178,7 @@ fn main() {
             latency: Duration::from_millis(2),
             own_core: false,
             quota: None,
+            tls: false,
         },
         Group {
             name: "own_core",
@@ -179,6 +186,7 @@ fn main() {
             latency: Duration::ZERO,
             own_core: two_cores,
             quota: None,
+            tls: false,
         },
     ]
     .into_iter()
@@ -188,7 +196,16 @@ fn main() {
         latency: Duration::from_millis(2),
         own_core: false,
         quota: Some((mb, share)),
+        tls: false,
     }))
+    .chain([Group {
+        name: "tls",
+        connections: many,
+        latency: Duration::ZERO,
+        own_core: false,
+        quota: None,
+        tls: true,
+    }])
     // `LIFT_BENCH_GROUPS=loopback,quota_128` runs only those groups.
     .filter(|group| {
         std::env::var("LIFT_BENCH_GROUPS").map_or(true, |only| {
@@ -204,6 +221,10 @@ fn main() {
         let setup = runtime.block_on(Setup::start(&group_spec));
         if let Some((mb, share)) = group_spec.quota {
             quota_group(&mut criterion, &runtime, setup, name, mb, share, started);
+            continue;
+        }
+        if group_spec.tls {
+            tls_group(&mut criterion, &runtime, setup, name, started);
             continue;
         }
         let sent_before = SENT.load(Ordering::Relaxed);
@@ -421,15 +442,18 @@ struct Setup {
     /// The SDK client as lift's own client behaves (the SDK's retries off: lift retries itself).
     sdk: aws_sdk_apigatewaymanagement::Client,
     http: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
         Full<Bytes>,
     >,
+    /// `http://HOST:PORT`, or `https://localhost:PORT` (the TLS front) in the `tls` group.
+    base: String,
+    /// The host the baselines sign and send in `Host`.
     host: String,
     payload: Bytes,
     /// The WebSocket clients' process, answering `count`.
     clients: Mutex<Helper>,
-    /// The emulator's process.
-    emulator: Helper,
+    /// The emulator's process (answering each line with its TLS front's handshakes).
+    emulator: Mutex<Helper>,
 }
 
 /// A child process of the benchmark, spoken to by lines.
@@ -494,13 +518,24 @@ impl Setup {
             spec.latency.as_micros().to_string(),
         );
         let connections = ("LIFT_BENCH_CONNECTIONS", n.to_string());
-        let mut emulator =
-            Helper::spawn("emulator", &[latency, connections.clone()], spec.own_core);
+        let tls = ("LIFT_BENCH_TLS", u8::from(spec.tls).to_string());
+        let mut emulator = Helper::spawn(
+            "emulator",
+            &[latency, connections.clone(), tls],
+            spec.own_core,
+        );
+        // `ready HOST:PORT`, and with TLS the front's port and its CA's PEM file.
         let ready = emulator.line();
-        let host = ready
+        let mut words = ready
             .strip_prefix("ready ")
             .unwrap_or_else(|| panic!("the emulator process failed: {ready:?}"))
-            .to_owned();
+            .split(' ')
+            .map(str::to_owned);
+        let host = words.next().expect("the emulator's address");
+        let front = words.next().map(|port| {
+            let ca_file = std::path::PathBuf::from(words.next().expect("the CA file"));
+            (format!("localhost:{port}"), ca_file)
+        });
         let url = ("LIFT_BENCH_URL", format!("ws://{host}"));
         let mut clients = Helper::spawn("clients", &[url, connections], spec.own_core);
         assert_eq!(clients.line(), "ready", "the clients process failed");
@@ -526,9 +561,19 @@ impl Setup {
                 store.join(id, "everyone").await.expect("join");
             }
         }
-        // The endpoint comes from the event's domain, as in Lambda (a loopback one is http).
+        // The endpoint comes from the event's domain, as in Lambda (a loopback one is http);
+        // with TLS, it is the front, trusted through its CA file.
+        let settings = match &front {
+            Some((front_host, ca_file)) => Settings {
+                management_endpoint: Some(format!("https://{front_host}/local")),
+                management_ca_file: Some(ca_file.clone()),
+                ..Settings::default()
+            },
+            None => Settings::default(),
+        };
         let service = App::new(bench_app::router())
             .store(store)
+            .settings(settings)
             .service()
             .await
             .expect("the app\'s service");
@@ -558,19 +603,45 @@ impl Setup {
                 .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
                 .build(),
         );
+        // The baselines' client: the same TLS stack as lift's (rustls on aws-lc-rs), trusting
+        // the front's CA; plain HTTP outside the `tls` group.
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some((_, ca_file)) = &front {
+            use rustls::pki_types::{pem::PemObject, CertificateDer};
+            for cert in CertificateDer::pem_file_iter(ca_file).expect("the CA file") {
+                roots.add(cert.expect("a certificate")).expect("a root");
+            }
+        }
+        let tls_config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config)
+            .https_or_http()
+            .enable_http1()
+            .build();
         let http =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_max_idle_per_host(256)
-                .build_http();
+                .build(connector);
+        let (base, sign_host) = match &front {
+            Some((front_host, _)) => (format!("https://{front_host}"), front_host.clone()),
+            None => (format!("http://{host}"), host.clone()),
+        };
         Setup {
             service,
             event,
             sdk,
             http,
-            host,
+            base,
+            host: sign_host,
             payload: Bytes::from(json!({"type": "bench", "text": "hello, everyone"}).to_string()),
             clients: Mutex::new(clients),
-            emulator,
+            emulator: Mutex::new(emulator),
         }
     }
 
@@ -620,7 +691,7 @@ impl Setup {
         let identity: aws_smithy_runtime_api::client::identity::Identity =
             aws_credential_types::Credentials::new("local", "local", None, None, "bench").into();
         let host = self.host.as_str();
-        let base = format!("http://{host}/local/@connections/");
+        let base = format!("{}/local/@connections/", self.base);
         let sent = futures_util::stream::iter(ids())
             .map(|id| {
                 let uri = format!("{base}{}", id.replace('=', "%3D"));
@@ -660,6 +731,12 @@ impl Setup {
         SENT.fetch_add(sent, Ordering::Relaxed);
     }
 
+    /// TLS handshakes the emulator's front has completed so far (0 without TLS).
+    fn handshakes(&self) -> usize {
+        let answer = self.emulator.lock().unwrap().ask("handshakes");
+        answer.parse().expect("a count")
+    }
+
     /// How many frames the clients have received so far.
     fn received(&self) -> usize {
         let answer = self.clients.lock().unwrap().ask("count");
@@ -682,7 +759,7 @@ impl Setup {
     /// Ends the helper processes.
     fn stop(self) {
         self.clients.into_inner().unwrap().stop();
-        self.emulator.stop();
+        self.emulator.into_inner().unwrap().stop();
     }
 }
 
@@ -714,7 +791,22 @@ fn emulator_process() {
     });
     let mut out = std::io::stdout().lock();
     let addr = emulator.url().trim_start_matches("ws://").to_owned();
-    writeln!(out, "ready {addr}").expect("stdout");
+    // With LIFT_BENCH_TLS=1, a TLS front (a CA and a certificate made now) in front of it.
+    let front = (env_number("LIFT_BENCH_TLS", 0) == 1).then(|| {
+        runtime.block_on(lift_tests::tls::TlsFront::start(
+            addr.parse().expect("an address"),
+        ))
+    });
+    match &front {
+        Some(front) => writeln!(
+            out,
+            "ready {addr} {} {}",
+            front.addr().port(),
+            front.ca_file().display()
+        ),
+        None => writeln!(out, "ready {addr}"),
+    }
+    .expect("stdout");
     out.flush().expect("stdout");
     let deadline = Instant::now() + Duration::from_secs(180);
     while emulator.connection_ids().len() < n {
@@ -726,8 +818,16 @@ fn emulator_process() {
     }
     writeln!(out, "end").expect("stdout");
     out.flush().expect("stdout");
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut rest);
+    // Each line asks for the TLS handshakes the front has completed so far.
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+        let handshakes = front.as_ref().map_or(0, |front| front.handshakes());
+        writeln!(out, "{handshakes}").expect("stdout");
+        out.flush().expect("stdout");
+    }
+    drop(front);
     drop(emulator);
     drop(runtime);
 }

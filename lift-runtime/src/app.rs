@@ -261,7 +261,7 @@ impl App {
                 let config = local_aws_config();
                 #[cfg(not(any(feature = "lambda", feature = "local")))]
                 let config = ();
-                built_in_clients(&config)?
+                built_in_clients(&config, settings.management_ca_file.as_deref())?
             }
         };
         let fanout = self
@@ -365,9 +365,12 @@ impl Aws {
 /// The built-in Management API client of each endpoint, sharing one connection pool and the
 /// credentials of `config`.
 #[cfg(any(feature = "lambda", feature = "local"))]
-fn built_in_clients(config: &aws_config::SdkConfig) -> Result<Box<ClientFactory>, crate::Error> {
+fn built_in_clients(
+    config: &aws_config::SdkConfig,
+    extra_roots: Option<&std::path::Path>,
+) -> Result<Box<ClientFactory>, crate::Error> {
     use crate::outbound::{HttpManagement, HttpShared};
-    let shared = HttpShared::new(config)?;
+    let shared = HttpShared::new(config, extra_roots)?;
     Ok(Box::new(move |endpoint: &str| {
         Arc::new(HttpManagement::new(shared.clone(), endpoint)) as Arc<dyn ManagementApi>
     }))
@@ -375,7 +378,10 @@ fn built_in_clients(config: &aws_config::SdkConfig) -> Result<Box<ClientFactory>
 
 /// Without `lambda` and `local` there is no built-in client: every call says so.
 #[cfg(not(any(feature = "lambda", feature = "local")))]
-fn built_in_clients(_: &()) -> Result<Box<ClientFactory>, crate::Error> {
+fn built_in_clients(
+    _: &(),
+    _: Option<&std::path::Path>,
+) -> Result<Box<ClientFactory>, crate::Error> {
     Err(
         "no Management API client: turn on the `lambda` or `local` feature, or give one with \
          App::management_api"

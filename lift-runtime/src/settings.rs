@@ -22,6 +22,7 @@
 //! |---|---|---|---|
 //! | `LIFT_TABLE_NAME` | none: a `MemoryStore` | [`Settings::table_name`]: keep connections in this DynamoDB table (created if missing, outside Lambda) | Lambda and the emulator, feature `dynamodb` |
 //! | `LIFT_MANAGEMENT_ENDPOINT` | `https://{domainName}/{stage}` of each event | [`Settings::management_endpoint`] (custom domains) | Lambda (the emulator serves its own) |
+//! | `LIFT_MANAGEMENT_CA_FILE` | none | [`Settings::management_ca_file`]: a PEM file of CA certificates trusted for a local Management API over HTTPS | the Management API client |
 //! | `LIFT_FANOUT_QUEUE_URL` | none: no fan-out in Lambda, an in-process queue in the emulator | [`FanoutSettings::queue_url`] | Lambda, feature `sqs`; the emulator when `AWS_ENDPOINT_URL_SQS` is set too |
 //! | `LIFT_FANOUT_THRESHOLD` | 2000 | [`FanoutSettings::threshold`] | fan-out |
 //! | `LIFT_FANOUT_RATE` | 10000 | [`FanoutSettings::rate`] | fan-out |
@@ -59,6 +60,12 @@ pub struct Settings {
     /// (needed behind a custom domain; ignored by the emulator, which serves its own).
     /// `LIFT_MANAGEMENT_ENDPOINT`.
     pub management_endpoint: Option<String>,
+    /// A PEM file of certificates the Management API client trusts besides the platform's
+    /// roots: for a local endpoint over HTTPS whose certificate a CA of its own signed (a
+    /// TLS-terminating proxy in front of the emulator, a test double). Read when the app
+    /// starts (a missing file, or one without a certificate, is an error then). Never needed
+    /// in AWS, where `execute-api` has a public certificate. `LIFT_MANAGEMENT_CA_FILE`.
+    pub management_ca_file: Option<std::path::PathBuf>,
     /// How long a stored connection counts after it opened (its `expires_at`, DynamoDB's TTL).
     /// Default: API Gateway's maximum connection lifetime (2 h) plus 10 minutes of slack.
     pub connection_ttl: Duration,
@@ -270,6 +277,7 @@ impl Default for Settings {
         Settings {
             table_name: None,
             management_endpoint: None,
+            management_ca_file: None,
             connection_ttl: crate::store::MAX_CONNECTION_LIFETIME + crate::store::EXPIRY_SLACK,
             route_selection: "$request.body.action".to_owned(),
             log_filter: "info".to_owned(),
@@ -364,6 +372,7 @@ impl Settings {
         }
         settings.table_name = var("LIFT_TABLE_NAME");
         settings.management_endpoint = var("LIFT_MANAGEMENT_ENDPOINT");
+        settings.management_ca_file = var("LIFT_MANAGEMENT_CA_FILE").map(Into::into);
         if let Some(filter) = var("RUST_LOG") {
             settings.log_filter = filter;
         }
@@ -550,8 +559,13 @@ mod tests {
             ("LIFT_LOCAL_ADDR", "127.0.0.1:0"),
             ("LIFT_MANAGEMENT_ENDPOINT", ""),
             ("LIFT_LOCAL_STRICT", "1"),
+            ("LIFT_MANAGEMENT_CA_FILE", "/etc/local-ca.pem"),
         ])
         .unwrap();
+        assert_eq!(
+            settings.management_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/local-ca.pem"))
+        );
         assert!(!settings.local.any_access_key, "strict");
         assert_eq!(settings.table_name.as_deref(), Some("conns"));
         assert_eq!(settings.fanout.threshold, 50);

@@ -19,6 +19,7 @@ pub mod raw_ws;
 pub mod rooms;
 pub mod runtime_api;
 pub mod sink;
+pub mod tls;
 
 /// The chat example's app, compiled into the tests exactly as the example has it.
 #[path = "../../examples/chat/app.rs"]

@@ -20,12 +20,12 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::RwLock;
 
 use super::management::{send_error, ConnectionInfo, ManagementApi};
+use super::tls::LazyTls;
 use crate::error::SendError;
 
 /// Credentials are fetched again this long before they expire.
@@ -42,7 +42,12 @@ pub(crate) struct HttpShared {
 
 impl HttpShared {
     /// The shared parts for the region and credentials provider of `config`.
-    pub(crate) fn new(config: &aws_config::SdkConfig) -> Result<Arc<Self>, crate::Error> {
+    /// `extra_roots`: certificates trusted besides the platform's
+    /// ([`Settings::management_ca_file`](crate::Settings::management_ca_file)).
+    pub(crate) fn new(
+        config: &aws_config::SdkConfig,
+        extra_roots: Option<&std::path::Path>,
+    ) -> Result<Arc<Self>, crate::Error> {
         let region = config
             .region()
             .ok_or("the AWS configuration has no region")?
@@ -52,7 +57,10 @@ impl HttpShared {
             .ok_or("the AWS configuration has no credentials provider")?;
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build(LazyTls::new());
+            .build(match extra_roots {
+                Some(file) => LazyTls::trusting(file)?,
+                None => LazyTls::new(),
+            });
         Ok(Arc::new(HttpShared {
             http,
             region,
@@ -262,103 +270,6 @@ impl ManagementApi for HttpManagement {
     }
 }
 
-/// The connector: plain TCP for `http://` endpoints (the emulator, a local stand-in), rustls for
-/// `https://` ones, its root certificates loaded on the first HTTPS connection rather than when
-/// the client is built (reading the platform's certificates is most of a cold start's CPU when
-/// no HTTPS call is ever made).
-#[derive(Clone)]
-pub(crate) struct LazyTls {
-    http: HttpConnector,
-    https: Arc<std::sync::OnceLock<hyper_rustls::HttpsConnector<HttpConnector>>>,
-}
-
-impl std::fmt::Debug for LazyTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LazyTls")
-    }
-}
-
-impl LazyTls {
-    pub(crate) fn new() -> Self {
-        LazyTls {
-            http: HttpConnector::new(),
-            https: Arc::default(),
-        }
-    }
-}
-
-type Stream = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>;
-
-impl tower::Service<http::Uri> for LazyTls {
-    type Response = Stream;
-    type Error = crate::Error;
-    type Future = futures_util::future::BoxFuture<'static, Result<Stream, crate::Error>>;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        if uri.scheme_str() != Some("https") {
-            let mut http = self.http.clone();
-            return Box::pin(async move {
-                let tcp = http.call(uri).await?;
-                Ok(hyper_rustls::MaybeHttpsStream::Http(tcp))
-            });
-        }
-        let https = match self.https.get() {
-            Some(https) => https.clone(),
-            None => match tls_config() {
-                Ok(config) => self
-                    .https
-                    .get_or_init(|| {
-                        hyper_rustls::HttpsConnectorBuilder::new()
-                            .with_tls_config(config.clone())
-                            .https_only()
-                            .enable_http1()
-                            .build()
-                    })
-                    .clone(),
-                Err(err) => return Box::pin(async move { Err(err) }),
-            },
-        };
-        let mut https = https;
-        Box::pin(async move { https.call(uri).await })
-    }
-}
-
-/// rustls on aws-lc-rs with the platform's root certificates, as the SDK's default client has
-/// them, loaded once per process. Certificates that do not load are skipped (the SDK does the
-/// same); none at all is a warning, and HTTPS requests then fail with the TLS error.
-fn tls_config() -> Result<&'static rustls::ClientConfig, crate::Error> {
-    static CONFIG: std::sync::OnceLock<rustls::ClientConfig> = std::sync::OnceLock::new();
-    if let Some(config) = CONFIG.get() {
-        return Ok(config);
-    }
-    let config = load_tls_config()?;
-    Ok(CONFIG.get_or_init(|| config))
-}
-
-fn load_tls_config() -> Result<rustls::ClientConfig, crate::Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    let (added, _) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        tracing::warn!(
-            errors = ?found.errors,
-            "no root certificates found: HTTPS calls to the Management API will fail"
-        );
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
 /// A timestamp as the Management API writes it: ISO 8601, or epoch seconds.
 fn timestamp(value: &serde_json::Value) -> Option<SystemTime> {
     if let Some(seconds) = value.as_f64() {
@@ -408,29 +319,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[tokio::test]
-    async fn certificates_are_loaded_for_the_first_https_connection_only() {
-        use tower::Service as _;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                drop(stream);
-            }
-        });
-        let mut connector = super::LazyTls::new();
-        let plain = connector
-            .call(format!("http://{addr}/").parse().unwrap())
-            .await;
-        assert!(matches!(plain, Ok(hyper_rustls::MaybeHttpsStream::Http(_))));
-        assert!(connector.https.get().is_none(), "no TLS for plain HTTP");
-        let tls = connector
-            .call(format!("https://{addr}/").parse().unwrap())
-            .await;
-        assert!(tls.is_err(), "the peer closed before the TLS handshake");
-        assert!(connector.https.get().is_some(), "TLS set up for HTTPS");
-    }
-
     use super::*;
 
     #[test]
@@ -526,7 +414,7 @@ mod against_the_emulator {
         let mut ana = app.connect("/").await;
         let id = app.connection_ids().pop().unwrap();
         let provider = ShortLived::default();
-        let shared = HttpShared::new(&config(provider.clone())).unwrap();
+        let shared = HttpShared::new(&config(provider.clone()), None).unwrap();
         let api = HttpManagement::new(shared, &app.management_endpoint());
         for n in 0..3 {
             api.post(&id, format!("{n}").as_bytes()).await.unwrap();
@@ -556,7 +444,10 @@ mod against_the_emulator {
         let endpoint = app.management_endpoint();
         let signed_as = |key: &str, secret: &str| {
             let credentials = Credentials::new(key, secret, None, None, "test");
-            HttpManagement::new(HttpShared::new(&config(credentials)).unwrap(), &endpoint)
+            HttpManagement::new(
+                HttpShared::new(&config(credentials), None).unwrap(),
+                &endpoint,
+            )
         };
         let api = signed_as("local", "local");
         api.post(&id, br#"{"via":"http"}"#).await.unwrap();

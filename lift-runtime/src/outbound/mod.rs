@@ -30,6 +30,8 @@ mod pace;
 mod presence;
 mod room;
 mod send;
+#[cfg(any(feature = "lambda", feature = "local"))]
+mod tls;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,11 +40,6 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-#[cfg(all(
-    any(feature = "lambda", feature = "local"),
-    any(feature = "otlp", feature = "jwt")
-))]
-pub(crate) use http::LazyTls;
 #[cfg(any(feature = "lambda", feature = "local"))]
 pub(crate) use http::{HttpManagement, HttpShared};
 pub(crate) use management::MAX_MESSAGE_SIZE;
@@ -52,6 +49,11 @@ pub(crate) use pace::Pacer;
 pub use room::{Room, User};
 pub use send::BroadcastReport;
 pub(crate) use send::{retryable, send_many, send_one, BroadcastSettings, Outcome};
+#[cfg(all(
+    any(feature = "lambda", feature = "local"),
+    any(feature = "otlp", feature = "jwt")
+))]
+pub(crate) use tls::LazyTls;
 
 use crate::error::SendError;
 use crate::store::ConnectionStore;
