@@ -16,6 +16,9 @@ use lift_tests::runtime_api::RuntimeApi;
 use super::proxy::{difference, total, CountingProxy, Counts, Units};
 use super::{create_tables, event, lambda_env, now_ms, spawn};
 
+/// One event of the session: who sends it (a user's index), its route key, its body.
+type Event = (usize, &'static str, Option<String>);
+
 /// Members of the session.
 pub const USERS: usize = 10;
 
@@ -129,7 +132,7 @@ pub async fn run(dynamodb: &str, target: Target<'_>) -> Session {
     let mut steps = Vec::new();
     let mut sequence = 0;
     // Runs the events of one step and records what they cost.
-    let mut step = |name: &'static str, events: Vec<(usize, &'static str, Option<String>)>| {
+    let mut step = |name: &'static str, events: Vec<Event>| {
         let (api, proxy, management) = (&api, &proxy, &management);
         let (ids, names) = (&ids, &names);
         let count = events.len();
@@ -167,56 +170,40 @@ pub async fn run(dynamodb: &str, target: Target<'_>) -> Session {
         })
     };
     let join = |verb: &str| Some(format!(r#"{{"action":"{verb}","room":"rust"}}"#));
-    steps.push(
-        step(
+    let script: Vec<(&'static str, Vec<Event>)> = vec![
+        (
             "$connect",
             (0..USERS).map(|u| (u, "$connect", None)).collect(),
-        )
-        .await,
-    );
-    steps.push(
-        step(
+        ),
+        (
             "message to everyone (10)",
             vec![(0, "sendMessage", say(None))],
-        )
-        .await,
-    );
-    steps.push(
-        step(
+        ),
+        (
             "join",
             vec![(0, "join", join("join")), (1, "join", join("join"))],
-        )
-        .await,
-    );
-    steps.push(
-        step(
+        ),
+        (
             "message to a room (2)",
             vec![(0, "sendMessage", say(Some("rust")))],
-        )
-        .await,
-    );
-    steps.push(
-        step(
+        ),
+        (
             "join",
             (2..USERS).map(|u| (u, "join", join("join"))).collect(),
-        )
-        .await,
-    );
-    steps.push(
-        step(
+        ),
+        (
             "message to a room (10)",
             vec![(0, "sendMessage", say(Some("rust")))],
-        )
-        .await,
-    );
-    steps.push(step("leave", vec![(1, "leave", join("leave"))]).await);
-    steps.push(
-        step(
+        ),
+        ("leave", vec![(1, "leave", join("leave"))]),
+        (
             "$disconnect",
             (0..USERS).map(|u| (u, "$disconnect", None)).collect(),
-        )
-        .await,
-    );
+        ),
+    ];
+    for (name, events) in script {
+        steps.push(step(name, events).await);
+    }
     let _ = child.kill();
     let _ = child.wait();
     Session {
