@@ -69,7 +69,8 @@ fn ids(n: usize) -> Vec<String> {
 async fn store_with(ids: &[String]) -> MemoryStore {
     let store = MemoryStore::new();
     for (i, id) in ids.iter().enumerate() {
-        let mut conn = Connection::new(id, SystemTime::now());
+        // Opened a minute ago: a connection found gone is removed only past its first 30 s.
+        let mut conn = Connection::new(id, lift_tests::a_minute_ago());
         conn.user = Some(format!("user{}", i / 10));
         store.save(&conn).await.unwrap();
     }
@@ -663,4 +664,46 @@ async fn one_management_client_per_endpoint_for_the_life_of_the_process() {
     }
     assert_eq!(built.load(Ordering::SeqCst), 1);
     assert_eq!(sink.delivered("conn0000="), 5);
+}
+
+/// API Gateway answers 410 to a post to a connection whose `$connect` has not returned yet: a
+/// broadcast from another invocation in that window must not remove its record (it would miss
+/// every later broadcast to its rooms). A connection found gone in its first 30 s is kept; an
+/// older one is removed with its memberships.
+#[tokio::test]
+async fn a_connection_still_in_its_connect_is_not_removed_by_a_410() {
+    let server = FaultServer::start().await;
+    let store = MemoryStore::new();
+    let mut connecting = Connection::new("connecting=", SystemTime::now());
+    connecting.rooms.insert("red".to_owned());
+    let mut old = Connection::new("old=", lift_tests::a_minute_ago());
+    old.rooms.insert("red".to_owned());
+    let sender = Connection::new("sender=", lift_tests::a_minute_ago());
+    for conn in [&connecting, &old, &sender] {
+        store.save_joined(conn).await.unwrap();
+    }
+    server.plan("connecting=", Plan::Gone);
+    server.plan("old=", Plan::Gone);
+    let service = service(&store, &server.endpoint(), BroadcastSettings::default()).await;
+
+    let report = fanout(&service, json!({"room": "red"}), Invocation::new()).await;
+    assert_eq!(report["sent"], 0, "{report}");
+    let mut gone: Vec<String> = serde_json::from_value(report["gone"].clone()).unwrap();
+    gone.sort();
+    assert_eq!(gone, ["connecting=", "old="], "both answered 410");
+    assert!(
+        store.get("connecting=").await.unwrap().is_some(),
+        "kept: its $connect may still be running"
+    );
+    let members = lift_runtime::store::collect(store.members("red"))
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 1, "still a member: {members:?}");
+    assert!(store.get("old=").await.unwrap().is_none(), "removed");
+
+    // Once its $connect returned, the next broadcast reaches it.
+    server.plan("connecting=", Plan::Deliver);
+    let report = fanout(&service, json!({"room": "red"}), Invocation::new()).await;
+    assert_eq!(report["sent"], 1, "{report}");
+    assert_eq!(server.delivered("connecting="), 1);
 }

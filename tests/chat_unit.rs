@@ -3,8 +3,6 @@
 //! API calls it makes. The end-to-end behaviour is in `chat.rs`; these are the unit tests a chat
 //! author would write.
 
-use std::time::SystemTime;
-
 use lift_runtime::prelude::*;
 use lift_runtime::store::{Connection, ConnectionStore, MemoryStore};
 use lift_runtime::testing::{Call, TestContext, TEST_CONNECTION};
@@ -15,7 +13,8 @@ use serde_json::json;
 async fn store_with(others: &[(&str, &str)]) -> MemoryStore {
     let store = MemoryStore::new();
     for (id, name) in others {
-        let mut conn = Connection::new(*id, SystemTime::now());
+        // Opened a minute ago: a 410 removes only connections past their first 30 s.
+        let mut conn = Connection::new(*id, lift_tests::a_minute_ago());
         conn.user = Some((*name).to_owned());
         store.save(&conn).await.unwrap();
         store.join(id, EVERYONE).await.unwrap();

@@ -17,19 +17,20 @@ use lift_tests::rooms::big_room as rooms;
 use lift_tests::sink::Sink;
 use serde_json::{json, Value};
 
-/// `n` live connections `m{i}=` in room `big` (and the sender `sender=`).
+/// `n` live connections `m{i}=` in room `big` (and the sender `sender=`), opened a minute ago
+/// (a 410 removes only connections past their first 30 s).
 async fn room_of(n: usize) -> MemoryStore {
     let store = MemoryStore::new();
     for i in 0..n {
         let id = format!("m{i:05}=");
         store
-            .save(&Connection::new(&id, SystemTime::now()))
+            .save(&Connection::new(&id, lift_tests::a_minute_ago()))
             .await
             .unwrap();
         store.join(&id, "big").await.unwrap();
     }
     store
-        .save(&Connection::new("sender=", SystemTime::now()))
+        .save(&Connection::new("sender=", lift_tests::a_minute_ago()))
         .await
         .unwrap();
     store.join("sender=", "big").await.unwrap();

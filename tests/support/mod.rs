@@ -49,6 +49,13 @@ pub async fn start(app: App) -> TestApp {
     TestApp::start(app).await
 }
 
+/// A connection time a minute ago: past the 30 s after which a connection that a send finds
+/// gone (410) is removed (younger ones may still be in their `$connect`, which API Gateway
+/// answers 410 for).
+pub fn a_minute_ago() -> std::time::SystemTime {
+    std::time::SystemTime::now() - std::time::Duration::from_secs(60)
+}
+
 /// The emulator running the chat example.
 pub async fn start_chat() -> TestApp {
     start(App::new(chat_app::chat::router())).await

@@ -6,7 +6,8 @@
 //! Sends are serialised once, sent with bounded concurrency, throttled (429) and failed (5xx,
 //! network) attempts retried with jittered exponential backoff within the invocation's
 //! deadline, and connections API Gateway reports gone (410) removed from the store afterwards,
-//! in batches.
+//! in batches (but for those opened in the last 30 s: API Gateway answers 410 while a
+//! connection's `$connect` runs).
 //!
 //! ```no_run
 //! # use lift_runtime::prelude::*;
@@ -345,19 +346,53 @@ impl Outbound {
     }
 }
 
-/// Removes connections a send found gone (410), with their memberships; answers those removed
-/// (none when the store failed, which is logged).
+/// How long after it opened a connection may still be in its `$connect`. API Gateway answers
+/// 410 to a post to a connection whose `$connect` has not returned yet (up to its integration
+/// timeout, 29 s), so a broadcast from another invocation in that window finds it "gone": its
+/// record is kept. A connection that really is gone that young is removed by its own
+/// `$disconnect`, or by a later send past this age, or by its record's expiry.
+pub(crate) const CONNECTING_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Removes connections a send found gone (410), with their memberships, except those opened in
+/// the last [`CONNECTING_GRACE`]; answers those removed (none when the store failed, which is
+/// logged).
 pub(crate) async fn remove_gone(store: &dyn ConnectionStore, gone: &[String]) -> Vec<String> {
     if gone.is_empty() {
         return Vec::new();
     }
-    match store.remove_many(gone).await {
+    let now = std::time::SystemTime::now();
+    let young = |connected_at: std::time::SystemTime| {
+        now.duration_since(connected_at)
+            .map_or(true, |age| age < CONNECTING_GRACE)
+    };
+    // One read per gone connection (410s are rare: once per connection that closed without
+    // its `$disconnect` reaching the app), 16 at a time.
+    let (mut kept, mut remove) = (Vec::new(), Vec::new());
+    for chunk in gone.chunks(16) {
+        let reads = futures_util::future::join_all(chunk.iter().map(|id| store.get(id))).await;
+        for (id, read) in chunk.iter().zip(reads) {
+            match read {
+                Ok(Some(connection)) if young(connection.connected_at) => kept.push(id),
+                _ => remove.push(id.clone()),
+            }
+        }
+    }
+    if !kept.is_empty() {
+        tracing::debug!(
+            count = kept.len(),
+            "kept connections found gone within their first 30 s (their $connect may not have returned)"
+        );
+    }
+    if remove.is_empty() {
+        return Vec::new();
+    }
+    match store.remove_many(&remove).await {
         Ok(()) => {
-            tracing::debug!(count = gone.len(), "removed gone connections");
-            gone.to_vec()
+            tracing::debug!(count = remove.len(), "removed gone connections");
+            remove
         }
         Err(err) => {
-            tracing::warn!(error = %err, count = gone.len(), "could not remove gone connections");
+            tracing::warn!(error = %err, count = remove.len(), "could not remove gone connections");
             Vec::new()
         }
     }

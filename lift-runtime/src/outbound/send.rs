@@ -41,7 +41,8 @@ impl BroadcastSettings {
 pub struct BroadcastReport {
     /// Connections the message was delivered to.
     pub sent: usize,
-    /// Connections API Gateway reported gone (410); they were removed from the store.
+    /// Connections API Gateway reported gone (410); they were removed from the store, except
+    /// those opened in the last 30 s (API Gateway answers 410 while a `$connect` runs).
     pub gone: Vec<String>,
     /// Connections the message could not be delivered to, and why (after the retries).
     pub failed: Vec<(String, SendError)>,

@@ -354,6 +354,7 @@ pub struct Event {
     headers: Vec<(String, String)>,
     stage: String,
     domain: String,
+    connected_at: Option<std::time::SystemTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -372,6 +373,7 @@ impl Event {
             headers: Vec::new(),
             stage: "prod".to_owned(),
             domain: "abc123.execute-api.us-east-1.amazonaws.com".to_owned(),
+            connected_at: None,
         }
     }
 
@@ -410,6 +412,24 @@ impl Event {
         self
     }
 
+    /// When the connection opened (`connectedAt`; by default, when the event is built). A
+    /// connection a send finds gone (410) in its first 30 s is kept, as its `$connect` may not
+    /// have returned yet; a test of what happens to older ones connects them in the past:
+    ///
+    /// ```
+    /// use lift_runtime::testing::Event;
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    ///
+    /// let a_minute_ago = SystemTime::now() - Duration::from_secs(60);
+    /// let event = Event::connect("abc=").connected_at(a_minute_ago).build();
+    /// let ms = a_minute_ago.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    /// assert_eq!(event["requestContext"]["connectedAt"], ms);
+    /// ```
+    pub fn connected_at(mut self, at: std::time::SystemTime) -> Self {
+        self.connected_at = Some(at);
+        self
+    }
+
     /// The event, typed.
     pub(crate) fn to_event(&self) -> ApiGatewayWebsocketProxyRequest {
         let origin = events::Origin {
@@ -417,7 +437,7 @@ impl Event {
             api_id: self.domain.split('.').next().unwrap_or("local"),
             stage: &self.stage,
             connection_id: &self.connection_id,
-            connected_at: std::time::SystemTime::now(),
+            connected_at: self.connected_at.unwrap_or_else(std::time::SystemTime::now),
             source_ip: "127.0.0.1",
             user_agent: None,
             authorizer: None,
