@@ -27,7 +27,12 @@ use lift_benches::lambda::requests::{self, Target};
 use lift_benches::lambda::{build_release_examples, coldstart, DynamoDb};
 
 fn main() {
-    // `cargo bench` passes `--bench`; this benchmark takes no filter.
+    // Under `cargo test --all-targets` it measures nothing: it would build both chats in
+    // release; `scripts/test` runs the same code once on debug builds (`--bin coldstart`).
+    if !lift_benches::benchmarking() {
+        eprintln!("lambda: nothing measured outside `cargo bench`");
+        return;
+    }
     let runs = std::env::var("LIFT_BENCH_COLDSTART_RUNS")
         .ok()
         .and_then(|n| n.parse().ok())

@@ -112,7 +112,12 @@ async fn main() {
     let total: usize = std::env::var("LIFT_BENCH_SOAK_EVENTS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000_000);
+        // Under `cargo test --all-targets`, a few thousand: a check that it runs.
+        .unwrap_or(if lift_benches::benchmarking() {
+            1_000_000
+        } else {
+            2_000
+        });
     let baseline_at = 10_000.min(total);
     let (host, posts) = sink().await;
     let service = App::new(town::router())
