@@ -57,6 +57,15 @@ impl Session {
         self.steps.iter().map(Step::requests).sum()
     }
 
+    /// Events of the steps named `name`.
+    pub fn events(&self, name: &str) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.events)
+            .sum()
+    }
+
     /// Requests per event of the steps named `name` (summed over those steps).
     pub fn per_event(&self, name: &str) -> f64 {
         let steps: Vec<&Step> = self.steps.iter().filter(|s| s.name == name).collect();
@@ -250,12 +259,7 @@ pub fn report(sessions: &[Session], lift: &Session, hand: &Session) -> String {
                     sum
                 },
             );
-            let events: usize = session
-                .steps
-                .iter()
-                .filter(|s| s.name == *name)
-                .map(|s| s.events)
-                .sum();
+            let events = session.events(name);
             let ops: Vec<String> = store
                 .iter()
                 .map(|(op, u)| format!("{op} {:.1}", u.requests as f64 / events as f64))
@@ -280,15 +284,7 @@ pub fn report(sessions: &[Session], lift: &Session, hand: &Session) -> String {
         );
         let dollars: f64 = names
             .iter()
-            .map(|name| {
-                let events: usize = session
-                    .steps
-                    .iter()
-                    .filter(|s| s.name == *name)
-                    .map(|s| s.events)
-                    .sum();
-                session.dollars_per_million(name) * events as f64
-            })
+            .map(|name| session.dollars_per_million(name) * session.events(name) as f64)
             .sum();
         println!(
             "  {:<26} {:>5} requests, ${dollars:.2} per million sessions",
