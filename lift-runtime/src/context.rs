@@ -29,7 +29,9 @@ use crate::store::{Connection, ConnectionStore, Member, Pages};
 /// Handlers take it as their first parameter, `&WsContext` or `&mut WsContext` (the `$connect`
 /// handler takes `&mut` to set the user and metadata that are stored with the connection).
 pub struct WsContext {
-    event: ApiGatewayWebsocketProxyRequest,
+    /// Boxed: it is most of a context's size, and a context lives in every event's future,
+    /// which is moved whole (into its box, for one).
+    event: Box<ApiGatewayWebsocketProxyRequest>,
     /// The event's route, resolved once by the service.
     route: RouteKey,
     request_id: String,
@@ -51,9 +53,7 @@ pub(crate) struct ContextParts {
 }
 
 impl WsContext {
-    // Inlined, so the event is not copied once more on its way into the context.
-    #[inline(always)]
-    pub(crate) fn new(event: ApiGatewayWebsocketProxyRequest, parts: ContextParts) -> Self {
+    pub(crate) fn new(event: Box<ApiGatewayWebsocketProxyRequest>, parts: ContextParts) -> Self {
         let connecting = (parts.route == RouteKey::Connect).then(Connecting::default);
         WsContext {
             event,

@@ -57,7 +57,8 @@ impl Service {
             );
         }
         // The request has the fields of a `$connect` event (headers, query, request context).
-        let mut request: ApiGatewayWebsocketProxyRequest = match serde_json::from_value(event) {
+        let mut request: Box<ApiGatewayWebsocketProxyRequest> = match serde_json::from_value(event)
+        {
             Ok(request) => request,
             Err(err) => {
                 return self.invalid(
