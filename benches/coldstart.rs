@@ -19,7 +19,7 @@
 //! Lambda reports as the init duration; sizes stripped) and `summary footprint: rss=R size=R`.
 
 use lift_benches::lambda::requests::{self, Target};
-use lift_benches::lambda::{coldstart, DynamoDb};
+use lift_benches::lambda::{coldstart, fanout_requests, DynamoDb};
 
 #[tokio::main]
 async fn main() {
@@ -66,9 +66,10 @@ async fn main() {
             },
         )
         .await;
-        println!(
-            "{}",
-            requests::report(&[lift.clone(), hand.clone()], &lift, &hand)
-        );
+        let summary = requests::report(&[lift.clone(), hand.clone()], &lift, &hand);
+        if let Some(cost) = fanout_requests::run(&dynamodb.endpoint, &examples.join("chat")).await {
+            fanout_requests::report(&cost);
+        }
+        println!("{summary}");
     }
 }

@@ -24,7 +24,7 @@
 //! ```
 
 use lift_benches::lambda::requests::{self, Target};
-use lift_benches::lambda::{build_release_examples, coldstart, DynamoDb};
+use lift_benches::lambda::{build_release_examples, coldstart, fanout_requests, DynamoDb};
 
 fn main() {
     // Under `cargo test --all-targets` it measures nothing: it would build both chats in
@@ -79,6 +79,9 @@ fn main() {
             &lift,
             &handwritten,
         );
+        if let Some(cost) = fanout_requests::run(&dynamodb.endpoint, &chat).await {
+            fanout_requests::report(&cost);
+        }
         println!("{}", figures.coldstart_line());
         println!("{}", figures.footprint_line());
         println!("{summary}");

@@ -7,6 +7,7 @@
 //! requests of one chat session through each.
 
 pub mod coldstart;
+pub mod fanout_requests;
 pub mod proxy;
 pub mod requests;
 

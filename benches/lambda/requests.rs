@@ -229,6 +229,9 @@ pub mod prices {
     pub const READ_UNITS: f64 = 0.125;
     /// API Gateway WebSocket messages (first billion; a Management API post is a message).
     pub const MESSAGES: f64 = 1.00;
+    /// SQS standard queue requests (after the free tier; a batch of up to 10 is one request
+    /// per 64 KiB).
+    pub const SQS_REQUESTS: f64 = 0.40;
 }
 
 /// Prints the table of requests and dollars per million of each step, for each session, and
