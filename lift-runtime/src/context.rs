@@ -29,19 +29,61 @@ use crate::store::{Connection, ConnectionStore, Member, Pages};
 /// Handlers take it as their first parameter, `&WsContext` or `&mut WsContext` (the `$connect`
 /// handler takes `&mut` to set the user and metadata that are stored with the connection).
 pub struct WsContext {
-    /// Boxed: it is most of a context's size, and a context lives in every event's future,
-    /// which is moved whole (into its box, for one).
-    event: Box<ApiGatewayWebsocketProxyRequest>,
+    /// Boxed, as the record and `$connect`'s write-back below: a context lives in every
+    /// event's future, which is moved whole (into its box, for one).
+    event: EventBox,
     /// The event's route, resolved once by the service.
     route: RouteKey,
     request_id: String,
     store: Arc<dyn ConnectionStore>,
     /// The caller's stored record, read at most once per event.
-    connection: OnceLock<Option<Connection>>,
+    connection: OnceLock<Option<Box<Connection>>>,
     extensions: http::Extensions,
     /// `Some` on `$connect` only.
-    connecting: Option<Connecting>,
+    connecting: Option<Box<Connecting>>,
     out: Outbound,
+}
+
+thread_local! {
+    /// The box of the last event, for the next: an event is 1.5 KB, and an allocation of a
+    /// kilobyte or more takes the allocator's slow path (glibc's consolidates its free lists
+    /// on it), on every event. What it held is dropped when the next event is put in it.
+    static SPARE_EVENT: std::cell::Cell<Option<Box<ApiGatewayWebsocketProxyRequest>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// An event in a box that goes back to [`SPARE_EVENT`] when dropped.
+pub(crate) struct EventBox(Option<Box<ApiGatewayWebsocketProxyRequest>>);
+
+impl EventBox {
+    /// `event`, in the spare box when this thread has one.
+    pub(crate) fn new(event: ApiGatewayWebsocketProxyRequest) -> Self {
+        let boxed = match SPARE_EVENT.try_with(std::cell::Cell::take).ok().flatten() {
+            Some(mut spare) => {
+                *spare = event;
+                spare
+            }
+            None => Box::new(event),
+        };
+        EventBox(Some(boxed))
+    }
+}
+
+impl std::ops::Deref for EventBox {
+    type Target = ApiGatewayWebsocketProxyRequest;
+
+    fn deref(&self) -> &ApiGatewayWebsocketProxyRequest {
+        self.0.as_deref().expect("an event until dropped")
+    }
+}
+
+impl Drop for EventBox {
+    fn drop(&mut self) {
+        if let Some(boxed) = self.0.take() {
+            // Past the thread's end (no thread-local any more) the box is simply freed.
+            let _ = SPARE_EVENT.try_with(|spare| spare.set(Some(boxed)));
+        }
+    }
 }
 
 /// What the service hands a context besides the event.
@@ -53,8 +95,8 @@ pub(crate) struct ContextParts {
 }
 
 impl WsContext {
-    pub(crate) fn new(event: Box<ApiGatewayWebsocketProxyRequest>, parts: ContextParts) -> Self {
-        let connecting = (parts.route == RouteKey::Connect).then(Connecting::default);
+    pub(crate) fn new(event: EventBox, parts: ContextParts) -> Self {
+        let connecting = (parts.route == RouteKey::Connect).then(Box::default);
         WsContext {
             event,
             route: parts.route,
@@ -69,7 +111,7 @@ impl WsContext {
 
     /// The `$connect` write-back, taken by the service once the handler has returned.
     pub(crate) fn take_connecting(&mut self) -> Option<Connecting> {
-        self.connecting.take()
+        self.connecting.take().map(|connecting| *connecting)
     }
 
     /// On `$connect`, who the connection will belong to (the user the handler set, else the
@@ -248,7 +290,7 @@ impl WsContext {
                 "`{what}` has an effect in the $connect handler only; ignored"
             );
         }
-        self.connecting.as_mut()
+        self.connecting.as_deref_mut()
     }
 
     /// On `$connect`: the user this connection belongs to, saved with the connection.
@@ -292,7 +334,7 @@ impl WsContext {
     /// with the connection at `$connect` (read from the store at most once per event, with
     /// [`connection`](Self::connection)). `None` for connections that were not authenticated.
     pub async fn identity(&self) -> Result<Option<serde_json::Value>, StoreError> {
-        if let Some(claims) = self.connecting.as_ref().and_then(Connecting::claims) {
+        if let Some(claims) = self.connecting.as_deref().and_then(Connecting::claims) {
             return Ok(Some(claims.clone()));
         }
         if let Some(claims) = crate::inbound::claims_of(&self.event) {
@@ -314,10 +356,13 @@ impl WsContext {
             return Ok(None);
         }
         if let Some(connection) = self.connection.get() {
-            return Ok(connection.as_ref());
+            return Ok(connection.as_deref());
         }
         let read = self.store.get(self.out.caller()).await?;
-        Ok(self.connection.get_or_init(|| read).as_ref())
+        Ok(self
+            .connection
+            .get_or_init(|| read.map(Box::new))
+            .as_deref())
     }
 }
 

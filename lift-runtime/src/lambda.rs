@@ -51,13 +51,19 @@ impl tower::Service<LambdaEvent<serde_json::Value>> for Service {
 
     fn call(&mut self, event: LambdaEvent<serde_json::Value>) -> Self::Future {
         let service = self.clone();
+        // Read before the future is made: the context (large) is not kept in it.
+        let invocation = invocation(&event.context);
+        let payload = event.payload;
         Box::pin(async move {
-            let invocation = invocation(&event.context);
-            let response = service.handle_lambda(event.payload, invocation).await;
+            let response = service.handle_lambda(payload, invocation).await;
             // The event's spans have ended: exported before the answer, as Lambda freezes the
             // function after it.
+            // Boxed, and only when exporting: an app that has the feature but no endpoint
+            // carries nothing of it in every event's future.
             #[cfg(feature = "otlp")]
-            crate::observe::otlp::flush().await;
+            if crate::observe::otlp::exporting() {
+                Box::pin(crate::observe::otlp::flush()).await;
+            }
             match response {
                 LambdaResponse::Unauthorized => Err("Unauthorized".into()),
                 response => Ok(response),

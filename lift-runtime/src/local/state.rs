@@ -218,7 +218,11 @@ impl EmulatorState {
             (Selected::Service(resolved), Backend::Service(service)) => {
                 let handled = tokio::time::timeout(
                     self.config.invocation_timeout,
-                    service.handle_event(Box::new(event), Some(resolved), self.invocation()),
+                    service.handle_event(
+                        crate::context::EventBox::new(event),
+                        Some(resolved),
+                        self.invocation(),
+                    ),
                 )
                 .await;
                 handled.map_or(Outcome::TimedOut, |response| {

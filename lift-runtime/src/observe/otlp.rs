@@ -153,6 +153,11 @@ fn start() -> Result<Export, crate::Error> {
     })
 }
 
+/// Whether spans are exported (an OTLP endpoint was configured): without, nothing is flushed.
+pub(crate) fn exporting() -> bool {
+    EXPORT.get().is_some()
+}
+
 /// Exports the spans ended so far (an invocation calls it before it answers). A failed export
 /// is logged; its spans are not kept.
 pub(crate) async fn flush() {

@@ -69,7 +69,13 @@ impl<'a> Room<'a> {
         let out = self.out;
         let mut data = out.serialise(message)?;
         if let Some(keep) = out.history.filter(|_| self.numbered) {
-            data = super::numbered::numbered(&*out.store, self.name, data, keep).await;
+            data = Box::pin(super::numbered::numbered(
+                &*out.store,
+                self.name,
+                data,
+                keep,
+            ))
+            .await;
         }
         if let Some(fanout) = &out.fanout {
             let started = Instant::now();
@@ -86,7 +92,7 @@ impl<'a> Room<'a> {
                 data: &data,
             }))
             .await?;
-            out.settle(&report, started, Some(self.name)).await;
+            Box::pin(out.settle(&report, started, Some(self.name))).await;
             return Ok(report);
         }
         // No page is read past the cutoff: a room of thousands must not hold the function past
@@ -102,16 +108,25 @@ impl<'a> Room<'a> {
             users: users.as_ref(),
         };
         let started = Instant::now();
-        let (mut report, failure) =
-            send_stream(&*out.api, members, &data, out.deadline, &out.config).await?;
+        // Boxed, as the other steps here: each would otherwise be part of the future of every
+        // handler that broadcasts, which its route boxes; past a kilobyte, that allocation
+        // takes the allocator's slow path (and consolidates its free lists) on every event.
+        let (mut report, failure) = Box::pin(send_stream(
+            &*out.api,
+            members,
+            &data,
+            out.deadline,
+            &out.config,
+        ))
+        .await?;
         report.unread = unread.load(Ordering::Relaxed);
         // Connections found gone are removed even when a later page could not be read.
-        let removed = out.settle(&report, started, Some(self.name)).await;
+        let removed = Box::pin(out.settle(&report, started, Some(self.name))).await;
         if let Some(users) = users {
             let users = users.into_inner().unwrap_or_else(PoisonError::into_inner);
             for id in &removed {
                 if let Some(user) = users.get(id) {
-                    out.absent(self.name, user, id).await;
+                    Box::pin(out.absent(self.name, user, id)).await;
                 }
             }
         }

@@ -57,8 +57,7 @@ impl Service {
             );
         }
         // The request has the fields of a `$connect` event (headers, query, request context).
-        let mut request: Box<ApiGatewayWebsocketProxyRequest> = match serde_json::from_value(event)
-        {
+        let mut request: ApiGatewayWebsocketProxyRequest = match serde_json::from_value(event) {
             Ok(request) => request,
             Err(err) => {
                 return self.invalid(
@@ -70,7 +69,9 @@ impl Service {
         request.request_context.route_key = Some(RouteKey::CONNECT.to_owned());
         // Whatever an authorizer context says, it is not trusted here: this is what makes one.
         request.request_context.authorizer = Default::default();
-        let (mut ctx, span) = match self.connect_context(request, invocation.clone()) {
+        let (mut ctx, span) = match self
+            .connect_context(crate::context::EventBox::new(request), invocation.clone())
+        {
             Ok(prepared) => prepared,
             Err(response) => return LambdaResponse::WebSocket(response),
         };

@@ -205,7 +205,7 @@ impl TestContext {
         );
         let connect = route == RouteKey::Connect;
         let mut ctx = WsContext::new(
-            Box::new(event),
+            crate::context::EventBox::new(event),
             ContextParts {
                 route,
                 request_id: crate::ids::request_id(),
