@@ -14,7 +14,7 @@ use lift_runtime::fanout::{Deliver, FanoutQueue, SqsQueue};
 use lift_tests::faults::FaultServer;
 use lift_tests::runtime_api::RuntimeApi;
 
-use super::proxy::{difference, CountingProxy, Counts};
+use super::proxy::{difference, total, CountingProxy, Counts};
 use super::{create_tables, event, lambda_env, now_ms, spawn};
 
 /// The connections the message reaches (the sender among them).
@@ -145,17 +145,19 @@ fn is_sqs(operation: &str) -> bool {
 /// Prints what the message cost: requests by operation, and dollars per million such messages.
 pub fn report(cost: &FanoutCost) {
     use super::requests::prices;
-    let (mut sqs, mut writes, mut reads, mut requests) = (0, 0, 0, cost.posts);
-    let mut ops = Vec::new();
-    for (operation, units) in &cost.store {
-        ops.push(format!("{operation} {}", units.requests));
-        requests += units.requests;
-        writes += units.writes;
-        reads += units.reads;
-        if is_sqs(operation) {
-            sqs += units.requests;
-        }
-    }
+    let units = total(&cost.store);
+    let sqs: u64 = cost
+        .store
+        .iter()
+        .filter(|(operation, _)| is_sqs(operation))
+        .map(|(_, units)| units.requests)
+        .sum();
+    let ops: Vec<String> = cost
+        .store
+        .iter()
+        .map(|(operation, units)| format!("{operation} {}", units.requests))
+        .collect();
+    let (writes, reads, requests) = (units.writes, units.reads, units.requests + cost.posts);
     let dollars = writes as f64 * prices::WRITE_UNITS
         + reads as f64 * prices::READ_UNITS
         + sqs as f64 * prices::SQS_REQUESTS
