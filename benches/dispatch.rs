@@ -1,8 +1,12 @@
 //! Dispatch: the chat example's `whoami` and `sendMessage` events through lift's `Service`,
 //! against the same behaviour written by hand on `aws_lambda_events` types (what a
-//! `lambda_runtime` handler without a framework does), in the same run. Both parse the event
-//! from JSON, read the same in-memory store and post through the same in-memory Management API,
-//! so what differs is what each adds around the handler: routing, extraction, context, replies.
+//! `lambda_runtime` handler without a framework does), in the same run. Both are handed the
+//! event's bytes and read them as `lambda_runtime` reads an invocation's (`serde_path_to_error`
+//! over `serde_json`, into the handler's payload type: lift's as `App::run` has it, and
+//! `ApiGatewayWebsocketProxyRequest` for the hand-written one, as `examples/handwritten`), read
+//! the same in-memory store and post through the same in-memory Management API, so what differs
+//! is what each reads of the event and adds around the handler: routing, extraction, context,
+//! replies.
 //!
 //! ```sh
 //! cargo bench -p lift-benches --bench dispatch
@@ -24,8 +28,11 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use criterion::Criterion;
 use lambda_runtime::{Context, LambdaEvent};
+use lift_runtime::__lambda::{LambdaService, Payload};
+use lift_runtime::auth::JwtAuth;
+use lift_runtime::prelude::*;
 use lift_runtime::store::{collect, Connection, ConnectionStore, MemoryStore};
-use lift_runtime::{App, ConnectionInfo, ManagementApi, SendError, Service};
+use lift_runtime::{App, ConnectionInfo, ManagementApi, SendError, Service, Settings};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -68,8 +75,9 @@ impl ManagementApi for InMemory {
     }
 }
 
-fn event(route: &str, body: &str) -> Value {
-    json!({
+/// An event's JSON, as the Runtime API hands it to `lambda_runtime`.
+fn event(route: &str, body: &str) -> Vec<u8> {
+    let event = json!({
         "requestContext": {
             "routeKey": route, "eventType": "MESSAGE", "messageDirection": "IN",
             "stage": "prod", "connectedAt": 1_700_000_000_000_i64, "requestTimeEpoch": 0,
@@ -79,7 +87,14 @@ fn event(route: &str, body: &str) -> Value {
         },
         "body": body,
         "isBase64Encoded": false
-    })
+    });
+    serde_json::to_vec(&event).expect("JSON")
+}
+
+/// `bytes` read as `lambda_runtime` reads an invocation's payload (its `deserializer`).
+fn payload<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> T {
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut json).expect("an event")
 }
 
 // ---- the hand-written handler ---------------------------------------------------------------
@@ -125,14 +140,11 @@ fn error_frame(code: &str, message: &str) -> String {
 /// It is handed the event as `lambda_runtime` hands every handler one, with its `Context`, and
 /// has no use for the context.
 async fn hand_written(
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
     store: &dyn ConnectionStore,
     api: &dyn ManagementApi,
 ) -> ApiGatewayProxyResponse {
     let (event, _context) = event.into_parts();
-    let Ok(event) = serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event) else {
-        return respond(400, Some(error_frame("invalid_event", "not an event")));
-    };
     let rc = &event.request_context;
     let (Some(id), Some(route)) = (rc.connection_id.as_deref(), rc.route_key.as_deref()) else {
         return respond(400, Some(error_frame("invalid_event", "no connection id")));
@@ -191,12 +203,20 @@ async fn hand_written(
 
 // ---- the benchmark ---------------------------------------------------------------------------
 
+/// A middleware that only passes the event on: what the middleware chain costs.
+#[ws_middleware]
+async fn pass(ctx: &mut WsContext, next: Next<'_>) -> WsResult<Option<Reply>> {
+    next.run(ctx).await
+}
+
 struct Setup {
     service: Service,
+    /// The same app with one feature on each (`--events lift+FEATURE ...`): what each costs.
+    features: Vec<(&'static str, Service)>,
     store: MemoryStore,
     api: Arc<InMemory>,
-    whoami: Value,
-    send: Value,
+    whoami: Vec<u8>,
+    send: Vec<u8>,
 }
 
 impl Setup {
@@ -210,15 +230,37 @@ impl Setup {
             store.join(&id, chat_app::EVERYONE).await.unwrap();
         }
         let api = Arc::new(InMemory::default());
-        let shared = api.clone();
-        let service = App::new(chat_app::chat::router())
-            .store(store.clone())
-            .management_api(move |_| shared.clone())
-            .service()
-            .await
-            .expect("the app\'s service");
+        let app = || {
+            let shared = api.clone();
+            App::new(chat_app::chat::router())
+                .store(store.clone())
+                .management_api(move |_| shared.clone())
+        };
+        let service = app().service().await.expect("the app's service");
+        let settings = |change: fn(&mut Settings)| {
+            let mut settings = Settings::default();
+            change(&mut settings);
+            settings
+        };
+        let features = vec![
+            ("middleware", app().middleware(pass)),
+            (
+                "jwt",
+                app().middleware(JwtAuth::hs256(b"a secret of 32 bytes or more.....")),
+            ),
+            (
+                "history",
+                app().settings(settings(|s| s.history = Some(Duration::from_secs(60)))),
+            ),
+            ("presence", app().settings(settings(|s| s.presence = true))),
+        ];
+        let mut services = Vec::new();
+        for (name, app) in features {
+            services.push((name, app.service().await.expect("the app's service")));
+        }
         Setup {
             service,
+            features: services,
             store,
             api,
             whoami: event("whoami", r#"{"action":"whoami"}"#),
@@ -226,18 +268,22 @@ impl Setup {
         }
     }
 
-    /// As `lambda_runtime` calls it: through its `tower::Service`.
-    async fn lift(&self, event: &Value) -> ApiGatewayProxyResponse {
+    /// As `lambda_runtime` calls it under `App::run`: through its `tower::Service`.
+    async fn lift(&self, event: &[u8]) -> ApiGatewayProxyResponse {
+        Self::run(&self.service, event).await
+    }
+
+    async fn run(service: &Service, event: &[u8]) -> ApiGatewayProxyResponse {
         use tower::Service as _;
-        let event = LambdaEvent::new(event.clone(), context());
-        match self.service.clone().call(event).await {
+        let event = LambdaEvent::new(payload::<Payload>(event), context());
+        match LambdaService(service.clone()).call(event).await {
             Ok(lift_runtime::LambdaResponse::WebSocket(response)) => *response,
             _ => unreachable!("an API Gateway event gets an API Gateway response"),
         }
     }
 
-    async fn hand(&self, event: &Value) -> ApiGatewayProxyResponse {
-        let event = LambdaEvent::new(event.clone(), context());
+    async fn hand(&self, event: &[u8]) -> ApiGatewayProxyResponse {
+        let event = LambdaEvent::new(payload(event), context());
         hand_written(event, &self.store, &*self.api).await
     }
 }
@@ -258,7 +304,8 @@ fn main() {
 
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|arg| arg == "--events") {
-        let usage = "--events lift|hand-written whoami|sendMessage N";
+        let usage = "--events lift|lift+FEATURE|hand-written whoami|sendMessage N \
+                     (FEATURE: middleware, jwt, history, presence)";
         let (side, route, count) = match &args[at + 1..] {
             [side, route, count, ..] => (side.as_str(), route.as_str(), count),
             _ => panic!("{usage}"),
@@ -274,7 +321,15 @@ fn main() {
                 let response = match side {
                     "lift" => setup.lift(event).await,
                     "hand-written" => setup.hand(event).await,
-                    _ => panic!("{usage}"),
+                    side => {
+                        let feature = side.strip_prefix("lift+");
+                        let found = setup
+                            .features
+                            .iter()
+                            .find(|(name, _)| Some(*name) == feature);
+                        let (_, service) = found.unwrap_or_else(|| panic!("{usage}"));
+                        Setup::run(service, event).await
+                    }
                 };
                 std::hint::black_box(response);
             }

@@ -306,7 +306,7 @@ impl App {
         self.settings = Some(settings);
         if lambda {
             #[cfg(feature = "lambda")]
-            return lambda_runtime::run(self.service().await?).await;
+            return lambda_runtime::run(crate::lambda::LambdaService(self.service().await?)).await;
             #[cfg(not(feature = "lambda"))]
             return Err("running in Lambda, but the `lambda` feature is off".into());
         }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::connect::Connecting;
 use crate::error::{SendError, StoreError, WsError};
+use crate::event::{Event, Fields};
 use crate::outbound::{BroadcastReport, ConnectionInfo, Outbound, Room, SendTotals, User};
 use crate::route_key::RouteKey;
 use crate::store::{Connection, ConnectionStore, Member, Pages};
@@ -31,7 +32,7 @@ use crate::store::{Connection, ConnectionStore, Member, Pages};
 pub struct WsContext {
     /// Boxed, as the record and `$connect`'s write-back below: a context lives in every
     /// event's future, which is moved whole (into its box, for one).
-    event: EventBox,
+    event: Event,
     /// The event's route, resolved once by the service.
     route: RouteKey,
     request_id: String,
@@ -44,48 +45,6 @@ pub struct WsContext {
     out: Outbound,
 }
 
-thread_local! {
-    /// The box of the last event, for the next: an event is 1.5 KB, and an allocation of a
-    /// kilobyte or more takes the allocator's slow path (glibc's consolidates its free lists
-    /// on it), on every event. What it held is dropped when the next event is put in it.
-    static SPARE_EVENT: std::cell::Cell<Option<Box<ApiGatewayWebsocketProxyRequest>>> =
-        const { std::cell::Cell::new(None) };
-}
-
-/// An event in a box that goes back to [`SPARE_EVENT`] when dropped.
-pub(crate) struct EventBox(Option<Box<ApiGatewayWebsocketProxyRequest>>);
-
-impl EventBox {
-    /// `event`, in the spare box when this thread has one.
-    pub(crate) fn new(event: ApiGatewayWebsocketProxyRequest) -> Self {
-        let boxed = match SPARE_EVENT.try_with(std::cell::Cell::take).ok().flatten() {
-            Some(mut spare) => {
-                *spare = event;
-                spare
-            }
-            None => Box::new(event),
-        };
-        EventBox(Some(boxed))
-    }
-}
-
-impl std::ops::Deref for EventBox {
-    type Target = ApiGatewayWebsocketProxyRequest;
-
-    fn deref(&self) -> &ApiGatewayWebsocketProxyRequest {
-        self.0.as_deref().expect("an event until dropped")
-    }
-}
-
-impl Drop for EventBox {
-    fn drop(&mut self) {
-        if let Some(boxed) = self.0.take() {
-            // Past the thread's end (no thread-local any more) the box is simply freed.
-            let _ = SPARE_EVENT.try_with(|spare| spare.set(Some(boxed)));
-        }
-    }
-}
-
 /// What the service hands a context besides the event.
 pub(crate) struct ContextParts {
     pub route: RouteKey,
@@ -95,7 +54,7 @@ pub(crate) struct ContextParts {
 }
 
 impl WsContext {
-    pub(crate) fn new(event: EventBox, parts: ContextParts) -> Self {
+    pub(crate) fn new(event: Event, parts: ContextParts) -> Self {
         let connecting = (parts.route == RouteKey::Connect).then(Box::default);
         WsContext {
             event,
@@ -184,23 +143,31 @@ impl WsContext {
         &self.route
     }
 
-    /// The whole API Gateway event.
+    /// The whole API Gateway event. A message is read only as far as the runtime needs
+    /// (connection, route, endpoint, body, claims: what the other methods here return); the
+    /// rest of it is read on the first call, once per event. Were a field the runtime does not
+    /// read malformed (API Gateway sends them well-formed), it is left out, and logged.
     pub fn event(&self) -> &ApiGatewayWebsocketProxyRequest {
-        &self.event
+        self.event.event()
+    }
+
+    /// What the runtime reads of the event.
+    pub(crate) fn fields(&self) -> &Fields {
+        self.event.fields()
     }
 
     /// The message body as the event carries it (none on `$connect` and `$disconnect`).
     /// Handlers take it decoded as an argument instead: `String`, `Vec<u8>` (also decoded from
     /// base64 when the event says it is) or `Json<T>`.
     pub fn body(&self) -> Option<&str> {
-        self.event.body.as_deref()
+        self.fields().body.as_deref()
     }
 
     /// Whether the event's body is base64 (`isBase64Encoded`), as when the integration converts
     /// a payload to binary (`contentHandlingStrategy: CONVERT_TO_BINARY`). Clients themselves
     /// can only send text frames: API Gateway closes the connection with 1003 on a binary one.
     pub(crate) fn is_base64_encoded(&self) -> bool {
-        self.event.is_base64_encoded
+        self.fields().is_base64_encoded
     }
 
     /// The message's bytes: the body decoded from base64 when the event says it is
@@ -224,23 +191,25 @@ impl WsContext {
     /// A query-string parameter of the `$connect` request.
     pub fn query(&self, name: &str) -> Option<&str> {
         // API Gateway sends both maps; events built by hand may have only the multi-valued one.
-        self.event
+        let event = self.event();
+        event
             .query_string_parameters
             .first(name)
-            .or_else(|| self.event.multi_value_query_string_parameters.first(name))
+            .or_else(|| event.multi_value_query_string_parameters.first(name))
     }
 
     /// A header of the `$connect` request (API Gateway passes headers on `$connect` and
     /// `$disconnect` only).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let value = self.event.headers.get(name);
-        let value = value.or_else(|| self.event.multi_value_headers.get(name));
+        let event = self.event();
+        let value = event.headers.get(name);
+        let value = value.or_else(|| event.multi_value_headers.get(name));
         value.and_then(|v| v.to_str().ok())
     }
 
     /// When the connection was opened, from the event (now, if the event does not say).
     pub(crate) fn connected_at(&self) -> SystemTime {
-        let millis = self.event.request_context.connected_at.max(0) as u64;
+        let millis = self.fields().connected_at.max(0) as u64;
         if millis == 0 {
             SystemTime::now()
         } else {
@@ -337,7 +306,7 @@ impl WsContext {
         if let Some(claims) = self.connecting.as_deref().and_then(Connecting::claims) {
             return Ok(Some(claims.clone()));
         }
-        if let Some(claims) = crate::inbound::claims_of(&self.event) {
+        if let Some(claims) = crate::inbound::claims_of(self.fields()) {
             return Ok(Some(claims));
         }
         Ok(self

@@ -83,6 +83,7 @@ mod connect;
 mod context;
 pub mod deploy;
 mod error;
+mod event;
 #[cfg(any(feature = "local", feature = "testing"))]
 mod events;
 mod extract;
@@ -144,6 +145,14 @@ pub mod __private {
     };
     pub use crate::schema::{NoJsonSchema, SchemaOf, ViaJsonSchema};
     pub use serde_json::Value;
+}
+
+/// What [`App::run`] hands `lambda_runtime` (for the dispatch benchmark, which runs events
+/// through it as `lambda_runtime` would). Not a public API: it changes without notice.
+#[doc(hidden)]
+#[cfg(feature = "lambda")]
+pub mod __lambda {
+    pub use crate::lambda::{LambdaService, Payload};
 }
 
 /// The `lift-emulator` program's body (the crate `lift-emulator` is its `main`): the emulator

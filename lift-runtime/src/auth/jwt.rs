@@ -314,6 +314,25 @@ impl Inner {
         Ok(claims)
     }
 
+    /// Whether `ctx` is a message that is not a token: the one kind of event that only asks
+    /// whether the connection's token is still live ([`message`](Self::message)).
+    fn is_plain_message(ctx: &WsContext) -> bool {
+        match ctx.route() {
+            RouteKey::Message(key) => key != RouteKey::TOKEN,
+            RouteKey::Default => !names_token_route(ctx.body()),
+            RouteKey::Connect | RouteKey::Disconnect => false,
+        }
+    }
+
+    /// A message: handled while the connection's token is live, else refused (and the
+    /// connection closed). Its own future, small: every message of the connection makes one.
+    async fn message(&self, ctx: &mut WsContext, next: Next<'_>) -> HandlerResult {
+        if !self.live(ctx).await? {
+            return Box::pin(self.expired(ctx)).await;
+        }
+        next.run(ctx).await
+    }
+
     async fn run(&self, ctx: &mut WsContext, next: Next<'_>) -> HandlerResult {
         match ctx.route() {
             RouteKey::Connect => {}
@@ -324,17 +343,12 @@ impl Inner {
             RouteKey::Message(key) if key == RouteKey::TOKEN => return self.refresh(ctx).await,
             // A stage deployed without the token route sends it to `$default`.
             RouteKey::Default if names_token_route(ctx.body()) => return self.refresh(ctx).await,
-            _ => {
-                if !self.live(ctx).await? {
-                    return self.expired(ctx).await;
-                }
-                return next.run(ctx).await;
-            }
+            _ => return self.message(ctx, next).await,
         }
         let found = self.find(ctx);
         // Verified by this function as the `$connect` authorizer: API Gateway passes the claims
         // on, so the token is not verified again.
-        let verified = crate::inbound::claims_of(ctx.event());
+        let verified = crate::inbound::claims_of(ctx.fields());
         let Some(found) = found else {
             if let Some(claims) = verified {
                 return self.accept(ctx, claims, None, next).await;
@@ -535,6 +549,11 @@ impl<'a> Middleware<'a> for JwtAuth {
 
     fn call(&self, ctx: &'a mut WsContext, next: Next<'a>) -> Self::Future {
         let inner = self.inner.clone();
+        // A message's future holds only what a message needs: `run`'s holds `$connect`'s
+        // verification (a key set's fetch, for one), and is over a kilobyte.
+        if Inner::is_plain_message(ctx) {
+            return Box::pin(async move { inner.message(ctx, next).await });
+        }
         Box::pin(async move { inner.run(ctx, next).await })
     }
 }

@@ -219,7 +219,7 @@ impl EmulatorState {
                 let handled = tokio::time::timeout(
                     self.config.invocation_timeout,
                     service.handle_event(
-                        crate::context::EventBox::new(event),
+                        crate::event::Event::whole(event),
                         Some(resolved),
                         self.invocation(),
                     ),

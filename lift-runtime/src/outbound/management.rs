@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use bytes::Bytes;
 
 use crate::error::SendError;
@@ -161,14 +160,13 @@ impl Clients {
     /// event's domain name and stage; `Err` says why they make no URL.
     pub(crate) fn for_event(
         &self,
-        event: &ApiGatewayWebsocketProxyRequest,
+        event: &crate::event::Fields,
     ) -> Result<Arc<dyn ManagementApi>, String> {
-        let rc = &event.request_context;
         let (domain, stage) = match &self.endpoint {
             Endpoint::Fixed(url) => (url.as_str(), None),
             Endpoint::FromEvent => (
-                rc.domain_name.as_deref().unwrap_or_default(),
-                rc.stage.as_deref(),
+                event.domain_name.as_deref().unwrap_or_default(),
+                event.stage.as_deref(),
             ),
         };
         let mut cache = self.lock();
@@ -250,11 +248,12 @@ mod tests {
         )
     }
 
-    fn event(domain: &str, stage: &str) -> ApiGatewayWebsocketProxyRequest {
-        let mut event = ApiGatewayWebsocketProxyRequest::default();
-        event.request_context.domain_name = Some(domain.into());
-        event.request_context.stage = Some(stage.into());
-        event
+    fn event(domain: &str, stage: &str) -> crate::event::Fields {
+        crate::event::Fields {
+            domain_name: Some(domain.into()),
+            stage: Some(stage.into()),
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -5,12 +5,41 @@
 //! live-only: a missing history never stops a message.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 use crate::store::{ConnectionStore, HistoryEntry};
+
+/// The keys of a message [`number`] looks at, read in one pass (the others are skipped).
+#[derive(serde::Deserialize)]
+struct Keys<'a> {
+    /// Whether it has a `seq` (of any value, `null` included).
+    #[serde(default, deserialize_with = "present")]
+    seq: bool,
+    /// Its `room`, when it has one (of any value).
+    #[serde(default, deserialize_with = "value", borrow)]
+    room: Option<RoomValue<'a>>,
+}
+
+/// A `room` value: the string, or anything else (which names no room).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RoomValue<'a> {
+    Name(#[serde(borrow)] Cow<'a, str>),
+    Other(IgnoredAny),
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+fn value<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<RoomValue<'de>>, D::Error> {
+    RoomValue::deserialize(deserializer).map(Some)
+}
 
 /// `data` (a serialised message) numbered `seq` in `room`, when it is a JSON object without a
 /// `seq` of its own (and a `room`, if it has one, naming this room).
@@ -18,19 +47,14 @@ pub(crate) fn number(data: &[u8], room: &str, seq: u64) -> Option<Vec<u8>> {
     if data.first() != Some(&b'{') || data.last() != Some(&b'}') {
         return None;
     }
-    let keys: HashMap<Cow<'_, str>, IgnoredAny> = serde_json::from_slice(data).ok()?;
-    if keys.contains_key("seq") {
+    let keys: Keys<'_> = serde_json::from_slice(data).ok()?;
+    if keys.seq {
         return None;
     }
     let mut tail = String::new();
-    match keys.get("room") {
-        Some(_) => {
-            let named: HashMap<Cow<'_, str>, serde_json::Value> =
-                serde_json::from_slice(data).ok()?;
-            if named.get("room").and_then(|r| r.as_str()) != Some(room) {
-                return None;
-            }
-        }
+    match keys.room {
+        Some(RoomValue::Name(named)) if named == room => {}
+        Some(_) => return None,
         None => {
             tail.push_str("\"room\":");
             tail.push_str(&serde_json::to_string(room).ok()?);
@@ -39,7 +63,8 @@ pub(crate) fn number(data: &[u8], room: &str, seq: u64) -> Option<Vec<u8>> {
     }
     tail.push_str(&format!("\"seq\":{seq}}}"));
     let mut framed = data[..data.len() - 1].to_vec();
-    if !keys.is_empty() {
+    let empty = data[1..data.len() - 1].iter().all(u8::is_ascii_whitespace);
+    if !empty {
         framed.push(b',');
     }
     framed.extend_from_slice(tail.as_bytes());
@@ -101,6 +126,11 @@ mod tests {
             r#"{"type":"message","text":"hi","room":"lobby","seq":7}"#
         );
         assert_eq!(numbered("{}").unwrap(), r#"{"room":"lobby","seq":7}"#);
+        assert_eq!(numbered("{ }").unwrap(), r#"{ "room":"lobby","seq":7}"#);
+        assert_eq!(
+            numbered(r#"{"room":"lob\u0062y"}"#).unwrap(),
+            r#"{"room":"lob\u0062y","seq":7}"#
+        );
         assert_eq!(
             numbered(r#"{"room":"lobby","x":1}"#).unwrap(),
             r#"{"room":"lobby","x":1,"seq":7}"#
@@ -118,6 +148,9 @@ mod tests {
             "3",
             r#"{"seq":1}"#,
             r#"{"room":"elsewhere"}"#,
+            r#"{"room":7}"#,
+            r#"{"room":null}"#,
+            r#"{"seq":null}"#,
             "{not json}",
         ] {
             assert_eq!(numbered(data), None, "{data}");

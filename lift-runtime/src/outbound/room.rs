@@ -122,8 +122,12 @@ impl<'a> Room<'a> {
         report.unread = unread.load(Ordering::Relaxed);
         // Connections found gone are removed even when a later page could not be read.
         let removed = Box::pin(out.settle(&report, started, Some(self.name))).await;
-        if let Some(users) = users {
-            let users = users.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if let Some(users) = users.filter(|_| !removed.is_empty()) {
+            let users: HashMap<String, String> = users
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .into_iter()
+                .collect();
             for id in &removed {
                 if let Some(user) = users.get(id) {
                     Box::pin(out.absent(self.name, user, id)).await;
@@ -145,8 +149,9 @@ struct MemberIds<'a> {
     cutoff: Instant,
     cut: &'a AtomicBool,
     except: Option<&'a str>,
-    /// With presence: each member's user, by connection id.
-    users: Option<&'a Mutex<HashMap<String, String>>>,
+    /// With presence: each member's connection id and user (looked up only for the few found
+    /// gone, so kept in a list: a map would hash every member of every broadcast).
+    users: Option<&'a Mutex<Vec<(String, String)>>>,
 }
 
 impl Stream for MemberIds<'_> {
@@ -165,18 +170,17 @@ impl Stream for MemberIds<'_> {
         self.pages.poll_next_unpin(cx).map(|page| {
             page.map(|page| {
                 let members = page.map_err(store_failure)?;
-                if let Some(users) = users {
-                    let mut users = users.lock().unwrap_or_else(PoisonError::into_inner);
-                    for member in &members {
-                        if let Some(user) = &member.user {
-                            users.insert(member.connection_id.clone(), user.clone());
-                        }
-                    }
-                }
+                let mut users =
+                    users.map(|users| users.lock().unwrap_or_else(PoisonError::into_inner));
                 Ok(members
                     .into_iter()
-                    .map(|member| member.connection_id)
-                    .filter(|id| Some(id.as_str()) != except)
+                    .filter(|member| Some(member.connection_id.as_str()) != except)
+                    .map(|member| {
+                        if let (Some(users), Some(user)) = (users.as_mut(), member.user) {
+                            users.push((member.connection_id.clone(), user));
+                        }
+                        member.connection_id
+                    })
                     .collect())
             })
         })

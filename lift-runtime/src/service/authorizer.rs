@@ -69,12 +69,11 @@ impl Service {
         request.request_context.route_key = Some(RouteKey::CONNECT.to_owned());
         // Whatever an authorizer context says, it is not trusted here: this is what makes one.
         request.request_context.authorizer = Default::default();
-        let (mut ctx, span) = match self
-            .connect_context(crate::context::EventBox::new(request), invocation.clone())
-        {
-            Ok(prepared) => prepared,
-            Err(response) => return LambdaResponse::WebSocket(response),
-        };
+        let (mut ctx, span) =
+            match self.connect_context(crate::event::Event::whole(request), invocation.clone()) {
+                Ok(prepared) => prepared,
+                Err(response) => return LambdaResponse::WebSocket(response),
+            };
         let chain = Next::new(self.authorizers(), None).run(&mut ctx);
         let result = crate::service::guard(chain).instrument(span.clone()).await;
         let _entered = span.enter();
@@ -156,14 +155,17 @@ mod tests {
         let event = serde_json::json!({"requestContext": {}});
         assert!(!Service::is_authorizer_request(&event));
         let mut event = ApiGatewayWebsocketProxyRequest::default();
-        assert_eq!(crate::inbound::claims_of(&event), None);
+        assert_eq!(
+            crate::inbound::claims_of(&crate::event::Fields::of(&event)),
+            None
+        );
         event
             .request_context
             .authorizer
             .fields
             .insert(CLAIMS.into(), Value::String(r#"{"sub":"ana"}"#.into()));
         assert_eq!(
-            crate::inbound::claims_of(&event),
+            crate::inbound::claims_of(&crate::event::Fields::of(&event)),
             Some(serde_json::json!({"sub": "ana"}))
         );
         let answer = policy(

@@ -5,9 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
-};
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures_util::FutureExt;
@@ -20,8 +18,9 @@ mod sweep;
 #[cfg(feature = "local")]
 pub(crate) use sweep::PRESENCE_SWEEP;
 
-use crate::context::{ContextParts, EventBox, WsContext};
+use crate::context::{ContextParts, WsContext};
 use crate::error::WsError;
+use crate::event::{Event, Fields};
 #[cfg(feature = "local")]
 use crate::fanout::Deliver;
 use crate::fanout::Fanout;
@@ -47,6 +46,15 @@ pub(crate) struct Invocation {
 }
 
 impl Invocation {
+    /// Its trace context: what the work it hands on (fan-out records) says it came from.
+    fn origin(&self) -> crate::trace::Origin {
+        crate::trace::Origin {
+            request_id: self.request_id.clone(),
+            trace_id: self.trace_id.clone(),
+            traceparent: None,
+        }
+    }
+
     /// An invocation with a fresh random request id and no deadline.
     pub(crate) fn new() -> Self {
         Invocation {
@@ -137,12 +145,25 @@ impl Service {
         event: serde_json::Value,
         invocation: Invocation,
     ) -> impl std::future::Future<Output = LambdaResponse> + Send + '_ {
-        let origin = crate::trace::Origin {
-            request_id: invocation.request_id.clone(),
-            trace_id: invocation.trace_id.clone(),
-            traceparent: None,
-        };
-        crate::trace::within(origin, self.handle_invocation(event, invocation))
+        crate::trace::within(
+            invocation.origin(),
+            self.handle_invocation(event, invocation),
+        )
+    }
+
+    /// [`handle_lambda`](Self::handle_lambda) of an API Gateway WebSocket event already read
+    /// (see [`lambda::Payload`](crate::lambda::Payload)).
+    #[cfg(feature = "lambda")]
+    pub(crate) fn handle_read(
+        &self,
+        event: Event,
+        invocation: Invocation,
+    ) -> impl std::future::Future<Output = LambdaResponse> + Send + '_ {
+        let origin = invocation.origin();
+        let handled = self
+            .handle_event(event, None, invocation)
+            .map(|response| LambdaResponse::WebSocket(Box::new(response)));
+        crate::trace::within(origin, handled)
     }
 
     /// [`handle_lambda`](Self::handle_lambda), within the invocation's trace context.
@@ -259,14 +280,14 @@ impl Service {
     /// its span.
     pub(crate) fn connect_context(
         &self,
-        event: EventBox,
+        event: Event,
         invocation: Invocation,
     ) -> Result<(WsContext, tracing::Span), Box<ApiGatewayProxyResponse>> {
         let resolved = Resolved {
             key: RouteKey::Connect,
             handler: None,
         };
-        let (parts, _, span) = self.prepare(&event, Some(resolved), invocation)?;
+        let (parts, _, span) = self.prepare(event.fields(), Some(resolved), invocation)?;
         Ok((WsContext::new(event, parts), span))
     }
 
@@ -296,10 +317,12 @@ impl Service {
         event: serde_json::Value,
         invocation: Invocation,
     ) -> impl std::future::Future<Output = ApiGatewayProxyResponse> + Send + '_ {
-        match serde_json::from_value(event) {
-            Ok(event) => self
-                .handle_event(EventBox::new(event), None, invocation)
-                .left_future(),
+        let event = match crate::inbound::read_value(event) {
+            Ok(event) => Ok(event),
+            Err(event) => serde_json::from_value(event).map(Event::whole),
+        };
+        match event {
+            Ok(event) => self.handle_event(event, None, invocation).left_future(),
             Err(err) => futures_util::future::ready(invalid_event(
                 &invocation,
                 format!("not an API Gateway WebSocket event: {err}"),
@@ -316,12 +339,12 @@ impl Service {
     /// future does not keep it twice.
     pub(crate) fn handle_event(
         &self,
-        event: EventBox,
+        event: Event,
         resolved: Option<Resolved>,
         invocation: Invocation,
     ) -> impl std::future::Future<Output = ApiGatewayProxyResponse> + Send + '_ {
         let mut prepared = self
-            .prepare(&event, resolved, invocation)
+            .prepare(event.fields(), resolved, invocation)
             .map(|(parts, handler, span)| (WsContext::new(event, parts), handler, span));
         async move {
             match &mut prepared {
@@ -338,7 +361,7 @@ impl Service {
     /// only where the context stays: it is large, and each move copies it.
     fn prepare(
         &self,
-        event: &ApiGatewayWebsocketProxyRequest,
+        event: &Fields,
         resolved: Option<Resolved>,
         invocation: Invocation,
     ) -> Result<(ContextParts, Handler, tracing::Span), Box<ApiGatewayProxyResponse>> {
@@ -356,14 +379,13 @@ impl Service {
             .clients
             .for_event(event)
             .map_err(|reason| Box::new(invalid_event(&invocation, reason)))?;
-        let rc = &event.request_context;
         let span = tracing::info_span!(
             "ws_event",
             request_id = %invocation.request_id,
             trace_id = tracing::field::Empty,
             connection_id = %connection_id,
             route_key = route.as_str(),
-            event_type = rc.event_type.as_deref().unwrap_or(""),
+            event_type = event.event_type.as_deref().unwrap_or(""),
         );
         if let Some(trace_id) = &invocation.trace_id {
             span.record("trace_id", trace_id.as_str());

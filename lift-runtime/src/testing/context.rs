@@ -205,7 +205,7 @@ impl TestContext {
         );
         let connect = route == RouteKey::Connect;
         let mut ctx = WsContext::new(
-            crate::context::EventBox::new(event),
+            crate::event::Event::whole(event),
             ContextParts {
                 route,
                 request_id: crate::ids::request_id(),
