@@ -54,8 +54,8 @@ impl Drop for EventBox {
 }
 
 /// What the runtime itself reads of an API Gateway WebSocket event, read once: who, which
-/// route, where answers go, the message. The rest of the event ([`WsContext::event`](crate::WsContext::event)) is read
-/// when asked for.
+/// route, where answers go, the message. The rest of the event
+/// ([`WsContext::event`](crate::WsContext::event)) is read when asked for.
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     pub(crate) connection_id: Option<String>,
