@@ -31,6 +31,10 @@
 //! itself). Each group ends with one line in this form, to compare runs:
 //!
 //! `summary GROUP: lift/ceiling=R lift/sequential=R cpu_lift/cpu_signed=R delivered=N/N`
+//!
+//! lift/ceiling (and the quota groups' lift/signed) is the median of 21 rounds in which lift and
+//! the baseline take turns (`rounds.rs`), printed with the rounds' range and criterion's ratio of
+//! means above it; lift/sequential is criterion's (50 times apart, it does not move).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -49,8 +53,10 @@ use lift_runtime::{App, Service, Settings};
 use serde_json::json;
 
 mod quota;
+mod rounds;
 mod tls_group;
 use quota::quota_group;
+use rounds::{interleaved, Rounds};
 use tls_group::tls_group;
 
 /// The connections of the current group.
@@ -257,6 +263,18 @@ fn main() {
                 .iter(|| setup.http_concurrent(concurrency, false))
         });
         group.finish();
+        let ceiling = interleaved(
+            &runtime,
+            || setup.lift(),
+            || setup.http_concurrent(concurrency, false),
+        );
+        // What signing alone costs against the ceiling, measured the same way: lift's bound.
+        interleaved(
+            &runtime,
+            || setup.http_concurrent(concurrency, true),
+            || setup.http_concurrent(concurrency, false),
+        )
+        .print_as(name, "signed/ceiling");
         let costs = cpu_costs(&runtime, &setup, concurrency);
         let sent = SENT.load(Ordering::Relaxed) - sent_before;
         let received = setup.received_at_least(received_before + sent) - received_before;
@@ -269,8 +287,8 @@ fn main() {
             group_spec.connections,
             started,
             &costs,
-            sent,
-            received,
+            &ceiling,
+            (sent, received),
         );
         assert_eq!(
             received, sent,
@@ -340,14 +358,15 @@ fn cost_of<F: std::future::Future<Output = ()>>(
     }
 }
 
-/// Prints the group's figures and its summary line, from criterion's estimates of this run.
+/// Prints the group's figures and its summary line: lift/ceiling from the interleaved rounds
+/// (criterion's ratio printed above it), lift/sequential from criterion's estimates of this run.
 fn report(
     group: &str,
     n: usize,
     started: std::time::SystemTime,
     costs: &[Cost],
-    sent: usize,
-    received: usize,
+    ceiling: &Rounds,
+    (sent, received): (usize, usize),
 ) {
     let mean_ns = |name: &str| mean_ns(group, name, started);
     println!("{group}: CPU per message (µs): sending thread / this process (sender side only)");
@@ -386,8 +405,13 @@ fn report(
         _ => "n/a".to_owned(),
     };
     println!(
-        "summary {group}: lift/ceiling={} lift/sequential={} cpu_lift/cpu_signed={cpu_ratio} delivered={received}/{sent}",
-        ratio("raw_http_concurrent", true),
+        "{group} criterion: lift/ceiling={} (the means, measured one after the other)",
+        ratio("raw_http_concurrent", true)
+    );
+    ceiling.print(group, "ceiling");
+    println!(
+        "summary {group}: lift/ceiling={:.2} lift/sequential={} cpu_lift/cpu_signed={cpu_ratio} delivered={received}/{sent}",
+        ceiling.median,
         ratio("sdk_sequential", true),
     );
 }

@@ -149,7 +149,8 @@ fn process_cpu() -> Duration {
 /// A group with the sender under a quota of `share` of a vCPU (`mb` of Lambda memory): lift
 /// against the signed floor, both under the same quota; the emulator and the clients (API
 /// Gateway and the users, elsewhere) are outside it. Prints what shows the quota in force and
-/// `summary quota_MB: lift/signed=R msgs_per_s=N delivered=N/N`.
+/// `summary quota_MB: lift/signed=R msgs_per_s=N delivered=N/N` (the ratio: the median of
+/// interleaved rounds, `rounds.rs`; the rate: criterion's mean for lift).
 pub(crate) fn quota_group(
     criterion: &mut criterion::Criterion,
     runtime: &tokio::runtime::Runtime,
@@ -184,6 +185,11 @@ pub(crate) fn quota_group(
             .iter(|| setup.http_concurrent(concurrency, true))
     });
     group.finish();
+    let floor = super::interleaved(
+        runtime,
+        || setup.lift(),
+        || setup.http_concurrent(concurrency, true),
+    );
     let evidence = quota.evidence();
     drop(quota);
     let sent = SENT.load(Ordering::Relaxed) - sent_before;
@@ -201,15 +207,19 @@ pub(crate) fn quota_group(
     );
     let lift = super::mean_ns(name, "lift", started);
     let signed = super::mean_ns(name, "signed_http_concurrent", started);
-    let (ratio, rate) = match (lift, signed) {
-        (Some(lift), Some(signed)) => (
-            format!("{:.2}", signed / lift),
-            format!("{:.0}", n as f64 / (lift / 1e9)),
-        ),
-        _ => ("n/a".to_owned(), "n/a".to_owned()),
-    };
+    if let (Some(lift), Some(signed)) = (lift, signed) {
+        println!(
+            "{name} criterion: lift/signed={:.2} (the means, measured one after the other)",
+            signed / lift
+        );
+    }
+    floor.print(name, "signed");
+    let rate = lift.map_or("n/a".to_owned(), |lift| {
+        format!("{:.0}", n as f64 / (lift / 1e9))
+    });
     println!(
-        "summary quota_{mb}: lift/signed={ratio} msgs_per_s={rate} delivered={received}/{sent}"
+        "summary quota_{mb}: lift/signed={:.2} msgs_per_s={rate} delivered={received}/{sent}",
+        floor.median
     );
     assert_eq!(
         received, sent,

@@ -2,14 +2,15 @@
 //! `execute-api`. The emulator's process puts a TLS front before it (a CA and a `localhost`
 //! certificate made at start, `lift_tests::tls::TlsFront`); lift trusts that CA through
 //! `Settings::management_ca_file`, the baselines' hyper client through its own rustls roots
-//! (the same TLS stack: rustls on aws-lc-rs).
+//! (the same TLS stack: rustls on aws-lc-rs). lift/ceiling is the median of interleaved rounds
+//! (`rounds.rs`).
 
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use criterion::{Criterion, SamplingMode, Throughput};
 
-use super::{cost_of, ids, mean_ns, Setup, SENT};
+use super::{cost_of, ids, interleaved, mean_ns, Setup, SENT};
 
 /// Runs the group; prints CPU per message, the TLS connections lift opened per 10,000 sends,
 /// and `summary tls: lift/ceiling=R cpu_lift/cpu_signed=R delivered=N/N`.
@@ -42,6 +43,11 @@ pub(crate) fn tls_group(
             .iter(|| setup.http_concurrent(concurrency, false))
     });
     group.finish();
+    let ceiling = interleaved(
+        runtime,
+        || setup.lift(),
+        || setup.http_concurrent(concurrency, false),
+    );
     let lift_cost = cost_of(runtime, "lift", || setup.lift());
     let signed_cost = cost_of(runtime, "signed_http_concurrent", || {
         setup.http_concurrent(concurrency, true)
@@ -74,12 +80,16 @@ pub(crate) fn tls_group(
             println!("  {kind:<24} {:>10.0}", n as f64 / (ns / 1e9));
         }
     }
-    let ceiling = match (lift, raw) {
-        (Some(lift), Some(raw)) => format!("{:.2}", raw / lift),
-        _ => "n/a".to_owned(),
-    };
+    if let (Some(lift), Some(raw)) = (lift, raw) {
+        println!(
+            "{name} criterion: lift/ceiling={:.2} (the means, measured one after the other)",
+            raw / lift
+        );
+    }
+    ceiling.print(name, "ceiling");
     println!(
-        "summary tls: lift/ceiling={ceiling} cpu_lift/cpu_signed={:.2} delivered={received}/{sent}",
+        "summary tls: lift/ceiling={:.2} cpu_lift/cpu_signed={:.2} delivered={received}/{sent}",
+        ceiling.median,
         lift_cost.sender_us / signed_cost.sender_us
     );
     assert_eq!(
