@@ -319,7 +319,8 @@ pub(crate) fn init_logging(lambda: bool, filter: &str) {
     use tracing::subscriber::set_global_default;
     use tracing_subscriber::layer::SubscriberExt;
     let mut otlp_error = None;
-    let registry = tracing_subscriber::registry().with(env_filter(filter));
+    let (targets, refused) = log_targets(filter);
+    let registry = tracing_subscriber::registry().with(targets);
     let _ = if lambda {
         let subscriber = registry.with(json_layer(std::io::stdout));
         set_global_default(subscriber.with(otlp_or_none(&mut otlp_error)))
@@ -327,7 +328,7 @@ pub(crate) fn init_logging(lambda: bool, filter: &str) {
         let subscriber = registry.with(tracing_subscriber::fmt::layer());
         set_global_default(subscriber.with(otlp_or_none(&mut otlp_error)))
     };
-    if let Err(err) = tracing_subscriber::EnvFilter::try_new(filter) {
+    if let Some(err) = refused {
         tracing::warn!(filter, error = %err, "RUST_LOG is not a log filter: logging at `info`");
     }
     if let Some(err) = otlp_error {
@@ -363,10 +364,22 @@ fn otlp_or_none(_error: &mut Option<crate::Error>) -> Option<tracing_subscriber:
 #[cfg(not(any(feature = "lambda", feature = "local")))]
 pub(crate) fn init_logging(_lambda: bool, _filter: &str) {}
 
+/// The filter `RUST_LOG` gives: a default level and `target=level` directives, comma-separated
+/// (`info`, `warn,lift_runtime=debug`), each target matching its modules too; `info`, and why,
+/// when it is not such a filter. (`tracing_subscriber`'s `Targets`: `EnvFilter`'s span and field
+/// directives would bring a regex engine, a quarter of a megabyte, into every Lambda binary.)
 #[cfg(any(feature = "lambda", feature = "local"))]
-fn env_filter(filter: &str) -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+fn log_targets(
+    filter: &str,
+) -> (
+    tracing_subscriber::filter::Targets,
+    Option<tracing_subscriber::filter::ParseError>,
+) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    match filter.trim().parse::<Targets>() {
+        Ok(targets) => (targets, None),
+        Err(err) => (Targets::new().with_default(LevelFilter::INFO), Some(err)),
+    }
 }
 
 /// JSON lines as Lambda's log subscriber writes them.
@@ -386,7 +399,8 @@ where
 
 /// The subscriber [`App::run`](crate::App::run) installs in Lambda, writing JSON lines to
 /// `writer` (CloudWatch adds the time; each line carries the event's span fields), filtered by
-/// `filter` (`RUST_LOG` syntax, e.g. `info`): to capture an app's logs as Lambda writes them.
+/// `filter` (as [`Settings::log_filter`](crate::Settings): `info`, `warn,lift_runtime=debug`):
+/// to capture an app's logs as Lambda writes them.
 #[cfg(any(feature = "lambda", feature = "local"))]
 pub fn lambda_subscriber<W>(writer: W, filter: &str) -> impl tracing::Subscriber + Send + Sync
 where
@@ -394,7 +408,7 @@ where
 {
     use tracing_subscriber::layer::SubscriberExt;
     tracing_subscriber::registry()
-        .with(env_filter(filter))
+        .with(log_targets(filter).0)
         .with(json_layer(writer))
 }
 
@@ -431,4 +445,42 @@ where
         + Sync,
 {
     otlp::layer()
+}
+
+#[cfg(all(test, any(feature = "lambda", feature = "local")))]
+mod tests {
+    use super::log_targets;
+    use tracing::Level;
+
+    fn enabled(filter: &str, target: &str, level: Level) -> bool {
+        log_targets(filter).0.would_enable(target, &level)
+    }
+
+    #[test]
+    fn rust_log_gives_a_default_level_and_levels_per_target() {
+        assert!(enabled("info", "anything", Level::INFO));
+        assert!(!enabled("info", "anything", Level::DEBUG));
+        let filter = "warn,lift_runtime=debug";
+        assert!(enabled(filter, "lift_runtime::service", Level::DEBUG));
+        assert!(!enabled(filter, "lift_runtime::service", Level::TRACE));
+        assert!(!enabled(filter, "aws_smithy_runtime", Level::INFO));
+        assert!(enabled(filter, "aws_smithy_runtime", Level::WARN));
+        assert!(log_targets(filter).1.is_none());
+    }
+
+    #[test]
+    fn a_filter_that_is_not_one_logs_at_info_and_says_why() {
+        for filter in ["lift_runtime=loud", "[ws_event{route=x}]=debug"] {
+            let (targets, refused) = log_targets(filter);
+            assert!(refused.is_some(), "{filter}");
+            assert!(
+                targets.would_enable("lift_runtime", &Level::INFO),
+                "{filter}"
+            );
+            assert!(
+                !targets.would_enable("lift_runtime", &Level::DEBUG),
+                "{filter}"
+            );
+        }
+    }
 }

@@ -72,8 +72,10 @@ pub struct Settings {
     /// The route selection expression, `$request.body.<field>[.<field>...]`: the emulator
     /// routes by it, and the deployment template copies it. Default `$request.body.action`.
     pub route_selection: String,
-    /// The log filter of the subscriber [`App::run`](crate::App::run) installs (`RUST_LOG`
-    /// syntax). Default `info`. `RUST_LOG`.
+    /// The log filter of the subscriber [`App::run`](crate::App::run) installs: a default level
+    /// and `target=level` directives, comma-separated (`warn,lift_runtime=debug`; a target
+    /// covers its modules). Default `info`; one that is not such a filter logs at `info`, with a
+    /// warning. `RUST_LOG`.
     pub log_filter: String,
     /// A keep-alive route that API Gateway answers itself, without invoking the function: a
     /// message naming it (`{"action":"ping"}` for `Some("ping")`) is answered

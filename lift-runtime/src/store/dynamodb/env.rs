@@ -6,13 +6,18 @@ use super::DynamoDbStore;
 
 /// The store [`Settings::table_name`](crate::Settings::table_name) asks for: a
 /// [`DynamoDbStore`] on `table`, with an AWS configuration already loaded. Outside Lambda
-/// (`local`) the table is created if it does not exist; in Lambda none is ever created.
+/// (`local`), in a build with the emulator (feature `local`), the table is created if it does
+/// not exist; in Lambda none is ever created, and a build without the emulator (one for Lambda)
+/// leaves `create_table` and the SDK operations it calls out of the binary.
 pub(crate) async fn with_config(
     config: &aws_config::SdkConfig,
     table: String,
     local: bool,
 ) -> Result<DynamoDbStore, crate::Error> {
     let store = DynamoDbStore::new(Client::new(config), table);
+    #[cfg(not(feature = "local"))]
+    let _ = local;
+    #[cfg(feature = "local")]
     if local {
         let created = store.create_table().await.map_err(|err| {
             format!(
@@ -23,8 +28,8 @@ pub(crate) async fn with_config(
         if !created {
             tracing::info!(table = %store.table(), "using the existing DynamoDB table");
         }
-    } else {
-        tracing::info!(table = %store.table(), "keeping connections in DynamoDB");
+        return Ok(store);
     }
+    tracing::info!(table = %store.table(), "keeping connections in DynamoDB");
     Ok(store)
 }
