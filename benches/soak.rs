@@ -51,11 +51,16 @@ mod town {
 
 /// Peak resident set size of this process so far, KiB (`VmHWM`).
 fn peak_rss_kb() -> u64 {
+    status_kb("VmHWM:")
+}
+
+/// A `/proc/self/status` figure in KiB (`VmHWM:`, `RssAnon:`, `RssFile:`), 0 if unread.
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status.lines().find_map(|line| {
-                line.strip_prefix("VmHWM:")?
+                line.strip_prefix(field)?
                     .trim()
                     .trim_end_matches("kB")
                     .trim()
@@ -64,6 +69,16 @@ fn peak_rss_kb() -> u64 {
             })
         })
         .unwrap_or(0)
+}
+
+/// What the RSS is made of now: the heap and other anonymous memory (where a leak would show)
+/// and the binary's pages mapped from the page cache (which move with the cache, not the app).
+fn rss_parts() -> String {
+    format!(
+        "anonymous {} KiB, file {} KiB",
+        status_kb("RssAnon:"),
+        status_kb("RssFile:")
+    )
 }
 
 fn event(host: &str, id: &str, route: &str, body: Option<String>, room: &str) -> Value {
@@ -169,22 +184,28 @@ async fn main() {
         generation += 1;
         if events / 100_000 != (events - ids.len() * 5) / 100_000 {
             eprintln!(
-                "{events} events, {:.0} s, peak RSS {} KiB",
+                "{events} events, {:.0} s, peak RSS {} KiB ({})",
                 started.elapsed().as_secs_f64(),
-                peak_rss_kb()
+                peak_rss_kb(),
+                rss_parts()
             );
         }
         if baseline.is_none() && events >= baseline_at {
             baseline = Some((peak_rss_kb(), events));
-            eprintln!("after {events} events: peak RSS {} KiB", peak_rss_kb());
+            eprintln!(
+                "after {events} events: peak RSS {} KiB ({})",
+                peak_rss_kb(),
+                rss_parts()
+            );
         }
     }
     let (base_kb, base_events) = baseline.expect("a baseline");
     let peak = peak_rss_kb();
     eprintln!(
-        "after {events} events ({} posts) in {:.1} s: peak RSS {peak} KiB (after {base_events}: {base_kb} KiB)",
+        "after {events} events ({} posts) in {:.1} s: peak RSS {peak} KiB (after {base_events}: {base_kb} KiB; now {})",
         posts.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        rss_parts()
     );
     println!(
         "summary soak: rss_1m/rss_10k={:.2} events={events}",
