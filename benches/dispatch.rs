@@ -295,10 +295,8 @@ const ROUNDS: usize = 31;
 const PAIRS: usize = 4_000;
 
 /// Lift's time over the hand-written handler's for the same events, the two measured in turns
-/// (who goes first alternates) so that both see the machine as it is at that moment: the median
-/// of the rounds' ratios. On a machine whose speed moves by tens of percent within seconds,
-/// criterion's groups, measured one after the other, can each catch a different moment.
-async fn interleaved(setup: &Setup) -> f64 {
+/// (`lift_benches::in_turns`): the median of the rounds' ratios.
+fn interleaved(runtime: &tokio::runtime::Runtime, setup: &Setup) -> f64 {
     let time = |lift: bool| async move {
         let started = std::time::Instant::now();
         for _ in 0..PAIRS {
@@ -312,26 +310,13 @@ async fn interleaved(setup: &Setup) -> f64 {
         }
         started.elapsed().as_secs_f64()
     };
-    let mut ratios = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS {
-        let (lift, hand) = if round % 2 == 0 {
-            let lift = time(true).await;
-            (lift, time(false).await)
-        } else {
-            let hand = time(false).await;
-            (time(true).await, hand)
-        };
-        ratios.push(lift / hand);
-    }
-    ratios.sort_by(f64::total_cmp);
-    let median = ratios[ROUNDS / 2];
+    let turns = lift_benches::in_turns(ROUNDS, |lift| runtime.block_on(time(lift)));
     println!(
         "dispatch interleaved: {ROUNDS} rounds of {PAIRS} whoami+sendMessage per side, \
-         lift/hand-written median {median:.2} (rounds {:.2} to {:.2})",
-        ratios[0],
-        ratios[ROUNDS - 1]
+         lift/hand-written median {:.2} (rounds {:.2} to {:.2})",
+        turns.median, turns.low, turns.high
     );
-    median
+    turns.median
 }
 
 /// What Lambda tells each invocation besides the event (its request id and a deadline 10 s
@@ -464,7 +449,7 @@ fn main() {
          `hand_written`, measured one after the other)",
         ratio("lift", "hand_written")
     );
-    let interleaved = runtime.block_on(interleaved(&setup));
+    let interleaved = interleaved(&runtime, &setup);
     println!("summary dispatch: lift/hand-written={interleaved:.2}");
     criterion.final_summary();
 }

@@ -43,8 +43,9 @@ impl Rounds {
 }
 
 /// Lift's throughput over the baseline's (the baseline's time over lift's) for the same
-/// broadcasts (or any sender's over another's), measured in `rounds` turns; a check (`cargo test --all-targets`) runs 3 rounds of
-/// one broadcast each.
+/// broadcasts (or any sender's over another's), in turns (`lift_benches::in_turns`, lift first
+/// in the even rounds): 21 rounds, each side at least [`SIDE`] long; a check (`cargo test
+/// --all-targets`) runs 3 rounds of one broadcast each.
 pub(crate) fn interleaved<L, B, FL, FB>(
     runtime: &tokio::runtime::Runtime,
     lift: L,
@@ -76,23 +77,13 @@ where
     } else {
         1
     };
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            let (lift, base) = if round % 2 == 0 {
-                let lift = time(repeats, true);
-                (lift, time(repeats, false))
-            } else {
-                let base = time(repeats, false);
-                (time(repeats, true), base)
-            };
-            base / lift
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
+    // The rounds' ratios are lift's time over the baseline's; their inverses (the throughput
+    // ratio) have the inverse median, the range turned round.
+    let turns = lift_benches::in_turns(rounds, |lift_side| time(repeats, lift_side));
     Rounds {
-        median: ratios[rounds / 2],
-        low: ratios[0],
-        high: ratios[rounds - 1],
+        median: 1.0 / turns.median,
+        low: 1.0 / turns.high,
+        high: 1.0 / turns.low,
         rounds,
         repeats,
     }
