@@ -150,7 +150,7 @@ fn process_cpu() -> Duration {
 /// against the signed floor, both under the same quota; the emulator and the clients (API
 /// Gateway and the users, elsewhere) are outside it. Prints what shows the quota in force and
 /// `summary quota_MB: lift/signed=R msgs_per_s=N delivered=N/N` (the ratio: the median of
-/// interleaved rounds, `rounds.rs`; the rate: criterion's mean for lift).
+/// interleaved rounds of at least 2 s a side, `rounds.rs`; the rate: criterion's mean for lift).
 pub(crate) fn quota_group(
     criterion: &mut criterion::Criterion,
     runtime: &tokio::runtime::Runtime,
@@ -185,8 +185,9 @@ pub(crate) fn quota_group(
             .iter(|| setup.http_concurrent(concurrency, true))
     });
     group.finish();
-    let floor = super::interleaved(
+    let floor = super::rounds::interleaved_sides(
         runtime,
+        super::rounds::QUOTA_SIDE,
         || setup.lift(),
         || setup.http_concurrent(concurrency, true),
     );

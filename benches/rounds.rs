@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 /// takes).
 const SIDE: Duration = Duration::from_millis(250);
 
+/// A side's length under a CPU quota: at 128 MB the sender runs 7.2 ms in each 100 ms period,
+/// so a quarter of a second is two or three periods and a round's ratio moves by a third with
+/// where the periods fall (0.68 to 1.31 in one run); 2 s is twenty periods.
+pub(crate) const QUOTA_SIDE: Duration = Duration::from_secs(2);
+
 /// The median of the rounds' ratios and their range.
 pub(crate) struct Rounds {
     pub(crate) median: f64,
@@ -57,6 +62,22 @@ where
     FL: Future<Output = ()>,
     FB: Future<Output = ()>,
 {
+    interleaved_sides(runtime, SIDE, lift, base)
+}
+
+/// [`interleaved`], each side at least `side` long.
+pub(crate) fn interleaved_sides<L, B, FL, FB>(
+    runtime: &tokio::runtime::Runtime,
+    side: Duration,
+    lift: L,
+    base: B,
+) -> Rounds
+where
+    L: Fn() -> FL,
+    B: Fn() -> FB,
+    FL: Future<Output = ()>,
+    FB: Future<Output = ()>,
+{
     let benchmarking = lift_benches::benchmarking();
     let rounds = if benchmarking { 21 } else { 3 };
     let time = |repeats: usize, lift_side: bool| {
@@ -73,7 +94,7 @@ where
     // Warm both, and size a side from the slower of them.
     let one = time(1, true).max(time(1, false));
     let repeats = if benchmarking {
-        (SIDE.as_secs_f64() / one).ceil().max(1.0) as usize
+        (side.as_secs_f64() / one).ceil().max(1.0) as usize
     } else {
         1
     };

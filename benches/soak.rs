@@ -12,6 +12,18 @@
 //!
 //! It ends with one line, exactly: `summary soak: rss_1m/rss_10k=R events=N` (peak RSS,
 //! `VmHWM`, after all the events over after the first 10,000; `events` is how many ran).
+//!
+//! Before the counted events, a warm pass of 100,000 (10,000 under `cargo test`), then the
+//! peak is reset (`5` to `/proc/self/clear_refs`). The pass brings the process to where it runs
+//! from then on: every code path the soak takes has been mapped from the page cache (most of
+//! the RSS is the binary's code, and how much of it the kernel maps in the first few thousand
+//! events moves from run to run), and the Management API client's connection pool has grown to
+//! what the broadcasts need (hyper opens a connection when a request finds none idle, and
+//! keeps it: 11 connections after 10,000 events here, 17 from about 60,000 on, each with its
+//! buffers on both ends, 350 KiB of heap in all). Each progress line says what the RSS is made
+//! of (anonymous memory, where a leak would show, and file pages), the heap in use (bytes
+//! allocated and not freed, counted by this binary's allocator: a leak grows it, fragmentation
+//! does not) and the sockets open.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -49,6 +61,40 @@ mod town {
     }
 }
 
+/// The system allocator, counting the bytes allocated and not yet freed: what the program
+/// holds, whatever the allocator keeps besides (a leak grows this; fragmentation does not).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; only a counter is kept beside.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
 /// Peak resident set size of this process so far, KiB (`VmHWM`).
 fn peak_rss_kb() -> u64 {
     status_kb("VmHWM:")
@@ -71,13 +117,27 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Sockets this process has open (the sink's and the Management API client's connections).
+fn sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |fds| {
+        fds.filter_map(Result::ok)
+            .filter(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+            })
+            .count()
+    })
+}
+
 /// What the RSS is made of now: the heap and other anonymous memory (where a leak would show)
 /// and the binary's pages mapped from the page cache (which move with the cache, not the app).
 fn rss_parts() -> String {
     format!(
-        "anonymous {} KiB, file {} KiB",
+        "anonymous {} KiB, file {} KiB; heap in use {} KiB; sockets {}",
         status_kb("RssAnon:"),
-        status_kb("RssFile:")
+        status_kb("RssFile:"),
+        LIVE.load(Ordering::Relaxed) / 1024,
+        sockets()
     )
 }
 
@@ -118,9 +178,59 @@ async fn sink() -> (String, Arc<AtomicUsize>) {
     (host, posts)
 }
 
+/// Resets this process's peak RSS (`VmHWM`) to its current RSS; false if the kernel refused.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// Rooms at once, and connections per room.
 const ROOMS: usize = 20;
 const MEMBERS: usize = 8;
+
+/// One generation: ROOMS rooms of MEMBERS new connections each; every member says two things
+/// to its room and asks once who it is; then every member leaves. Returns the events it ran
+/// (5 a member).
+async fn generation_of_events(
+    service: &lift_runtime::Service,
+    host: &str,
+    generation: usize,
+) -> usize {
+    let mut events = 0usize;
+    let mut run = |event: Value| {
+        events += 1;
+        let request = format!("soak-{generation}-{events}");
+        async move {
+            let deadline = Some(Instant::now() + Duration::from_secs(30));
+            let answer = lift_tests::invoke(service, event, &request, deadline).await;
+            assert_eq!(answer.status_code, 200, "{answer:?}");
+        }
+    };
+    let ids: Vec<(String, String)> = (0..ROOMS * MEMBERS)
+        .map(|i| {
+            (
+                format!("G{generation}C{i}="),
+                format!("room-{generation}-{}", i % ROOMS),
+            )
+        })
+        .collect();
+    for (id, room) in &ids {
+        run(event(host, id, "$connect", None, room)).await;
+    }
+    for round in 0..2 {
+        for (id, room) in &ids {
+            let body = json!({"action": "say", "room": room, "text": format!("round {round}")});
+            run(event(host, id, "say", Some(body.to_string()), room)).await;
+        }
+    }
+    for (id, room) in &ids {
+        let body = json!({"action": "whoami"}).to_string();
+        run(event(host, id, "whoami", Some(body), room)).await;
+    }
+    for (id, room) in &ids {
+        run(event(host, id, "$disconnect", None, room)).await;
+    }
+    events
+}
 
 #[tokio::main]
 async fn main() {
@@ -140,49 +250,36 @@ async fn main() {
         .service()
         .await
         .expect("the app's service");
+    let mut generation = 0usize;
+    // The warm pass, not counted.
+    let warm_events = if lift_benches::benchmarking() {
+        100_000
+    } else {
+        baseline_at
+    };
+    let mut warm = 0usize;
+    while warm < warm_events {
+        warm += generation_of_events(&service, &host, generation).await;
+        generation += 1;
+    }
+    eprintln!(
+        "warm pass: {warm} events, peak RSS {} KiB ({})",
+        peak_rss_kb(),
+        rss_parts()
+    );
+    if !reset_peak_rss() {
+        eprintln!(
+            "the peak RSS could not be reset (/proc/self/clear_refs): it includes the warm pass"
+        );
+    }
     let started = Instant::now();
     let mut events = 0usize;
     let mut baseline = None;
-    let mut generation = 0usize;
-    // Each generation: ROOMS rooms of MEMBERS new connections each; every member says two
-    // things to its room and asks once who it is; then every member leaves. 4 events a member.
     while events < total {
-        let mut run = |event: Value| {
-            let service = &service;
-            events += 1;
-            let request = format!("soak-{events}");
-            async move {
-                let deadline = Some(Instant::now() + Duration::from_secs(30));
-                let answer = lift_tests::invoke(service, event, &request, deadline).await;
-                assert_eq!(answer.status_code, 200, "{answer:?}");
-            }
-        };
-        let ids: Vec<(String, String)> = (0..ROOMS * MEMBERS)
-            .map(|i| {
-                (
-                    format!("G{generation}C{i}="),
-                    format!("room-{generation}-{}", i % ROOMS),
-                )
-            })
-            .collect();
-        for (id, room) in &ids {
-            run(event(&host, id, "$connect", None, room)).await;
-        }
-        for round in 0..2 {
-            for (id, room) in &ids {
-                let body = json!({"action": "say", "room": room, "text": format!("round {round}")});
-                run(event(&host, id, "say", Some(body.to_string()), room)).await;
-            }
-        }
-        for (id, room) in &ids {
-            let body = json!({"action": "whoami"}).to_string();
-            run(event(&host, id, "whoami", Some(body), room)).await;
-        }
-        for (id, room) in &ids {
-            run(event(&host, id, "$disconnect", None, room)).await;
-        }
+        let ran = generation_of_events(&service, &host, generation).await;
+        events += ran;
         generation += 1;
-        if events / 100_000 != (events - ids.len() * 5) / 100_000 {
+        if events / 100_000 != (events - ran) / 100_000 {
             eprintln!(
                 "{events} events, {:.0} s, peak RSS {} KiB ({})",
                 started.elapsed().as_secs_f64(),

@@ -69,15 +69,15 @@ impl HttpShared {
         }))
     }
 
+    /// The cached credentials, when they are not about to expire and the cache is not being
+    /// written: no waiting.
+    fn cached_identity(&self) -> Option<Identity> {
+        fresh(&*self.identity.try_read().ok()?)
+    }
+
     /// The credentials to sign with: the cached ones, unless they expire within
     /// [`REFRESH_BEFORE_EXPIRY`].
     async fn identity(&self, endpoint: &str) -> Result<Identity, SendError> {
-        let fresh = |cached: &Option<(Identity, Option<SystemTime>)>| {
-            cached.as_ref().and_then(|(identity, expiry)| match expiry {
-                Some(expiry) if SystemTime::now() + REFRESH_BEFORE_EXPIRY >= *expiry => None,
-                _ => Some(identity.clone()),
-            })
-        };
         if let Some(identity) = fresh(&*self.identity.read().await) {
             return Ok(identity);
         }
@@ -99,6 +99,14 @@ impl HttpShared {
         tracing::debug!(?expiry, "credentials for the Management API (re)loaded");
         Ok(identity)
     }
+}
+
+/// The cached identity, unless it expires within [`REFRESH_BEFORE_EXPIRY`].
+fn fresh(cached: &Option<(Identity, Option<SystemTime>)>) -> Option<Identity> {
+    cached.as_ref().and_then(|(identity, expiry)| match expiry {
+        Some(expiry) if SystemTime::now() + REFRESH_BEFORE_EXPIRY >= *expiry => None,
+        _ => Some(identity.clone()),
+    })
 }
 
 impl std::fmt::Debug for HttpShared {
@@ -140,46 +148,23 @@ impl HttpManagement {
 
     /// Sends one signed request; the status and body of a 2xx answer, or the error as the SDK
     /// would map it.
+    ///
+    /// Every post of a broadcast is a future of its own, boxed: what it holds while it waits
+    /// is kept small (the request is built and signed in [`Self::signed`], outside it; the
+    /// credentials are read without waiting when cached), so the box stays under the size
+    /// at which the allocator starts merging its free lists (1 KiB), which it would do for
+    /// every post.
     async fn call(
         &self,
         method: &'static str,
         connection_id: &str,
         body: Bytes,
     ) -> Result<(u16, Bytes), SendError> {
-        let uri = format!("{}{}", self.base, encode(connection_id));
-        let identity = self.shared.identity(&self.endpoint).await?;
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(&uri)
-            .header("host", &self.host);
-        // The invocation's X-Ray trace, so the call shows in the event's trace.
-        if let Some(trace) = crate::trace::trace_header() {
-            builder = builder.header("x-amzn-trace-id", trace);
-        }
-        let mut request = builder
-            .body(Full::new(body.clone()))
-            .map_err(|err| self.failed(format!("cannot build the request: {err}")))?;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.shared.region)
-            .name("execute-api")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?
-            .into();
-        let signable = SignableRequest::new(
-            method,
-            &uri,
-            [("host", self.host.as_str())].into_iter(),
-            SignableBody::Bytes(&body),
-        )
-        .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?
-            .into_parts();
-        instructions.apply_to_request_http1x(&mut request);
-
+        let identity = match self.shared.cached_identity() {
+            Some(identity) => identity,
+            None => Box::pin(self.shared.identity(&self.endpoint)).await?,
+        };
+        let request = self.signed(method, connection_id, body, identity)?;
         let response = self
             .shared
             .http
@@ -215,6 +200,51 @@ impl HttpManagement {
                 )
             },
         ))
+    }
+
+    /// The request to `connection_id`, signed with `identity`.
+    fn signed(
+        &self,
+        method: &'static str,
+        connection_id: &str,
+        body: Bytes,
+        identity: Identity,
+    ) -> Result<http::Request<Full<Bytes>>, SendError> {
+        let mut uri = String::with_capacity(self.base.len() + 3 * connection_id.len());
+        uri.push_str(&self.base);
+        encode_into(&mut uri, connection_id);
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.shared.region)
+            .name("execute-api")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?
+            .into();
+        let signable = SignableRequest::new(
+            method,
+            &uri,
+            [("host", self.host.as_str())].into_iter(),
+            SignableBody::Bytes(&body),
+        )
+        .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|err| self.failed(format!("cannot sign the request: {err}")))?
+            .into_parts();
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", &self.host);
+        // The invocation's X-Ray trace, so the call shows in the event's trace.
+        if let Some(trace) = crate::trace::trace_header() {
+            builder = builder.header("x-amzn-trace-id", trace);
+        }
+        let mut request = builder
+            .body(Full::new(body))
+            .map_err(|err| self.failed(format!("cannot build the request: {err}")))?;
+        instructions.apply_to_request_http1x(&mut request);
+        Ok(request)
     }
 
     fn failed(&self, message: String) -> SendError {
@@ -292,20 +322,30 @@ fn body_code(body: &[u8]) -> Option<String> {
 }
 
 /// A connection id as one path segment (ids are base64: `+`, `/` and `=` are encoded).
+#[cfg(test)]
 fn encode(id: &str) -> String {
     let mut out = String::with_capacity(id.len() + 8);
+    encode_into(&mut out, id);
+    out
+}
+
+/// Appends `id` percent-encoded to `out` (no allocation of its own).
+fn encode_into(out: &mut String, id: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in id.bytes() {
         match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(byte as char)
             }
-            other => out.push_str(&format!("%{other:02X}")),
+            other => {
+                out.push('%');
+                out.push(HEX[usize::from(other >> 4)] as char);
+                out.push(HEX[usize::from(other & 0xf)] as char);
+            }
         }
     }
-    out
 }
 
-/// An error and its sources, on one line.
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

@@ -2,6 +2,7 @@
 //! throttled (429) and failed (5xx, network) sends, and the [`BroadcastReport`]. Does not touch
 //! the store: [`Outbound`](super::Outbound) removes the connections found gone.
 
+use std::future::Future;
 use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::Instant;
@@ -144,6 +145,7 @@ async fn await_post(
 
 /// One connection's send, as far as its retries need it: where to post what, until when,
 /// with which policy, and the pacer each post waits for (fan-out's consumers), if any.
+#[derive(Clone, Copy)]
 struct Retries<'a> {
     api: &'a dyn ManagementApi,
     connection_id: &'a str,
@@ -240,7 +242,10 @@ impl Page {
 /// in flight while the stream is still being read (a room's next page of members is fetched
 /// while the sends of the previous one are under way, never one page at a time). Each post is
 /// made, and polled once, as its id is taken; only a post that has to wait goes into the
-/// in-flight set. An `Err` from the stream (a store failure) ends the reading; it is returned
+/// in-flight set. At the cutoff, every send still in flight fails with
+/// [`SendError::Deadline`]: one timer for the broadcast, made when the first post has to wait
+/// (a timer per post cost a tenth of the sender's CPU with the Management API 2 ms away:
+/// `BENCHMARKS.md`). An `Err` from the stream (a store failure) ends the reading; it is returned
 /// beside the report of what was sent, the sends already started being finished first. Does
 /// not touch the store. `Err` before any send when the message is too large.
 pub(crate) async fn send_stream<S>(
@@ -282,6 +287,9 @@ where
     // The page ids are being taken from, and how many of it were taken.
     let (mut page, mut taken) = (&first, 0);
     let mut in_flight = FuturesUnordered::new();
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    // Whether the timer has fired: no id is attempted after (whatever the clock read says).
+    let mut past_cutoff = false;
     // One loop instead of a chain of stream adapters (scan, map, buffer_unordered): ids are
     // taken while fewer than `limit` sends are in flight, finished sends are counted as they
     // come.
@@ -289,7 +297,7 @@ where
         let mut progress = false;
         // One clock read for the ids taken in this pass (a pass takes at most `limit`): past
         // the cutoff, an id is not attempted.
-        let late = Instant::now() >= cutoff;
+        let late = past_cutoff || Instant::now() >= cutoff;
         while in_flight.len() < limit {
             let Some(id) = page.ids.get(taken) else {
                 if !reading {
@@ -334,7 +342,15 @@ where
                 Poll::Ready(Err(err)) => Err(err),
                 Poll::Pending => Ok(post),
             };
-            in_flight.push(settle_waiting_post(api, id, data, cutoff, config, first));
+            let retries = Retries {
+                api,
+                connection_id: id,
+                data,
+                cutoff,
+                config,
+                pacer: None,
+            };
+            in_flight.push(Flight::new(retries, first));
         }
         while let Poll::Ready(Some((id, outcome))) = in_flight.poll_next_unpin(cx) {
             progress = true;
@@ -343,6 +359,24 @@ where
                 Outcome::Gone => report.gone.push(id.to_owned()),
                 Outcome::Failed(err) => report.failed.push((id.to_owned(), err)),
                 Outcome::NotAttempted => report.not_attempted.push(id.to_owned()),
+            }
+        }
+        // The cutoff, for every send still waiting: one timer, made when a first post waits.
+        if !in_flight.is_empty() {
+            let timer =
+                timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(cutoff.into())));
+            if timer.as_mut().poll(cx).is_ready() {
+                for flight in in_flight.iter() {
+                    report.failed.push((
+                        flight.id.to_owned(),
+                        SendError::Deadline {
+                            endpoint: api.endpoint().to_owned(),
+                        },
+                    ));
+                }
+                in_flight.clear();
+                past_cutoff = true;
+                progress = true;
             }
         }
         if !reading && page.ids.len() == taken && in_flight.is_empty() {
@@ -356,33 +390,59 @@ where
     Ok((report, failure))
 }
 
-/// A post made and polled once by [`send_stream`] that has to wait, or the error of one to
-/// retry: waited for until `cutoff`, then retried like any send.
-async fn settle_waiting_post<'a>(
-    api: &'a dyn ManagementApi,
+/// A send in a broadcast's in-flight set: a post made and polled once by [`send_stream`] that
+/// has to wait, or the retries of one that failed. Its id is readable while it waits, so the
+/// broadcast can report it when the cutoff comes (one timer for the whole broadcast, not one
+/// per post).
+struct Flight<'a> {
     id: &'a str,
-    data: &'a Bytes,
-    cutoff: Instant,
-    config: &'a BroadcastSettings,
-    first: Result<Post<'a>, SendError>,
-) -> (&'a str, Outcome) {
-    let err = match first {
-        Ok(post) => match await_post(api, post, cutoff).await {
-            Ok(outcome) => return (id, outcome),
-            Err(err) => err,
-        },
-        Err(err) => err,
-    };
-    let retries = Retries {
-        api,
-        connection_id: id,
-        data,
-        cutoff,
-        config,
-        pacer: None,
-    };
-    let outcome = Box::pin(retries.run(1, Some(err))).await;
-    (id, outcome)
+    stage: Stage<'a>,
+    retries: Retries<'a>,
+}
+
+enum Stage<'a> {
+    /// The first post, waiting for its answer.
+    Posting(Post<'a>),
+    /// The retries after it (rarer), each post given up at the cutoff.
+    Retrying(BoxFuture<'a, Outcome>),
+}
+
+impl<'a> Flight<'a> {
+    /// The send to `retries.connection_id` whose first post is `first`: waiting, or failed
+    /// with an error to retry.
+    fn new(retries: Retries<'a>, first: Result<Post<'a>, SendError>) -> Self {
+        let id = retries.connection_id;
+        let stage = match first {
+            Ok(post) => Stage::Posting(post),
+            Err(err) => Stage::Retrying(Box::pin(retries.run(1, Some(err)))),
+        };
+        Flight { id, stage, retries }
+    }
+}
+
+impl<'a> Future for Flight<'a> {
+    type Output = (&'a str, Outcome);
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let flight = self.get_mut();
+        if let Stage::Posting(post) = &mut flight.stage {
+            let err = match std::task::ready!(post.as_mut().poll(cx)) {
+                Ok(()) => return Poll::Ready((flight.id, Outcome::Sent)),
+                Err(SendError::Gone { .. }) => return Poll::Ready((flight.id, Outcome::Gone)),
+                Err(err) if !retryable(&err) => {
+                    return Poll::Ready((flight.id, Outcome::Failed(err)))
+                }
+                Err(err) => err,
+            };
+            flight.stage = Stage::Retrying(Box::pin(flight.retries.run(1, Some(err))));
+        }
+        match &mut flight.stage {
+            Stage::Retrying(retrying) => retrying.as_mut().poll(cx).map(|o| (flight.id, o)),
+            Stage::Posting(_) => {
+                unreachable!("a failed first post moves the flight to its retries")
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -195,3 +195,62 @@ async fn every_id_is_reported_once_as_its_posts_answered() {
         );
     }
 }
+
+/// A Management API whose posts never answer.
+struct Hanging;
+
+#[async_trait]
+impl ManagementApi for Hanging {
+    fn endpoint(&self) -> &str {
+        "hanging"
+    }
+
+    async fn post(&self, _connection_id: &str, _data: &[u8]) -> Result<(), SendError> {
+        std::future::pending().await
+    }
+
+    async fn delete(&self, _connection_id: &str) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    async fn info(&self, _connection_id: &str) -> Result<ConnectionInfo, SendError> {
+        std::future::pending().await
+    }
+}
+
+/// Posts that never answer: at the cutoff (the deadline less the headroom) the sends in
+/// flight fail with `Deadline`, the ids not yet taken are not attempted, and the broadcast
+/// returns then, not later.
+#[tokio::test(start_paused = true)]
+async fn posts_still_waiting_at_the_cutoff_fail_with_the_deadline() {
+    let config = BroadcastSettings {
+        concurrency: 4,
+        ..BroadcastSettings::default()
+    };
+    let ids: Vec<String> = (0..10).map(|n| format!("c{n}")).collect();
+    let deadline = Instant::now() + config.headroom + Duration::from_secs(1);
+    // The paused clock moves only as timers let it.
+    let started = tokio::time::Instant::now();
+    let report = send_many(&Hanging, ids, &Bytes::from_static(b"hi"), deadline, &config)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(999) && took < Duration::from_millis(1010),
+        "returned after {took:?}, the cutoff was 1 s away"
+    );
+    assert_eq!(report.sent, 0);
+    let failed: Vec<&str> = report.failed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(failed.len(), 4, "{report:?}");
+    for (id, err) in &report.failed {
+        assert!(
+            matches!(err, SendError::Deadline { endpoint } if endpoint == "hanging"),
+            "{id}: {err:?}"
+        );
+    }
+    let mut all: Vec<&str> = failed;
+    all.extend(report.not_attempted.iter().map(String::as_str));
+    all.sort_unstable();
+    let expected: Vec<String> = (0..10).map(|n| format!("c{n}")).collect();
+    assert_eq!(all, expected.iter().map(String::as_str).collect::<Vec<_>>());
+}
