@@ -245,9 +245,10 @@ impl Page {
 /// in-flight set. At the cutoff, every send still in flight fails with
 /// [`SendError::Deadline`]: one timer for the broadcast, made when the first post has to wait
 /// (a timer per post was most of what lift's sender spent over the signed floor with the
-/// Management API 2 ms away: `BENCHMARKS.md`). An `Err` from the stream (a store failure) ends the reading; it is returned
-/// beside the report of what was sent, the sends already started being finished first. Does
-/// not touch the store. `Err` before any send when the message is too large.
+/// Management API 2 ms away: `BENCHMARKS.md`). An `Err` from the stream (a store failure) ends
+/// the reading; it is returned beside the report of what was sent, the sends already started
+/// being finished first. Does not touch the store. `Err` before any send when the message is
+/// too large.
 pub(crate) async fn send_stream<S>(
     api: &dyn ManagementApi,
     pages: S,
