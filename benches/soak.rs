@@ -130,7 +130,8 @@ fn sockets() -> usize {
 }
 
 /// What the RSS is made of now: the heap and other anonymous memory (where a leak would show)
-/// and the binary's pages mapped from the page cache (which move with the cache, not the app).
+/// and the binary's pages mapped from the page cache (which move with the cache, not the app);
+/// then the heap in use and the sockets open.
 fn rss_parts() -> String {
     format!(
         "anonymous {} KiB, file {} KiB; heap in use {} KiB; sockets {}",

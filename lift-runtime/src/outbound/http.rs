@@ -321,7 +321,7 @@ fn body_code(body: &[u8]) -> Option<String> {
     Some(code.split(':').next().unwrap_or(code).to_owned())
 }
 
-/// A connection id as one path segment (ids are base64: `+`, `/` and `=` are encoded).
+/// [`encode_into`] a new string (the tests' spelling).
 #[cfg(test)]
 fn encode(id: &str) -> String {
     let mut out = String::with_capacity(id.len() + 8);
@@ -329,7 +329,8 @@ fn encode(id: &str) -> String {
     out
 }
 
-/// Appends `id` percent-encoded to `out` (no allocation of its own).
+/// Appends a connection id to `out` as one path segment (ids are base64: `+`, `/` and `=` are
+/// percent-encoded), with no allocation of its own.
 fn encode_into(out: &mut String, id: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in id.bytes() {
@@ -346,6 +347,7 @@ fn encode_into(out: &mut String, id: &str) {
     }
 }
 
+/// An error and its sources, on one line.
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

@@ -426,21 +426,24 @@ impl<'a> Future for Flight<'a> {
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let flight = self.get_mut();
-        if let Stage::Posting(post) = &mut flight.stage {
-            let err = match std::task::ready!(post.as_mut().poll(cx)) {
-                Ok(()) => return Poll::Ready((flight.id, Outcome::Sent)),
-                Err(SendError::Gone { .. }) => return Poll::Ready((flight.id, Outcome::Gone)),
-                Err(err) if !retryable(&err) => {
-                    return Poll::Ready((flight.id, Outcome::Failed(err)))
+        loop {
+            match &mut flight.stage {
+                Stage::Posting(post) => {
+                    let err = match std::task::ready!(post.as_mut().poll(cx)) {
+                        Ok(()) => return Poll::Ready((flight.id, Outcome::Sent)),
+                        Err(SendError::Gone { .. }) => {
+                            return Poll::Ready((flight.id, Outcome::Gone))
+                        }
+                        Err(err) if !retryable(&err) => {
+                            return Poll::Ready((flight.id, Outcome::Failed(err)))
+                        }
+                        Err(err) => err,
+                    };
+                    flight.stage = Stage::Retrying(Box::pin(flight.retries.run(1, Some(err))));
                 }
-                Err(err) => err,
-            };
-            flight.stage = Stage::Retrying(Box::pin(flight.retries.run(1, Some(err))));
-        }
-        match &mut flight.stage {
-            Stage::Retrying(retrying) => retrying.as_mut().poll(cx).map(|o| (flight.id, o)),
-            Stage::Posting(_) => {
-                unreachable!("a failed first post moves the flight to its retries")
+                Stage::Retrying(retrying) => {
+                    return retrying.as_mut().poll(cx).map(|o| (flight.id, o))
+                }
             }
         }
     }
